@@ -1,0 +1,3 @@
+from vsa.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""The one configuration object of vsa: every stage reads its settings from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class VsaConfig:
+    """Settings of a vsa job.
+
+    Parameters
+    ----------
+    kafka_bootstrap_servers
+        ``host:port[,host:port]`` of the Kafka cluster.
+    player_events_topic
+        Topic of the player events (JSON, one event per record).
+    output_root
+        Directory under which every table is written, one sub-directory per table.
+    checkpoint_root
+        Directory under which every streaming query keeps its checkpoint; defaults to
+        ``<output_root>/_checkpoints``.
+    starting_offsets
+        Where a query without a checkpoint starts reading: ``earliest`` or ``latest``.
+    max_offsets_per_trigger
+        Upper bound of records read per micro-batch (None: no bound).
+    trigger_interval
+        Processing-time trigger of the streaming job, e.g. ``"10 seconds"``.
+    privacy
+        When on (the default), client IPs are written only truncated (/24, /48).
+    spark_conf
+        Extra Spark settings applied by :func:`vsa.configure_spark`.
+    """
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    player_events_topic: str = "player-events"
+    output_root: str = "vsa-output"
+    checkpoint_root: str | None = None
+    starting_offsets: str = "earliest"
+    max_offsets_per_trigger: int | None = None
+    trigger_interval: str = "10 seconds"
+    privacy: bool = True
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.starting_offsets not in ("earliest", "latest"):
+            raise ValueError(
+                f"starting_offsets must be 'earliest' or 'latest', not {self.starting_offsets!r}"
+            )
+        if self.max_offsets_per_trigger is not None and self.max_offsets_per_trigger <= 0:
+            raise ValueError(
+                f"max_offsets_per_trigger must be positive, not {self.max_offsets_per_trigger}"
+            )
+        if not self.kafka_bootstrap_servers.strip():
+            raise ValueError("kafka_bootstrap_servers must not be empty")
+
+    def table_path(self, table: str) -> str:
+        """Where ``table`` is written."""
+        return str(Path(self.output_root) / table)
+
+    def checkpoint_path(self, query: str) -> str:
+        """The checkpoint directory of the streaming query ``query``."""
+        root = self.checkpoint_root or str(Path(self.output_root) / "_checkpoints")
+        return str(Path(root) / query)

@@ -1,0 +1,223 @@
+"""One Apache Kafka 4.x node in KRaft mode (broker and controller), run from Maven Central jars.
+
+The jars are resolved at build time (``make kafka-lib``, sbt's ``kafkaBrokerLib``) into
+``.vsa/kafka/<version>/lib``; ``VSA_KAFKA_LIB`` points elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+LIB_ENV = "VSA_KAFKA_LIB"
+READY_LINE = "Kafka Server started"
+# JVM flags that favour a quick start over peak throughput: this broker serves tests and demos.
+JVM_FLAGS = ("-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto")
+
+
+def kafka_lib_dir() -> Path:
+    """The directory of the broker's jars."""
+    configured = os.environ.get(LIB_ENV)
+    if configured:
+        lib = Path(configured)
+    else:
+        roots = [Path.cwd(), *Path(__file__).resolve().parents]
+        found = [
+            lib for root in roots for lib in sorted((root / ".vsa" / "kafka").glob("*/lib"))
+        ]
+        if not found:
+            raise FileNotFoundError(
+                "no Kafka broker jars found: run `make kafka-lib` in the vsa source tree "
+                f"or set {LIB_ENV} to a directory of Kafka 4.x jars"
+            )
+        lib = found[-1]
+    if not any(lib.glob("kafka_2.13-*.jar")):
+        raise FileNotFoundError(f"{lib} holds no kafka_2.13 jar")
+    return lib
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LocalKafka:
+    """A single-node Kafka on 127.0.0.1:``port`` with its data and logs under ``data_dir``.
+
+    Examples
+    --------
+    >>> broker = LocalKafka(Path("/tmp/vsa-kafka"), port=19092)  # doctest: +SKIP
+    >>> broker.start()  # doctest: +SKIP
+    '127.0.0.1:19092'
+    """
+
+    data_dir: Path
+    port: int = 9092
+    controller_port: int | None = None
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).resolve()
+        if self.controller_port is None:
+            self.controller_port = free_port()
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "kafka.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def start(self, timeout: float = 60.0) -> str:
+        """Formats the storage on first use, starts the node, waits until it serves; returns
+        the bootstrap servers. Starting a node that already runs returns at once."""
+        if self.is_running():
+            return self.bootstrap_servers
+        if _port_open(self.port):
+            raise RuntimeError(f"port {self.port} is taken by another process")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        properties = self._write_config()
+        classpath = str(kafka_lib_dir() / "*")
+        jvm = [*JVM_FLAGS, f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}"]
+        if not (self.data_dir / "log" / "meta.properties").exists():
+            subprocess.run(
+                ["java", *jvm, "-cp", classpath, "kafka.tools.StorageTool", "format",
+                 "-t", _cluster_id(), "-c", str(properties)],
+                check=True, capture_output=True, text=True,
+            )
+        self.log_file.write_text("")
+        with open(self.data_dir / "stdout.log", "w") as out:
+            process = subprocess.Popen(
+                ["java", *jvm, "-cp", classpath, "kafka.Kafka", str(properties)],
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.pid_file.write_text(str(process.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"Kafka exited with code {process.returncode}; see {self.log_file}:\n"
+                    + _tail(self.data_dir / "stdout.log") + _tail(self.log_file)
+                )
+            if READY_LINE in self.log_file.read_text(errors="replace") and _port_open(self.port):
+                return self.bootstrap_servers
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"Kafka did not start within {timeout:.0f} s; see {self.log_file}")
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stops the node (SIGTERM, then SIGKILL); False if it was not running."""
+        pid = self._pid()
+        if pid is None or not _alive(pid):
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def is_running(self) -> bool:
+        pid = self._pid()
+        return pid is not None and _alive(pid) and _port_open(self.port)
+
+    def _pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _write_config(self) -> Path:
+        log4j = self.data_dir / "log4j2.properties"
+        log4j.write_text(_LOG4J.format(log_file=self.log_file))
+        properties = self.data_dir / "server.properties"
+        properties.write_text(
+            _SERVER_PROPERTIES.format(
+                port=self.port, controller_port=self.controller_port,
+                log_dir=self.data_dir / "log",
+            )
+        )
+        return properties
+
+
+def _cluster_id() -> str:
+    # Kafka's random-uuid: 16 random bytes, URL-safe base64 without padding.
+    import base64
+
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child counts as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) + "\n"
+    except FileNotFoundError:
+        return ""
+
+
+_SERVER_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={log_dir}
+num.partitions=2
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+log.retention.hours=168
+"""
+
+_LOG4J = """\
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = {log_file}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+"""

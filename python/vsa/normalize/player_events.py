@@ -1,0 +1,146 @@
+"""Player events (the event model of spec/kpis.md): JSON text in, typed rows out.
+
+Each record is first read as a map of its top-level fields, so that one wrong field names its
+own reason instead of blanking the whole record, and unknown fields survive in ``extra``.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import MapType, StringType
+
+EVENT_TYPES = (
+    "playback_request",
+    "playback_start",
+    "playback_stall",
+    "playback_pause",
+    "seek_start",
+    "seek_end",
+    "rendition_update",
+    "heartbeat",
+    "playback_finish",
+    "playback_fail",
+    "ad_break_start",
+    "ad_break_end",
+    "view_end",
+)
+REQUIRED_FIELDS = ("event_id", "event_type", "ts", "session_id")
+STRING_FIELDS = (
+    "event_id",
+    "event_type",
+    "session_id",
+    "viewer_id",
+    "video_id",
+    "stream_type",
+    "player_name",
+    "player_version",
+    "user_agent",
+    "client_ip",
+    "cdn",
+    "error_code",
+    "error_message",
+)
+INTEGER_FIELDS = ("bitrate_kbps", "video_width", "video_height", "playhead_ms")
+KNOWN_FIELDS = (*STRING_FIELDS, *INTEGER_FIELDS, "ts")
+# Events stamped further ahead of the clock than this are a broken clock, not the future.
+MAX_FUTURE_SKEW = "1 hour"
+
+_EPOCH_MS = r"^-?[0-9]{1,15}(\.[0-9]+)?$"
+_ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+
+
+def parse_player_events(raw: DataFrame) -> DataFrame:
+    """Adds the parsed event (struct ``event``) and, for bad records, ``reason`` and ``detail``.
+
+    ``raw`` has the columns of :mod:`vsa.sources.kafka`. Reasons: ``malformed_json``,
+    ``missing_field``, ``bad_timestamp``, ``bad_type``, ``unknown_event_type``,
+    ``future_timestamp``; ``reason`` is null for a valid event.
+    """
+    fields = F.from_json("raw", MapType(StringType(), StringType()))
+    parsed = raw.withColumn("_fields", fields)
+    field = parsed["_fields"].getItem
+
+    ts_text = F.trim(field("ts"))
+    ts = (
+        F.when(ts_text.rlike(_EPOCH_MS), F.timestamp_millis(ts_text.cast("double").cast("long")))
+        .when(ts_text.rlike(_ISO_WITH_OFFSET), F.try_to_timestamp(ts_text))
+    )
+    integers = {name: _integer(field(name)) for name in INTEGER_FIELDS}
+    event = F.struct(
+        *[field(name).alias(name) for name in STRING_FIELDS],
+        *[value.alias(name) for name, value in integers.items()],
+        ts.alias("ts"),
+        F.map_filter(
+            "_fields", lambda k, _: ~k.isin(*KNOWN_FIELDS)
+        ).alias("extra"),
+    )
+
+    missing = [F.when(field(n).isNull(), F.lit(n)) for n in REQUIRED_FIELDS]
+    bad_types = [
+        F.when(field(n).isNotNull() & v.isNull(), F.lit(n)) for n, v in integers.items()
+    ]
+    reason_and_detail = (
+        F.when(
+            parsed["_fields"].isNull(),
+            _rd("malformed_json", F.lit("not a JSON object")),
+        )
+        .when(
+            F.concat_ws(",", *missing) != "",
+            _rd("missing_field", F.concat(F.lit("missing: "), F.concat_ws(", ", *missing))),
+        )
+        .when(
+            ts.isNull(),
+            _rd("bad_timestamp", F.concat(F.lit("ts is not epoch ms or ISO-8601 with offset: "),
+                                          F.left(ts_text, F.lit(64)))),
+        )
+        .when(
+            F.concat_ws(",", *bad_types) != "",
+            _rd("bad_type", F.concat(F.lit("not an integer: "), F.concat_ws(", ", *bad_types))),
+        )
+        .when(
+            ~field("event_type").isin(*EVENT_TYPES),
+            _rd("unknown_event_type", F.concat(F.lit("event_type "), F.left(field("event_type"),
+                                                                            F.lit(64)))),
+        )
+        .when(
+            ts > F.current_timestamp() + F.expr(f"INTERVAL {MAX_FUTURE_SKEW}"),
+            _rd("future_timestamp", F.concat(F.lit("ts in the future: "), ts_text)),
+        )
+    )
+    return (
+        parsed.withColumn("event", event)
+        .withColumn("_rd", reason_and_detail)
+        .select(*raw.columns, "event", F.col("_rd.reason"), F.col("_rd.detail"))
+    )
+
+
+def valid_player_events(parsed: DataFrame) -> DataFrame:
+    """The valid events of :func:`parse_player_events`, flattened, with their Kafka coordinates."""
+    return parsed.where(F.col("reason").isNull()).select(
+        "event.*", "kafka_topic", "kafka_partition", "kafka_offset"
+    )
+
+
+def player_event_dead_letters(parsed: DataFrame) -> DataFrame:
+    """The rejected records of :func:`parse_player_events` as ``dead_letter`` rows."""
+    return parsed.where(F.col("reason").isNotNull()).select(
+        F.lit("player_events").alias("source"),
+        "reason",
+        "detail",
+        "raw",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        F.current_timestamp().alias("received_at"),
+    )
+
+
+def _integer(text: Column) -> Column:
+    """A JSON number (or numeric string) that is a whole number, as a long; else null."""
+    as_double = text.try_cast("double")
+    return F.when(as_double == F.floor(as_double), as_double.cast("long"))
+
+
+def _rd(reason: str, detail: Column) -> Column:
+    return F.struct(F.lit(reason).alias("reason"), detail.alias("detail"))

@@ -1,0 +1,5 @@
+"""Stage last: the output tables."""
+
+from vsa.sinks.parquet import TABLES, read_table, write_table_stream
+
+__all__ = ["TABLES", "read_table", "write_table_stream"]

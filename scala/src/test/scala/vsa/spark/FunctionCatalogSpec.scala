@@ -1,0 +1,63 @@
+package vsa.spark
+
+import org.apache.spark.sql.{Row, SparkSession}
+import org.scalatest.BeforeAndAfterAll
+import org.scalatest.funsuite.AnyFunSuite
+
+class FunctionCatalogSpec extends AnyFunSuite with BeforeAndAfterAll {
+
+  private lazy val spark = SparkSession
+    .builder()
+    .master("local[1]")
+    .config("spark.sql.extensions", classOf[VsaSparkSessionExtensions].getName)
+    .config("spark.ui.enabled", "false")
+    .config("spark.sql.shuffle.partitions", "1")
+    .getOrCreate()
+
+  override def afterAll(): Unit = spark.stop()
+
+  test("every catalog entry is registered with the session and documented") {
+    for (entry <- FunctionCatalog.entries) {
+      assert(spark.catalog.functionExists(entry.name), entry.name)
+      val usage = spark.sql(s"DESCRIBE FUNCTION ${entry.name}").collect().map(_.getString(0)).mkString("\n")
+      assert(usage.contains(entry.name) && usage.contains("Usage"), usage)
+    }
+  }
+
+  test("vsa_parse_ua from SQL: a real agent, null, empty and garbage") {
+    val rows = spark
+      .sql(
+        """SELECT vsa_parse_ua(ua) AS p FROM VALUES
+          |  ('Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0'),
+          |  (NULL), (''), ('%%%garbage%%%') AS t(ua)""".stripMargin
+      )
+      .selectExpr("p.browser_family", "p.browser_major", "p.os_family", "p.device_type")
+      .collect()
+    assert(rows(0) == Row("Firefox", "121", "Windows", "desktop"))
+    assert(rows(1) == Row(null, null, null, null))
+    assert(rows(2) == Row("Other", null, "Other", "other"))
+    assert(rows(3) == Row("Other", null, "Other", "other"))
+  }
+
+  test("vsa_parse_ua's struct has the field names of tables.md") {
+    val fields = spark.sql("SELECT vsa_parse_ua('x') AS p").schema("p").dataType.asInstanceOf[org.apache.spark.sql.types.StructType]
+    assert(fields.fieldNames.toSeq == vsa.spark.useragent.ParsedUserAgent.FieldNames)
+  }
+
+  test("a wrong number of arguments is an analysis error naming the function") {
+    val error = intercept[org.apache.spark.sql.AnalysisException](spark.sql("SELECT vsa_parse_ua('a', 'b')").collect())
+    assert(error.getMessage.contains("vsa_parse_ua"))
+  }
+
+  test("vsa_mask_ip truncates IPv4 to /24 and IPv6 to /48, and never resolves names") {
+    val masked = spark
+      .sql(
+        """SELECT vsa_mask_ip(ip) FROM VALUES ('203.0.113.77'), ('2001:db8:85a3:8d3:1319:8a2e:370:7348'),
+          |  ('::1'), ('localhost'), ('999.1.1.1'), (''), (NULL) AS t(ip)""".stripMargin
+      )
+      .collect()
+      .map(r => Option(r.getString(0)))
+      .toSeq
+    assert(masked == Seq(Some("203.0.113.0"), Some("2001:db8:85a3::"), Some("::"), None, None, None, None))
+  }
+}
