@@ -1,0 +1,58 @@
+# The two commands of README.md: `make demo` and `make test`. Everything they need is installed
+# here, from PyPI and Maven Central only.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SBT := bin/sbt
+JAR_STAMP := python/vsa/jars/.built
+KAFKA_STAMP := .vsa/kafka/.built
+JVM_SOURCES := $(shell find scala -type f) build.sbt project/build.properties project/plugins.sbt \
+	python/requirements.txt pyproject.toml
+
+.PHONY: demo test test-scala test-python install jars kafka-lib lint format wheel clean
+
+demo: install kafka-lib
+	$(PY) -m vsa demo
+
+test: install kafka-lib test-scala test-python
+
+test-scala:
+	$(SBT) vsaSpark/test
+
+test-python: install kafka-lib
+	$(PY) -m pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: $(JAR_STAMP) pyproject.toml setup.py python/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+jars: $(JAR_STAMP)
+
+$(JAR_STAMP): $(JVM_SOURCES)
+	$(SBT) bundleJars
+	touch $@
+
+kafka-lib: $(KAFKA_STAMP)
+
+$(KAFKA_STAMP): build.sbt
+	$(SBT) kafkaBrokerLib
+	touch $@
+
+wheel: jars
+	$(PY) -m pip wheel --no-deps -w dist .
+
+lint: install
+	$(VENV)/bin/ruff check python tests bench tools
+	$(VENV)/bin/ruff format --check python tests bench tools
+	$(SBT) scalafmtCheckAll scalafmtSbtCheck
+
+format: install
+	$(VENV)/bin/ruff check --fix python tests bench tools
+	$(VENV)/bin/ruff format python tests bench tools
+	$(SBT) scalafmtAll scalafmtSbt
+
+clean:
+	rm -rf $(VENV) python/vsa/jars .vsa scala/target target project/target dist build
