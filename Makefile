@@ -14,7 +14,7 @@ JVM_SOURCES := $(shell find scala -type f) build.sbt project/build.properties pr
 demo: install kafka-lib
 	$(PY) -m vsa demo
 
-test: install kafka-lib test-scala test-python
+test: install kafka-lib lint test-scala test-python
 
 test-scala:
 	$(SBT) vsaSpark/test

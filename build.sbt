@@ -4,7 +4,11 @@ import scala.io.Source
 val sparkVersion: String = {
   val pin = """^pyspark==([0-9][0-9A-Za-z.\-]*)\s*$""".r
   val source = Source.fromFile("python/requirements.txt")
-  try source.getLines().collectFirst { case pin(v) => v }.getOrElse(sys.error("no pyspark== pin in python/requirements.txt"))
+  try
+    source
+      .getLines()
+      .collectFirst { case pin(v) => v }
+      .getOrElse(sys.error("no pyspark== pin in python/requirements.txt"))
   finally source.close()
 }
 
@@ -24,7 +28,8 @@ val KafkaConnector = config("kafka-connector").hide
 val KafkaBroker = config("kafka-broker").hide
 
 // Jars of the Kafka connector that the pyspark distribution does not already ship.
-val connectorModules = Set("spark-sql-kafka-0-10_2.13", "spark-token-provider-kafka-0-10_2.13", "kafka-clients", "commons-pool2")
+val connectorModules =
+  Set("spark-sql-kafka-0-10_2.13", "spark-token-provider-kafka-0-10_2.13", "kafka-clients", "commons-pool2")
 
 val bundleJars = taskKey[Seq[File]]("Copies the vsa-spark jar and the Kafka connector jars into python/vsa/jars")
 val kafkaBrokerLib = taskKey[File]("Copies a Kafka broker's runtime classpath into .vsa/kafka/lib")
@@ -51,7 +56,11 @@ lazy val vsaSpark = (project in file("scala"))
       "org.apache.logging.log4j" % "log4j-slf4j2-impl" % log4jVersion % KafkaBroker
     ),
     Test / fork := true,
-    Test / javaOptions ++= Seq("-Xmx2g", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED"),
+    Test / javaOptions ++= Seq(
+      "-Xmx2g",
+      "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+      "--add-opens=java.base/java.nio=ALL-UNNAMED"
+    ),
     // the versions on Spark's classpath.
     assembly / assemblyPackageScala / assembleArtifact := false,
     assembly / assemblyJarName := s"vsa-spark_2.13-${version.value}.jar",
@@ -61,8 +70,8 @@ lazy val vsaSpark = (project in file("scala"))
     ),
     assembly / assemblyMergeStrategy := {
       case PathList("META-INF", "versions", _, "module-info.class") => MergeStrategy.discard
-      case "module-info.class"                                       => MergeStrategy.discard
-      case other                                                     => (assembly / assemblyMergeStrategy).value(other)
+      case "module-info.class"                                      => MergeStrategy.discard
+      case other                                                    => (assembly / assemblyMergeStrategy).value(other)
     },
     bundleJars := {
       val out = (ThisBuild / baseDirectory).value / "python" / "vsa" / "jars"

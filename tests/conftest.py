@@ -28,8 +28,9 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    config = VsaConfig(spark_conf={"spark.sql.shuffle.partitions": "2",
-                                   "spark.ui.showConsoleProgress": "false"})
+    config = VsaConfig(
+        spark_conf={"spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false"}
+    )
     session = build_session(config, app_name="vsa-tests", master="local[2]")
     yield session
     session.stop()

@@ -18,15 +18,40 @@ GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 @pytest.mark.parametrize(
     ("ua", "expected"),
     [
-        (IPHONE, {"browser_family": "Mobile Safari", "os_family": "iOS", "os_major": "17",
-                  "device_brand": "Apple", "device_model": "iPhone", "device_type": "mobile"}),
-        (FIREFOX_WINDOWS, {"browser_family": "Firefox", "browser_major": "121",
-                           "os_family": "Windows", "device_family": "Other",
-                           "device_type": "desktop"}),
-        (GOOGLEBOT, {"browser_family": "Googlebot", "device_family": "Spider",
-                     "device_type": "bot"}),
-        ("", {"browser_family": "Other", "os_family": "Other", "device_family": "Other",
-              "device_type": "other"}),
+        (
+            IPHONE,
+            {
+                "browser_family": "Mobile Safari",
+                "os_family": "iOS",
+                "os_major": "17",
+                "device_brand": "Apple",
+                "device_model": "iPhone",
+                "device_type": "mobile",
+            },
+        ),
+        (
+            FIREFOX_WINDOWS,
+            {
+                "browser_family": "Firefox",
+                "browser_major": "121",
+                "os_family": "Windows",
+                "device_family": "Other",
+                "device_type": "desktop",
+            },
+        ),
+        (
+            GOOGLEBOT,
+            {"browser_family": "Googlebot", "device_family": "Spider", "device_type": "bot"},
+        ),
+        (
+            "",
+            {
+                "browser_family": "Other",
+                "os_family": "Other",
+                "device_family": "Other",
+                "device_type": "other",
+            },
+        ),
         ("\x00garbage((((", {"browser_family": "Other", "device_type": "other"}),
         (None, {"browser_family": None, "os_family": None, "device_type": None}),
     ],
@@ -48,14 +73,21 @@ def test_parse_user_agent_takes_a_column_or_a_name(spark):
 
 def test_a_long_agent_does_not_stall_the_parser(spark):
     long_ua = FIREFOX_WINDOWS + " " + "x" * 200_000
-    p = spark.createDataFrame([(long_ua,)], "ua string").select(vf.parse_user_agent("ua").alias("p"))
+    p = spark.createDataFrame([(long_ua,)], "ua string").select(
+        vf.parse_user_agent("ua").alias("p")
+    )
     assert p.first()["p"]["browser_family"] == "Firefox"
 
 
 @pytest.mark.parametrize(
     ("ip", "masked"),
-    [("81.2.69.142", "81.2.69.0"), ("2001:480:10::1", "2001:480:10::"), ("not-an-ip", None),
-     ("localhost", None), (None, None)],
+    [
+        ("81.2.69.142", "81.2.69.0"),
+        ("2001:480:10::1", "2001:480:10::"),
+        ("not-an-ip", None),
+        ("localhost", None),
+        (None, None),
+    ],
 )
 def test_mask_ip(spark, ip, masked):
     df = spark.createDataFrame([(ip,)], "ip string")

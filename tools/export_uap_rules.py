@@ -21,18 +21,35 @@ def main() -> None:
     rules = {
         "source": f"ua-parser-builtins {version('ua-parser-builtins')} (uap-core, Apache-2.0)",
         "user_agent": [
-            {"regex": m.regex, "family": m.family, "major": m.major, "minor": m.minor,
-             "patch": m.patch, "patch_minor": m.patch_minor}
+            {
+                "regex": m.regex,
+                "family": m.family,
+                "major": m.major,
+                "minor": m.minor,
+                "patch": m.patch,
+                "patch_minor": m.patch_minor,
+            }
             for m in agents
         ],
         "os": [
-            {"regex": m.regex, "family": m.family, "major": m.major, "minor": m.minor,
-             "patch": m.patch, "patch_minor": m.patch_minor}
+            {
+                "regex": m.regex,
+                "family": m.family,
+                "major": m.major,
+                "minor": m.minor,
+                "patch": m.patch,
+                "patch_minor": m.patch_minor,
+            }
             for m in systems
         ],
         "device": [
-            {"regex": m.regex, "ignore_case": bool(m.regex_flag), "family": m.family,
-             "brand": m.brand, "model": m.model}
+            {
+                "regex": m.regex,
+                "ignore_case": bool(m.regex_flag),
+                "family": m.family,
+                "brand": m.brand,
+                "model": m.model,
+            }
             for m in devices
         ],
     }

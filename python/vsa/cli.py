@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--bootstrap", default="127.0.0.1:9092")
     run.add_argument("--topic", default="player-events")
     run.add_argument("--out", type=Path, required=True, help="output root of the tables")
-    run.add_argument("--available-now", action="store_true",
-                     help="process what the topics hold now, then stop")
+    run.add_argument(
+        "--available-now", action="store_true", help="process what the topics hold now, then stop"
+    )
 
     gen = commands.add_parser("generate", help="send generated player events to Kafka")
     generate.add_arguments(gen)
@@ -45,8 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate":
         return generate.run(args)
     if args.command == "run":
-        config = VsaConfig(kafka_bootstrap_servers=args.bootstrap,
-                           player_events_topic=args.topic, output_root=str(args.out))
+        config = VsaConfig(
+            kafka_bootstrap_servers=args.bootstrap,
+            player_events_topic=args.topic,
+            output_root=str(args.out),
+        )
         return _run(config, available_now=args.available_now)
     from vsa.demo import run_demo
 

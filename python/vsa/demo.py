@@ -29,8 +29,9 @@ def run_demo(workdir: Path, sessions: int = 300, port: int | None = None) -> int
     try:
         config = VsaConfig(kafka_bootstrap_servers=servers, output_root=str(workdir / "tables"))
         spark = build_session(config, app_name="vsa-demo")
-        traffic = generate.Traffic(sessions=sessions, viewers=sessions // 2, span_s=180,
-                                   malformed_share=0.01, seed=7)
+        traffic = generate.Traffic(
+            sessions=sessions, viewers=sessions // 2, span_s=180, malformed_share=0.01, seed=7
+        )
         records = list(generate.generate(traffic))
         from vsa.kafka import produce
 
@@ -43,8 +44,17 @@ def run_demo(workdir: Path, sessions: int = 300, port: int | None = None) -> int
             df = read_table(spark, config, table)
             print(f"\n{table}: {df.count()} rows at {config.table_path(table)}")
             columns = (
-                ["ts", "event_type", "session_id", "browser_family", "os_family", "device_type",
-                 "client_ip"] if table == "player_events" else ["reason", "detail", "raw"]
+                [
+                    "ts",
+                    "event_type",
+                    "session_id",
+                    "browser_family",
+                    "os_family",
+                    "device_type",
+                    "client_ip",
+                ]
+                if table == "player_events"
+                else ["reason", "detail", "raw"]
             )
             df.select(*columns).orderBy(columns[0]).show(5, truncate=60)
         spark.stop()

@@ -54,12 +54,12 @@ def mask_ip(ip: ColumnOrName) -> Column:
     --------
     >>> spark.createDataFrame([("203.0.113.77",), ("2001:db8:1:2::9",)], ["ip"]).select(
     ...     mask_ip("ip").alias("net")).show()
-    +-----------+
-    |        net|
-    +-----------+
-    |203.0.113.0|
+    +------------+
+    |         net|
+    +------------+
+    | 203.0.113.0|
     |2001:db8:1::|
-    +-----------+
+    +------------+
     <BLANKLINE>
     """
     return F.call_function("vsa_mask_ip", _col(ip))

@@ -123,8 +123,12 @@ def _session(rng: random.Random, n: int, begin: int, traffic: Traffic) -> list[d
         return out
     t += int(rng.lognormvariate(6.9, 0.6))  # start-up, median about 1 s
     if rng.random() < 0.03:  # fails before the first frame
-        emit("playback_fail", t, error_code="MEDIA_ERR_SRC_NOT_SUPPORTED",
-             error_message="no playable source")
+        emit(
+            "playback_fail",
+            t,
+            error_code="MEDIA_ERR_SRC_NOT_SUPPORTED",
+            error_message="no playable source",
+        )
         return out
     bitrate = rng.choice(BITRATES_KBPS)
     emit("rendition_update", t, bitrate_kbps=bitrate, video_width=bitrate // 3, video_height=720)
@@ -148,8 +152,13 @@ def _session(rng: random.Random, n: int, begin: int, traffic: Traffic) -> list[d
             emit("playback_start", t + 150)
         elif roll < 0.12:
             bitrate = rng.choice(BITRATES_KBPS)
-            emit("rendition_update", t + 50, bitrate_kbps=bitrate, video_width=bitrate // 3,
-                 video_height=720)
+            emit(
+                "rendition_update",
+                t + 50,
+                bitrate_kbps=bitrate,
+                video_width=bitrate // 3,
+                video_height=720,
+            )
     ending = rng.random()
     if ending < 0.6:
         emit("playback_finish", t + 500)
@@ -173,7 +182,8 @@ def send(
     from vsa.session import configure_spark
 
     spark = configure_spark(
-        SparkSession.builder.master("local[1]").appName("vsa-generate")
+        SparkSession.builder.master("local[1]")
+        .appName("vsa-generate")
         .config("spark.ui.enabled", "false")
     ).getOrCreate()
     records = list(generate(traffic))
@@ -194,26 +204,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--viewers", type=int, default=120)
     parser.add_argument("--videos", type=int, default=8)
-    parser.add_argument("--span", type=float, default=180.0,
-                        help="seconds of event time over which sessions start")
-    parser.add_argument("--malformed-share", type=float, default=0.0,
-                        help="share of malformed records mixed in (0..1)")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="records per second (default: as fast as possible)")
+    parser.add_argument(
+        "--span", type=float, default=180.0, help="seconds of event time over which sessions start"
+    )
+    parser.add_argument(
+        "--malformed-share",
+        type=float,
+        default=0.0,
+        help="share of malformed records mixed in (0..1)",
+    )
+    parser.add_argument(
+        "--rate", type=float, default=None, help="records per second (default: as fast as possible)"
+    )
     parser.add_argument("--seed", type=int, default=1)
 
 
 def run(args: argparse.Namespace) -> int:
-    traffic = Traffic(sessions=args.sessions, viewers=args.viewers, videos=args.videos,
-                      span_s=args.span, malformed_share=args.malformed_share, seed=args.seed)
+    traffic = Traffic(
+        sessions=args.sessions,
+        viewers=args.viewers,
+        videos=args.videos,
+        span_s=args.span,
+        malformed_share=args.malformed_share,
+        seed=args.seed,
+    )
     sent = send(args.bootstrap, args.topic, traffic, rate=args.rate)
     print(f"sent {sent} records to {args.topic} at {args.bootstrap}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vsa.generate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m vsa.generate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -10,7 +10,7 @@ from pyspark.sql.streaming import StreamingQuery
 from vsa.config import VsaConfig
 from vsa.enrich import mask_client_ip, mask_ips_in_text, with_user_agent
 from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
-from vsa.sinks import write_table_stream
+from vsa.sinks import rows_written, write_table_stream
 from vsa.sources import read_kafka_stream
 
 
@@ -40,8 +40,9 @@ def start(
     parsed = parse_player_events(read_kafka_stream(spark, config, config.player_events_topic))
     return [
         write_table_stream(player_events(parsed, config), config, "player_events", "ts", trigger),
-        write_table_stream(dead_letters(parsed, config), config, "dead_letter", "received_at",
-                           trigger),
+        write_table_stream(
+            dead_letters(parsed, config), config, "dead_letter", "received_at", trigger
+        ),
     ]
 
 
@@ -50,8 +51,4 @@ def run_until_caught_up(spark: SparkSession, config: VsaConfig) -> RunResult:
     queries = start(spark, config, {"availableNow": True})
     for query in queries:
         query.awaitTermination()
-    rows = {
-        q.name: sum(p["sink"].get("numOutputRows", 0) or 0 for p in q.recentProgress)
-        for q in queries
-    }
-    return RunResult(rows_written=rows, queries=queries)
+    return RunResult(rows_written={q.name: rows_written(q) for q in queries}, queries=queries)

@@ -76,7 +76,9 @@ def configure_spark(
     )
 
 
-def build_session(config: VsaConfig, app_name: str = "vsa", master: str | None = None) -> SparkSession:
+def build_session(
+    config: VsaConfig, app_name: str = "vsa", master: str | None = None
+) -> SparkSession:
     """A SparkSession for a vsa job: vsa configured, quiet logs, UTC, few shuffle partitions
     unless ``config.spark_conf`` says otherwise."""
     builder = SparkSession.builder.appName(app_name)

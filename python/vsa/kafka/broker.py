@@ -28,9 +28,7 @@ def kafka_lib_dir() -> Path:
         lib = Path(configured)
     else:
         roots = [Path.cwd(), *Path(__file__).resolve().parents]
-        found = [
-            lib for root in roots for lib in sorted((root / ".vsa" / "kafka").glob("*/lib"))
-        ]
+        found = [lib for root in roots for lib in sorted((root / ".vsa" / "kafka").glob("*/lib"))]
         if not found:
             raise FileNotFoundError(
                 "no Kafka broker jars found: run `make kafka-lib` in the vsa source tree "
@@ -93,15 +91,29 @@ class LocalKafka:
         jvm = [*JVM_FLAGS, f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}"]
         if not (self.data_dir / "log" / "meta.properties").exists():
             subprocess.run(
-                ["java", *jvm, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", _cluster_id(), "-c", str(properties)],
-                check=True, capture_output=True, text=True,
+                [
+                    "java",
+                    *jvm,
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    _cluster_id(),
+                    "-c",
+                    str(properties),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
         self.log_file.write_text("")
         with open(self.data_dir / "stdout.log", "w") as out:
             process = subprocess.Popen(
                 ["java", *jvm, "-cp", classpath, "kafka.Kafka", str(properties)],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.pid_file.write_text(str(process.pid))
         deadline = time.monotonic() + timeout
@@ -109,7 +121,8 @@ class LocalKafka:
             if process.poll() is not None:
                 raise RuntimeError(
                     f"Kafka exited with code {process.returncode}; see {self.log_file}:\n"
-                    + _tail(self.data_dir / "stdout.log") + _tail(self.log_file)
+                    + _tail(self.data_dir / "stdout.log")
+                    + _tail(self.log_file)
                 )
             if READY_LINE in self.log_file.read_text(errors="replace") and _port_open(self.port):
                 return self.bootstrap_servers
@@ -148,7 +161,8 @@ class LocalKafka:
         properties = self.data_dir / "server.properties"
         properties.write_text(
             _SERVER_PROPERTIES.format(
-                port=self.port, controller_port=self.controller_port,
+                port=self.port,
+                controller_port=self.controller_port,
                 log_dir=self.data_dir / "log",
             )
         )

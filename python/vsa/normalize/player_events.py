@@ -62,24 +62,19 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
     field = parsed["_fields"].getItem
 
     ts_text = F.trim(field("ts"))
-    ts = (
-        F.when(ts_text.rlike(_EPOCH_MS), F.timestamp_millis(ts_text.cast("double").cast("long")))
-        .when(ts_text.rlike(_ISO_WITH_OFFSET), F.try_to_timestamp(ts_text))
-    )
+    ts = F.when(
+        ts_text.rlike(_EPOCH_MS), F.timestamp_millis(ts_text.cast("double").cast("long"))
+    ).when(ts_text.rlike(_ISO_WITH_OFFSET), F.try_to_timestamp(ts_text))
     integers = {name: _integer(field(name)) for name in INTEGER_FIELDS}
     event = F.struct(
         *[field(name).alias(name) for name in STRING_FIELDS],
         *[value.alias(name) for name, value in integers.items()],
         ts.alias("ts"),
-        F.map_filter(
-            "_fields", lambda k, _: ~k.isin(*KNOWN_FIELDS)
-        ).alias("extra"),
+        F.map_filter("_fields", lambda k, _: ~k.isin(*KNOWN_FIELDS)).alias("extra"),
     )
 
     missing = [F.when(field(n).isNull(), F.lit(n)) for n in REQUIRED_FIELDS]
-    bad_types = [
-        F.when(field(n).isNotNull() & v.isNull(), F.lit(n)) for n, v in integers.items()
-    ]
+    bad_types = [F.when(field(n).isNotNull() & v.isNull(), F.lit(n)) for n, v in integers.items()]
     reason_and_detail = (
         F.when(
             parsed["_fields"].isNull(),
@@ -91,8 +86,13 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
         )
         .when(
             ts.isNull(),
-            _rd("bad_timestamp", F.concat(F.lit("ts is not epoch ms or ISO-8601 with offset: "),
-                                          F.left(ts_text, F.lit(64)))),
+            _rd(
+                "bad_timestamp",
+                F.concat(
+                    F.lit("ts is not epoch ms or ISO-8601 with offset: "),
+                    F.left(ts_text, F.lit(64)),
+                ),
+            ),
         )
         .when(
             F.concat_ws(",", *bad_types) != "",
@@ -100,8 +100,10 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
         )
         .when(
             ~field("event_type").isin(*EVENT_TYPES),
-            _rd("unknown_event_type", F.concat(F.lit("event_type "), F.left(field("event_type"),
-                                                                            F.lit(64)))),
+            _rd(
+                "unknown_event_type",
+                F.concat(F.lit("event_type "), F.left(field("event_type"), F.lit(64))),
+            ),
         )
         .when(
             ts > F.current_timestamp() + F.expr(f"INTERVAL {MAX_FUTURE_SKEW}"),

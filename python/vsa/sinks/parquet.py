@@ -37,8 +37,10 @@ def write_table_stream(
     """
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
+    # The file sink reports no row count, so each query observes its own (see rows_written).
+    observed = df.observe(table, F.count(F.lit(1)).alias("rows"))
     return (
-        with_partitions(df, time_column)
+        with_partitions(observed, time_column)
         .writeStream.format("parquet")
         .queryName(table)
         .outputMode("append")
@@ -48,6 +50,12 @@ def write_table_stream(
         .trigger(**trigger)
         .start()
     )
+
+
+def rows_written(query: StreamingQuery) -> int:
+    """Rows the query wrote in the progress reports it still holds (its recent batches)."""
+    observed = (p.observedMetrics.get(query.name) for p in query.recentProgress)
+    return sum(row["rows"] for row in observed if row is not None)
 
 
 def read_table(spark: SparkSession, config: VsaConfig, table: str) -> DataFrame:

@@ -7,8 +7,8 @@ import vsa.spark.expressions.{MaskIp, ParseUserAgent}
 
 import scala.reflect.ClassTag
 
-/** One entry per SQL function of vsa: its name, documentation and builder. The session
-  * extension registers exactly these, and the Python wrappers in `vsa.functions` call them by name.
+/** One entry per SQL function of vsa: its name, documentation and builder. The session extension registers exactly
+  * these, and the Python wrappers in `vsa.functions` call them by name.
   */
 final case class CatalogEntry(name: String, info: ExpressionInfo, builder: Seq[Expression] => Expression) {
   def identifier: FunctionIdentifier = FunctionIdentifier(name)
@@ -20,12 +20,14 @@ object FunctionCatalog {
     unary[ParseUserAgent](
       "vsa_parse_ua",
       usage = "_FUNC_(ua) - Parses a user agent into browser, OS and device fields (uap-core rules) and a device_type.",
-      example = "> SELECT _FUNC_('Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1').device_type;\n       mobile",
+      example =
+        "> SELECT _FUNC_('Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1').device_type;\n       mobile",
       group = "misc_funcs"
     )(ParseUserAgent(_)),
     unary[MaskIp](
       "vsa_mask_ip",
-      usage = "_FUNC_(ip) - Truncates an IP address to its network: /24 for IPv4, /48 for IPv6. Null when not an address.",
+      usage =
+        "_FUNC_(ip) - Truncates an IP address to its network: /24 for IPv4, /48 for IPv6. Null when not an address.",
       example = "> SELECT _FUNC_('203.0.113.77');\n       203.0.113.0",
       group = "misc_funcs"
     )(MaskIp(_))
@@ -52,7 +54,12 @@ object FunctionCatalog {
       case args =>
         throw new AnalysisException(
           errorClass = "WRONG_NUM_ARGS.WITHOUT_SUGGESTION",
-          messageParameters = Map("functionName" -> s"`$name`", "expectedNum" -> "1", "actualNum" -> args.length.toString, "docroot" -> "https://spark.apache.org/docs/latest")
+          messageParameters = Map(
+            "functionName" -> s"`$name`",
+            "expectedNum" -> "1",
+            "actualNum" -> args.length.toString,
+            "docroot" -> "https://spark.apache.org/docs/latest"
+          )
         )
     }
     CatalogEntry(name, info, builder)

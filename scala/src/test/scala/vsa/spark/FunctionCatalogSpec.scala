@@ -40,7 +40,11 @@ class FunctionCatalogSpec extends AnyFunSuite with BeforeAndAfterAll {
   }
 
   test("vsa_parse_ua's struct has the field names of tables.md") {
-    val fields = spark.sql("SELECT vsa_parse_ua('x') AS p").schema("p").dataType.asInstanceOf[org.apache.spark.sql.types.StructType]
+    val fields = spark
+      .sql("SELECT vsa_parse_ua('x') AS p")
+      .schema("p")
+      .dataType
+      .asInstanceOf[org.apache.spark.sql.types.StructType]
     assert(fields.fieldNames.toSeq == vsa.spark.useragent.ParsedUserAgent.FieldNames)
   }
 

@@ -7,8 +7,8 @@ import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression,
 import org.apache.spark.sql.types.{DataType, StringType}
 import org.apache.spark.unsafe.types.UTF8String
 
-/** `vsa_mask_ip(ip)`: the /24 (IPv4) or /48 (IPv6) network of an address, so no table holds a
-  * client's full address. Anything that is not an IP literal gives null.
+/** `vsa_mask_ip(ip)`: the /24 (IPv4) or /48 (IPv6) network of an address, so no table holds a client's full address.
+  * Anything that is not an IP literal gives null.
   */
 case class MaskIp(child: Expression) extends UnaryExpression with ExpectsInputTypes with CodegenFallback {
 
@@ -30,7 +30,8 @@ object MaskIp {
 
   /** An address from an IP literal only: InetAddress.getByName would resolve a host name. */
   def parseLiteral(s: String): Option[InetAddress] = s match {
-    case Ipv4(parts @ _*) if parts.forall(_.toInt <= 255) => Some(InetAddress.getByAddress(parts.map(_.toInt.toByte).toArray))
+    case Ipv4(parts @ _*) if parts.forall(_.toInt <= 255) =>
+      Some(InetAddress.getByAddress(parts.map(_.toInt.toByte).toArray))
     case _ if s.count(_ == ':') >= 2 && Ipv6Chars.matches(s) =>
       try Some(InetAddress.getByName(s))
       catch { case _: java.net.UnknownHostException => None }

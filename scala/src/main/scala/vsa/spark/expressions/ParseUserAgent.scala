@@ -7,8 +7,8 @@ import org.apache.spark.sql.types.{DataType, StringType, StructField, StructType
 import org.apache.spark.unsafe.types.UTF8String
 import vsa.spark.useragent.{ParsedUserAgent, UserAgentParser}
 
-/** `vsa_parse_ua(ua)`: browser, OS and device of a user agent. A null agent gives a struct of
-  * nulls; an empty or unknown one gives families "Other", as uap-core does.
+/** `vsa_parse_ua(ua)`: browser, OS and device of a user agent. A null agent gives a struct of nulls; an empty or
+  * unknown one gives families "Other", as uap-core does.
   */
 case class ParseUserAgent(child: Expression) extends UnaryExpression with ExpectsInputTypes with CodegenFallback {
 

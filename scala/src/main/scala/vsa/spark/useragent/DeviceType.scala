@@ -2,10 +2,9 @@ package vsa.spark.useragent
 
 /** The device class of a parsed user agent: desktop, mobile, tablet, tv, console, bot or other.
   *
-  * bot, tablet, mobile and desktop follow the Python `user-agents` package (is_bot, is_tablet,
-  * is_mobile, is_pc, checked in that order) so the two agree; tv and console, which
-  * `user-agents` does not know, are checked first from markers the TV and console platforms put
-  * in their agents.
+  * bot, tablet, mobile and desktop follow the Python `user-agents` package (is_bot, is_tablet, is_mobile, is_pc,
+  * checked in that order) so the two agree; tv and console, which `user-agents` does not know, are checked first from
+  * markers the TV and console platforms put in their agents.
   */
 object DeviceType {
   private val MobileDeviceFamilies =
@@ -16,14 +15,53 @@ object DeviceType {
   private val MobileBrowserFamilies =
     Set("IE Mobile", "Opera Mobile", "Opera Mini", "Chrome Mobile", "Chrome Mobile WebView", "Chrome Mobile iOS")
   private val TabletDeviceFamilies = Set(
-    "iPad", "BlackBerry Playbook", "Blackberry Playbook", "Kindle", "Kindle Fire", "Kindle Fire HD", "Galaxy Tab",
-    "Xoom", "Dell Streak"
+    "iPad",
+    "BlackBerry Playbook",
+    "Blackberry Playbook",
+    "Kindle",
+    "Kindle Fire",
+    "Kindle Fire HD",
+    "Galaxy Tab",
+    "Xoom",
+    "Dell Streak"
   )
   private val TvMarkers = Seq(
-    "SmartTV", "SMART-TV", "Smart-TV", "SmartTv", "HbbTV", "GoogleTV", "Google TV", "Android TV", "AndroidTV",
-    "AppleTV", "Apple TV", "tvOS", "Roku", "BRAVIA", "Web0S", "webOS.TV", "NetCast", "Tizen TV", "CrKey", "AFTB",
-    "AFTM", "AFTS", "AFTT", "AFTK", "AFTN", "AFTR", "AFTA", "AFTKA", "AFTMM", "AFTSS", "Viera", "Opera TV", "TV Safari",
-    "SMART_TV", "PhilipsTV", "Chromecast"
+    "SmartTV",
+    "SMART-TV",
+    "Smart-TV",
+    "SmartTv",
+    "HbbTV",
+    "GoogleTV",
+    "Google TV",
+    "Android TV",
+    "AndroidTV",
+    "AppleTV",
+    "Apple TV",
+    "tvOS",
+    "Roku",
+    "BRAVIA",
+    "Web0S",
+    "webOS.TV",
+    "NetCast",
+    "Tizen TV",
+    "CrKey",
+    "AFTB",
+    "AFTM",
+    "AFTS",
+    "AFTT",
+    "AFTK",
+    "AFTN",
+    "AFTR",
+    "AFTA",
+    "AFTKA",
+    "AFTMM",
+    "AFTSS",
+    "Viera",
+    "Opera TV",
+    "TV Safari",
+    "SMART_TV",
+    "PhilipsTV",
+    "Chromecast"
   )
   private val ConsoleMarkers = Seq("PlayStation 3", "PlayStation 4", "PlayStation 5", "PLAYSTATION", "Xbox", "Nintendo")
 

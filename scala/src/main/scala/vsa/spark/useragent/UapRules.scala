@@ -6,9 +6,9 @@ import com.fasterxml.jackson.databind.{JsonNode, ObjectMapper}
 
 import scala.jdk.CollectionConverters._
 
-/** The uap-core rules (user agent, OS, device), matched the way the uap-core specification and
-  * the Python `ua-parser` package match them. The rules file is exported from the PyPI package
-  * `ua-parser-builtins` by `tools/export_uap_rules.py`, so the jar and the Python oracle agree.
+/** The uap-core rules (user agent, OS, device), matched the way the uap-core specification and the Python `ua-parser`
+  * package match them. The rules file is exported from the PyPI package `ua-parser-builtins` by
+  * `tools/export_uap_rules.py`, so the jar and the Python oracle agree.
   */
 final case class AgentRule(pattern: Pattern, family: String, versions: Array[String])
 final case class OsRule(pattern: Pattern, templates: Array[String])
@@ -76,10 +76,17 @@ object UapRules {
     }
     def rules(kind: String) = root.get(kind).elements().asScala.toArray
     val agents = rules("user_agent").map { r =>
-      AgentRule(Pattern.compile(text(r, "regex")), text(r, "family"), Array("major", "minor", "patch", "patch_minor").map(text(r, _)))
+      AgentRule(
+        Pattern.compile(text(r, "regex")),
+        text(r, "family"),
+        Array("major", "minor", "patch", "patch_minor").map(text(r, _))
+      )
     }
     val systems = rules("os").map { r =>
-      OsRule(Pattern.compile(text(r, "regex")), Array("family", "major", "minor", "patch", "patch_minor").map(text(r, _)))
+      OsRule(
+        Pattern.compile(text(r, "regex")),
+        Array("family", "major", "minor", "patch", "patch_minor").map(text(r, _))
+      )
     }
     val devices = rules("device").map { r =>
       val flags = if (r.get("ignore_case").asBoolean(false)) Pattern.CASE_INSENSITIVE else 0

@@ -7,14 +7,24 @@ final case class ParsedUserAgent(fields: Array[String])
 
 object ParsedUserAgent {
   val FieldNames: Seq[String] = Seq(
-    "browser_family", "browser_major", "browser_minor", "browser_patch",
-    "os_family", "os_major", "os_minor", "os_patch", "os_patch_minor",
-    "device_family", "device_brand", "device_model", "device_type"
+    "browser_family",
+    "browser_major",
+    "browser_minor",
+    "browser_patch",
+    "os_family",
+    "os_major",
+    "os_minor",
+    "os_patch",
+    "os_patch_minor",
+    "device_family",
+    "device_brand",
+    "device_model",
+    "device_type"
   )
 }
 
-/** Parses user agents with the bundled uap-core rules, behind a bounded per-JVM cache: real
-  * traffic repeats a few thousand agents, so most rows skip the ~1,300 regular expressions.
+/** Parses user agents with the bundled uap-core rules, behind a bounded per-JVM cache: real traffic repeats a few
+  * thousand agents, so most rows skip the ~1,300 regular expressions.
   */
 object UserAgentParser {
   val CacheCapacity = 20000

@@ -1,0 +1,99 @@
+"""Player-event validation: each bad record gets its own reason; good ones keep every field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
+
+GOOD = {
+    "event_id": "e1",
+    "event_type": "rendition_update",
+    "ts": 1764000000123,
+    "session_id": "s1",
+    "viewer_id": "v1",
+    "video_id": "m1",
+    "bitrate_kbps": 3000,
+    "user_agent": "Mozilla/5.0",
+    "client_ip": "81.2.69.142",
+}
+
+
+def raw_frame(spark: SparkSession, records: list[str]) -> DataFrame:
+    rows = [(r, "player-events", 0, i, None) for i, r in enumerate(records)]
+    return spark.createDataFrame(
+        rows,
+        "raw string, kafka_topic string, kafka_partition int, kafka_offset long, "
+        "kafka_timestamp timestamp",
+    )
+
+
+def with_fields(**changes: object) -> str:
+    event = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in event.items() if v is not ...})
+
+
+@pytest.mark.parametrize(
+    ("record", "reason", "detail_part"),
+    [
+        ("{not json", "malformed_json", "not a JSON object"),
+        ("[1, 2]", "malformed_json", "not a JSON object"),
+        ("", "malformed_json", "not a JSON object"),
+        (with_fields(event_id=...), "missing_field", "event_id"),
+        (with_fields(session_id=..., ts=...), "missing_field", "ts, session_id"),
+        (with_fields(event_type=None), "missing_field", "event_type"),
+        (with_fields(ts="yesterday"), "bad_timestamp", "yesterday"),
+        (with_fields(ts="2025-11-25T10:00:00"), "bad_timestamp", "2025-11-25T10:00:00"),
+        (with_fields(bitrate_kbps="fast"), "bad_type", "bitrate_kbps"),
+        (with_fields(bitrate_kbps=1.5), "bad_type", "bitrate_kbps"),
+        (with_fields(event_type="teleport"), "unknown_event_type", "teleport"),
+        (with_fields(ts=4102444800000), "future_timestamp", "4102444800000"),
+    ],
+)
+def test_bad_records_get_a_reason(spark, record, reason, detail_part):
+    parsed = parse_player_events(raw_frame(spark, [record]))
+    assert valid_player_events(parsed).count() == 0
+    letter = player_event_dead_letters(parsed).first()
+    assert (letter.source, letter.reason) == ("player_events", reason)
+    assert detail_part in letter.detail
+    assert letter.raw == record
+    assert (letter.kafka_topic, letter.kafka_partition, letter.kafka_offset) == (
+        "player-events",
+        0,
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("ts", "expected_utc"),
+    [
+        (1764000000123, "2025-11-24 16:00:00.123"),
+        ("1764000000123", "2025-11-24 16:00:00.123"),
+        ("2025-11-24T16:00:00.123Z", "2025-11-24 16:00:00.123"),
+        ("2025-11-24T18:00:00.123+02:00", "2025-11-24 16:00:00.123"),
+        ("2025-11-24T11:00:00-05:00", "2025-11-24 16:00:00.000"),
+    ],
+)
+def test_timestamps_as_epoch_ms_or_iso_with_offset(spark, ts, expected_utc):
+    parsed = parse_player_events(raw_frame(spark, [with_fields(ts=ts)]))
+    row = (
+        valid_player_events(parsed)
+        .selectExpr(
+            "date_format(to_utc_timestamp(ts, current_timezone()), 'yyyy-MM-dd HH:mm:ss.SSS')"
+        )
+        .first()
+    )
+    assert row[0] == expected_utc
+
+
+def test_valid_event_keeps_typed_fields_and_unknown_ones_in_extra(spark):
+    record = with_fields(player_name="shaka", ab_test="B", nested={"a": [1, 2]}, video_width="1280")
+    event = valid_player_events(parse_player_events(raw_frame(spark, [record]))).first()
+    assert (event.event_id, event.event_type, event.session_id) == ("e1", "rendition_update", "s1")
+    assert event.bitrate_kbps == 3000 and event.video_width == 1280
+    assert event.player_name == "shaka"
+    assert event.extra == {"ab_test": "B", "nested": '{"a":[1,2]}'}
+    assert event.kafka_offset == 0
