@@ -1,6 +1,6 @@
 """Start-up time of the local Kafka broker (storage format + start until it serves).
 
-    .venv/bin/python bench/broker_startup.py --runs 5
+.venv/bin/python bench/broker_startup.py --runs 5
 """
 
 from __future__ import annotations
