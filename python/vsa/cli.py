@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         "--available-now", action="store_true", help="process what the topics hold now, then stop"
     )
 
+    batch = commands.add_parser("batch", help="the same tables from JSON-lines files")
+    batch.add_argument("--events", required=True, help="a JSON-lines file or a directory of them")
+    batch.add_argument("--out", type=Path, required=True, help="output root of the tables")
+
     gen = commands.add_parser("generate", help="send generated player events to Kafka")
     generate.add_arguments(gen)
 
@@ -45,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         return _kafka(args)
     if args.command == "generate":
         return generate.run(args)
+    if args.command == "batch":
+        return _batch(VsaConfig(output_root=str(args.out)), args.events)
     if args.command == "run":
         config = VsaConfig(
             kafka_bootstrap_servers=args.bootstrap,
@@ -74,6 +80,17 @@ def _kafka(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(config: VsaConfig, events: str) -> int:
+    from vsa import pipeline
+    from vsa.session import build_session
+
+    spark = build_session(config, app_name="vsa-batch")
+    result = pipeline.run_batch(spark, config, events)
+    for table, rows in result.rows_written.items():
+        print(f"{table}: {rows} rows → {config.table_path(table)}")
+    return 0
+
+
 def _run(config: VsaConfig, available_now: bool) -> int:
     from vsa import pipeline
     from vsa.session import build_session
@@ -83,6 +100,7 @@ def _run(config: VsaConfig, available_now: bool) -> int:
         result = pipeline.run_until_caught_up(spark, config)
         for table, rows in result.rows_written.items():
             print(f"{table}: {rows} rows → {config.table_path(table)}")
+        print(f"late events dropped: {result.late_events}")
         return 0
     queries = pipeline.start(spark, config)
     try:

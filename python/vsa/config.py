@@ -27,6 +27,12 @@ class VsaConfig:
         Upper bound of records read per micro-batch (None: no bound).
     trigger_interval
         Processing-time trigger of the streaming job, e.g. ``"10 seconds"``.
+    watermark_seconds
+        How late an event may arrive (event time behind the newest event seen) and still count.
+    view_timeout_seconds
+        Inactivity after which a view closes (``timeout``).
+    max_event_gap_seconds
+        The most time counted after one event before the next (docs/views.md, "gap cap").
     privacy
         When on (the default), client IPs are written only truncated (/24, /48).
     spark_conf
@@ -40,6 +46,9 @@ class VsaConfig:
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = None
     trigger_interval: str = "10 seconds"
+    watermark_seconds: int = 120
+    view_timeout_seconds: int = 600
+    max_event_gap_seconds: int = 30
     privacy: bool = True
     spark_conf: dict[str, str] = field(default_factory=dict)
 
@@ -52,6 +61,13 @@ class VsaConfig:
             raise ValueError(
                 f"max_offsets_per_trigger must be positive, not {self.max_offsets_per_trigger}"
             )
+        if not 0 < self.max_event_gap_seconds < self.view_timeout_seconds:
+            raise ValueError(
+                "max_event_gap_seconds must be positive and below view_timeout_seconds, got "
+                f"{self.max_event_gap_seconds} and {self.view_timeout_seconds}"
+            )
+        if self.watermark_seconds < 0:
+            raise ValueError(f"watermark_seconds must be >= 0, not {self.watermark_seconds}")
         if not self.kafka_bootstrap_servers.strip():
             raise ValueError("kafka_bootstrap_servers must not be empty")
 

@@ -19,6 +19,21 @@ from vsa.session import build_session
 from vsa.sinks import read_table
 
 
+SHOWN_COLUMNS = {
+    "player_events": [
+        "ts",
+        "event_type",
+        "session_id",
+        "browser_family",
+        "device_type",
+        "client_ip",
+    ],
+    "dead_letter": ["reason", "detail", "raw"],
+    "view_slices": ["minute", "view_id", "opened", "watch_time_ms", "stall_time_ms", "active"],
+    "views": ["view_start", "view_id", "startup_time_ms", "watch_time_ms", "end_reason"],
+}
+
+
 def run_demo(workdir: Path, sessions: int = 300, port: int | None = None) -> int:
     workdir = workdir.resolve()
     shutil.rmtree(workdir, ignore_errors=True)
@@ -40,22 +55,9 @@ def run_demo(workdir: Path, sessions: int = 300, port: int | None = None) -> int
         began = time.monotonic()
         pipeline.run_until_caught_up(spark, config)
         print(f"stream caught up in {time.monotonic() - began:.1f} s")
-        for table in ("player_events", "dead_letter"):
+        for table, columns in SHOWN_COLUMNS.items():
             df = read_table(spark, config, table)
             print(f"\n{table}: {df.count()} rows at {config.table_path(table)}")
-            columns = (
-                [
-                    "ts",
-                    "event_type",
-                    "session_id",
-                    "browser_family",
-                    "os_family",
-                    "device_type",
-                    "client_ip",
-                ]
-                if table == "player_events"
-                else ["reason", "detail", "raw"]
-            )
             df.select(*columns).orderBy(columns[0]).show(5, truncate=60)
         spark.stop()
     finally:

@@ -1,5 +1,19 @@
 """Stage last: the output tables."""
 
-from vsa.sinks.parquet import TABLES, read_table, rows_written, write_table_stream
+from vsa.sinks.parquet import (
+    TABLES,
+    read_table,
+    read_table_stream,
+    rows_written,
+    write_table_batch,
+    write_table_stream,
+)
 
-__all__ = ["TABLES", "read_table", "rows_written", "write_table_stream"]
+__all__ = [
+    "TABLES",
+    "read_table",
+    "read_table_stream",
+    "rows_written",
+    "write_table_batch",
+    "write_table_stream",
+]

@@ -7,13 +7,16 @@ Spark see committed files only.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
 from vsa.config import VsaConfig
 
-TABLES = ("player_events", "dead_letter")
+TABLES = ("player_events", "dead_letter", "view_slices", "views")
 PARTITION_COLUMNS = ("date", "hour")
 
 
@@ -35,8 +38,7 @@ def write_table_stream(
     ``trigger`` holds the keyword of ``DataStreamWriter.trigger``, e.g.
     ``{"availableNow": True}`` or ``{"processingTime": "10 seconds"}``.
     """
-    if table not in TABLES:
-        raise ValueError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
+    _check(table)
     # The file sink reports no row count, so each query observes its own (see rows_written).
     observed = df.observe(table, F.count(F.lit(1)).alias("rows"))
     return (
@@ -52,10 +54,39 @@ def write_table_stream(
     )
 
 
+def write_table_batch(df: DataFrame, config: VsaConfig, table: str, time_column: str) -> int:
+    """Writes ``df`` as ``table`` in one batch job; the table must not exist yet. Returns the
+    number of rows written."""
+    _check(table)
+    df = with_partitions(df, time_column).cache()
+    rows = df.count()
+    df.write.mode("errorifexists").partitionBy(*PARTITION_COLUMNS).parquet(config.table_path(table))
+    df.unpersist()
+    return rows
+
+
+def read_table_stream(
+    spark: SparkSession, config: VsaConfig, table: str, schema: StructType
+) -> DataFrame:
+    """``table`` as a streaming source. A file sink's table is read through its commit log, so
+    the reader sees each committed batch once."""
+    path = Path(config.table_path(table))
+    path.mkdir(parents=True, exist_ok=True)
+    full = StructType(
+        [*schema.fields, StructField("date", StringType()), StructField("hour", IntegerType())]
+    )
+    return spark.readStream.schema(full).parquet(str(path))
+
+
 def rows_written(query: StreamingQuery) -> int:
     """Rows the query wrote in the progress reports it still holds (its recent batches)."""
     observed = (p.observedMetrics.get(query.name) for p in query.recentProgress)
     return sum(row["rows"] for row in observed if row is not None)
+
+
+def _check(table: str) -> None:
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
 
 
 def read_table(spark: SparkSession, config: VsaConfig, table: str) -> DataFrame:

@@ -7,8 +7,11 @@ from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
 
-# Every stage downstream sees these columns, whatever the topic carries.
-RAW_COLUMNS = ("raw", "kafka_topic", "kafka_partition", "kafka_offset", "kafka_timestamp")
+# Every stage downstream sees these columns, whatever the source.
+RAW_SCHEMA = (
+    "raw string, kafka_topic string, kafka_partition int, kafka_offset long, "
+    "kafka_timestamp timestamp"
+)
 
 
 def read_kafka_stream(spark: SparkSession, config: VsaConfig, topic: str) -> DataFrame:

@@ -1,0 +1,114 @@
+"""Sessionization runs in the jar (``vsa.spark.sessions.Sessionizer``, flatMapGroupsWithState);
+this module shapes its input and output. See docs/architecture.md for why it lives in Scala."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
+
+from vsa.config import VsaConfig
+
+# Descriptive columns a view takes from its first event that has them (in this order).
+ATTRIBUTE_COLUMNS = (
+    "viewer_id",
+    "stream_type",
+    "cdn",
+    "player_name",
+    "player_version",
+    "browser_family",
+    "browser_major",
+    "os_family",
+    "os_major",
+    "device_family",
+    "device_brand",
+    "device_model",
+    "device_type",
+    "country",
+    "region",
+    "city",
+    "asn",
+    "as_org",
+)
+SLICE_COLUMNS = (
+    "view_id",
+    "session_id",
+    "minute",
+    "video_id",
+    "opened",
+    "first_frame",
+    "startup_time_ms",
+    "watch_time_ms",
+    "playing_time_ms",
+    "stall_time_ms",
+    "stall_count",
+    "failed",
+    "vsf",
+    "ebvs",
+    "ended",
+    "active",
+)
+
+
+def sessionize(events: DataFrame, config: VsaConfig) -> DataFrame:
+    """Runs the sessionizer over valid player events (streaming or batch).
+
+    Returns one row per emitted slice: struct ``slice`` and, on the slice that ends a view,
+    struct ``closed_view``; descriptive columns travel in ``attrs`` (see :func:`view_slices`).
+    """
+    attributes = [c for c in ATTRIBUTE_COLUMNS if c in events.columns]
+    if events.isStreaming:
+        events = events.withWatermark("ts", f"{config.watermark_seconds} seconds")
+    prepared = events.select(
+        "session_id",
+        "event_id",
+        "event_type",
+        F.unix_millis("ts").alias("ts_ms"),
+        F.col("ts").alias("event_time"),
+        "video_id",
+        "bitrate_kbps",
+        F.array(*[F.col(c).cast("string") for c in attributes]).alias("attrs"),
+    ).withColumnRenamed("ts_ms", "ts")
+    spark = events.sparkSession
+    jdf = spark._jvm.vsa.spark.sessions.Sessionizer.sessionize(  # type: ignore[union-attr]
+        prepared._jdf,  # type: ignore[attr-defined]
+        config.view_timeout_seconds * 1000,
+        config.max_event_gap_seconds * 1000,
+    )
+    types = dict(events.dtypes)
+    out = ClassicDataFrame(jdf, spark)
+    return out.withColumns(
+        {
+            "attributes": F.struct(
+                *[
+                    F.col("slice.attrs")[i].cast(types[name]).alias(name)
+                    for i, name in enumerate(attributes)
+                ]
+            )
+        }
+    )
+
+
+def view_slices(sessionized: DataFrame) -> DataFrame:
+    """The ``view_slices`` table: one row per view and minute, with the descriptive columns,
+    and the closed view's row (``closed_view``) on the slice that ends it."""
+    return sessionized.select(
+        *[F.col(f"slice.{c}").alias(c) for c in SLICE_COLUMNS if c != "minute"],
+        F.timestamp_millis("slice.minute").alias("minute"),
+        "attributes.*",
+        F.when(
+            F.col("closed_view").isNotNull(),
+            F.struct(
+                F.col("closed_view").dropFields("attrs").alias("view"),
+                F.col("attributes").alias("attributes"),
+            ),
+        ).alias("closed_view"),
+    )
+
+
+def views(slices: DataFrame) -> DataFrame:
+    """The ``views`` table from ``view_slices`` rows (those that carry a closed view)."""
+    closed = slices.where(F.col("closed_view").isNotNull())
+    return closed.select("closed_view.view.*", "closed_view.attributes.*").withColumns(
+        {c: F.timestamp_millis(c) for c in ("view_start", "view_end", "closed_at")}
+    )

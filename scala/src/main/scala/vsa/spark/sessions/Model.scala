@@ -1,0 +1,110 @@
+package vsa.spark.sessions
+
+/** One valid, enriched player event, as the sessionizer reads it. `attrs` carries the
+  * descriptive columns (viewer, player, agent, geo…) that a view takes from its first event.
+  */
+final case class SessionEvent(
+    session_id: String,
+    event_id: String,
+    event_type: String,
+    ts: Long,
+    video_id: String,
+    bitrate_kbps: Option[Long],
+    attrs: Seq[String]
+)
+
+/** What happened to a view in one minute (a `view_slices` row). */
+final case class SliceRow(
+    view_id: String,
+    session_id: String,
+    minute: Long,
+    video_id: String,
+    opened: Boolean,
+    first_frame: Boolean,
+    startup_time_ms: Option[Long],
+    watch_time_ms: Long,
+    playing_time_ms: Long,
+    stall_time_ms: Long,
+    stall_count: Int,
+    failed: Boolean,
+    vsf: Boolean,
+    ebvs: Boolean,
+    ended: Boolean,
+    active: Boolean,
+    attrs: Seq[String]
+)
+
+/** A closed view (a `views` row). */
+final case class ViewRow(
+    view_id: String,
+    session_id: String,
+    video_id: String,
+    started: Boolean,
+    startup_time_ms: Option[Long],
+    watch_time_ms: Long,
+    playing_time_ms: Long,
+    stall_count: Int,
+    stall_time_ms: Long,
+    rebuffer_ratio: Option[Double],
+    playback_failed: Boolean,
+    video_start_failure: Boolean,
+    exit_before_video_start: Boolean,
+    avg_bitrate_kbps: Option[Double],
+    bitrate_switches: Int,
+    view_start: Long,
+    view_end: Long,
+    closed_at: Long,
+    end_reason: String,
+    start_missing: Boolean,
+    attrs: Seq[String]
+)
+
+/** The sessionizer's output: a slice, and on the slice that ends its view, the view. */
+final case class SessionOutput(slice: SliceRow, closed_view: Option[ViewRow])
+
+/** Time and counts of a view within one minute, until the minute is emitted. */
+final case class MinuteAcc(
+    minute: Long,
+    var watch: Long = 0,
+    var playing: Long = 0,
+    var stall: Long = 0,
+    var stallCount: Int = 0,
+    var active: Boolean = false,
+    var opened: Boolean = false,
+    var firstFrame: Boolean = false
+)
+
+/** An open view: running totals, never its events (see docs/views.md). */
+final case class ViewState(
+    ordinal: Int,
+    videoId: String,
+    var attrs: Seq[String],
+    startMissing: Boolean,
+    viewStart: Long,
+    var lastTs: Long,
+    var accountedTo: Long,
+    var player: Int,
+    var firstFrameTs: Option[Long],
+    var startupTimeMs: Option[Long],
+    var startupSpoiled: Boolean,
+    var watch: Long = 0,
+    var playing: Long = 0,
+    var stall: Long = 0,
+    var stallCount: Int = 0,
+    var bitrateSwitches: Int = 0,
+    var bitrate: Option[Long] = None,
+    var bitrateWeighted: Double = 0,
+    var bitrateMs: Long = 0,
+    var nextMinute: Long = 0,
+    var minutes: Seq[MinuteAcc] = Seq.empty
+)
+
+/** All a session keeps between micro-batches: events waiting for the watermark (to be applied
+  * in event-time order), the open view, and the ordinal of its last view.
+  */
+final case class SessionState(
+    lastOrdinal: Int,
+    lastActivity: Long,
+    pending: Seq[SessionEvent],
+    view: Option[ViewState]
+)

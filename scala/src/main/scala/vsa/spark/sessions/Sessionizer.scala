@@ -1,0 +1,310 @@
+package vsa.spark.sessions
+
+import org.apache.spark.sql.streaming.{GroupState, GroupStateTimeout, OutputMode}
+import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
+
+import scala.collection.mutable.ArrayBuffer
+
+/** Player events → views and view slices, by the rules of docs/views.md.
+  *
+  * Stateful per `session_id` (`flatMapGroupsWithState`, event-time timeouts). Events wait in
+  * the state until the watermark passes them and are then applied in event-time order, so
+  * out-of-order delivery within the watermark changes nothing. A view keeps running totals;
+  * a minute's slice is emitted once the watermark passes the minute's end, a view's row
+  * (with its last slice) once it closes.
+  */
+object Sessionizer {
+  private val MinuteMs = 60000L
+
+  // Player states (docs/views.md).
+  private val Startup = 1
+  private val Waiting = 2
+  private val Playing = 3
+  private val Stalled = 4
+  private val Seeking = 5
+  private val Paused = 6
+
+  /** Order of event types applied at the same instant: closes first, heartbeats last. */
+  private val TiePriority: Map[String, Int] = Seq(
+    "view_end", "playback_finish", "playback_fail", "playback_request", "ad_break_start", "ad_break_end",
+    "seek_start", "seek_end", "playback_pause", "playback_stall", "rendition_update", "playback_start",
+    "heartbeat"
+  ).zipWithIndex.toMap
+
+  final case class Settings(viewTimeoutMs: Long, maxEventGapMs: Long) {
+    require(maxEventGapMs > 0, "max_event_gap must be positive")
+    require(viewTimeoutMs > maxEventGapMs, "view_timeout must be longer than max_event_gap")
+  }
+
+  /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms). A streaming
+    * input must carry a watermark; a batch input is processed as a stream whose watermark
+    * has passed every event, so every view closes.
+    */
+  def sessionize(events: DataFrame, viewTimeoutMs: Long, maxEventGapMs: Long): DataFrame = {
+    val settings = Settings(viewTimeoutMs, maxEventGapMs)
+    val streaming = events.isStreaming
+    val typed: Dataset[SessionEvent] = events.as(Encoders.product[SessionEvent])
+    typed
+      .groupByKey(_.session_id)(Encoders.STRING)
+      .flatMapGroupsWithState(OutputMode.Append(), GroupStateTimeout.EventTimeTimeout())(
+        (session: String, incoming: Iterator[SessionEvent], state: GroupState[SessionState]) =>
+          new SessionRun(session, settings, streaming, state).run(incoming)
+      )(Encoders.product[SessionState], Encoders.product[SessionOutput])
+      .toDF()
+  }
+
+  /** One call of the state function for one session. */
+  private final class SessionRun(
+      session: String,
+      settings: Settings,
+      streaming: Boolean,
+      state: GroupState[SessionState]
+  ) {
+    private val watermark = if (streaming) state.getCurrentWatermarkMs() else Long.MaxValue
+    private val out = ArrayBuffer.empty[SessionOutput]
+    private val saved = state.getOption
+    private var lastOrdinal = saved.map(_.lastOrdinal).getOrElse(0)
+    private var lastActivity = saved.map(_.lastActivity).getOrElse(Long.MinValue)
+    private var view: Option[ViewState] = saved.flatMap(_.view)
+
+    def run(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
+      val waiting = saved.map(_.pending).getOrElse(Seq.empty)
+      val seen = waiting.map(_.event_id).toSet
+      // Later copies of an event id are duplicates; events at or below the watermark are late
+      // (Spark drops those before this function; the guard keeps the order rule safe).
+      val fresh = incoming
+        .filter(e => e.ts > watermark || !streaming)
+        .foldLeft((Vector.empty[SessionEvent], seen)) { case ((acc, ids), e) =>
+          if (ids(e.event_id)) (acc, ids) else (acc :+ e, ids + e.event_id)
+        }
+        ._1
+      val ordered = (waiting ++ fresh).sortBy(e => (e.ts, TiePriority.getOrElse(e.event_type, 99), e.event_id))
+      val (ready, later) = ordered.partition(_.ts <= watermark)
+      ready.foreach(apply)
+      advanceTo(watermark)
+      save(later)
+      out.iterator
+    }
+
+    private def apply(e: SessionEvent): Unit = {
+      lastActivity = math.max(lastActivity, e.ts)
+      view.foreach { v =>
+        if (e.ts - v.lastTs >= settings.viewTimeoutMs) closeTimedOut(v)
+      }
+      view match {
+        case None => open(e)
+        case Some(v) if e.event_type == "playback_request" && differentVideo(v, e) =>
+          account(v, e.ts)
+          close(v, closedAt = e.ts, reason = "new_video", failed = false)
+          open(e)
+        case Some(v) => step(v, e)
+      }
+    }
+
+    private def differentVideo(v: ViewState, e: SessionEvent): Boolean =
+      v.videoId != null && e.video_id != null && v.videoId != e.video_id
+
+    private def open(e: SessionEvent): Unit = {
+      lastOrdinal += 1
+      val startMissing = e.event_type != "playback_request"
+      val player =
+        if (!startMissing) Startup
+        else
+          e.event_type match {
+            case "playback_pause" => Paused
+            case "playback_stall" => Stalled
+            case "seek_start"     => Seeking
+            case _                => Playing
+          }
+      val v = ViewState(
+        ordinal = lastOrdinal,
+        videoId = e.video_id,
+        attrs = e.attrs,
+        startMissing = startMissing,
+        viewStart = e.ts,
+        lastTs = e.ts,
+        accountedTo = e.ts,
+        player = player,
+        firstFrameTs = None,
+        startupTimeMs = None,
+        startupSpoiled = false,
+        nextMinute = minuteOf(e.ts)
+      )
+      minute(v, e.ts).opened = true
+      view = Some(v)
+      if (startMissing) step(v, e, opening = true)
+    }
+
+    /** Applies one event to an open view: time since its last event first, then the event. */
+    private def step(v: ViewState, e: SessionEvent, opening: Boolean = false): Unit = {
+      if (!opening) {
+        account(v, e.ts)
+        v.lastTs = e.ts
+        v.accountedTo = e.ts
+      }
+      if (v.attrs.contains(null)) v.attrs = v.attrs.zip(e.attrs).map { case (a, b) => if (a != null) a else b }
+      val acc = minute(v, e.ts)
+      val pastFirstFrame = v.startMissing || v.firstFrameTs.isDefined
+      e.event_type match {
+        case "playback_request" if !opening =>
+          if (!pastFirstFrame) v.player = Startup
+          else if (v.player == Paused) v.player = Waiting
+        case "playback_start" =>
+          if (!pastFirstFrame) {
+            v.firstFrameTs = Some(e.ts)
+            v.startupTimeMs = if (v.startupSpoiled) None else Some(e.ts - v.viewStart)
+            acc.firstFrame = true
+          }
+          v.player = Playing
+        case "playback_stall" =>
+          if (pastFirstFrame) {
+            v.player = Stalled
+            v.stallCount += 1
+            acc.stallCount += 1
+          }
+        case "playback_pause" =>
+          if (!pastFirstFrame) v.startupSpoiled = true
+          v.player = Paused
+        case "seek_start" =>
+          if (!pastFirstFrame) v.startupSpoiled = true
+          v.player = Seeking
+        case "seek_end" => v.player = Playing
+        case "rendition_update" =>
+          e.bitrate_kbps.foreach(b => v.bitrate = Some(b))
+          if (pastFirstFrame) v.bitrateSwitches += 1
+        case "playback_finish" => close(v, e.ts, "finish", failed = false)
+        case "playback_fail"   => close(v, e.ts, "fail", failed = true)
+        case "view_end"        => close(v, e.ts, "close", failed = false)
+        case _                 => ()
+      }
+    }
+
+    /** Counts the time since the view's last event, up to `until` and at most the gap cap. */
+    private def account(v: ViewState, until: Long): Unit = {
+      val end = math.min(until, v.lastTs + settings.maxEventGapMs)
+      var from = v.accountedTo
+      while (from < end) {
+        val m = minuteOf(from)
+        val to = math.min(end, m + MinuteMs)
+        val ms = to - from
+        val acc = minute(v, from)
+        if (v.player != Paused) { acc.watch += ms; v.watch += ms }
+        if (v.player == Playing) {
+          acc.playing += ms; v.playing += ms
+          v.bitrate.foreach { b => v.bitrateWeighted += b.toDouble * ms; v.bitrateMs += ms }
+        }
+        if (v.player == Stalled) { acc.stall += ms; v.stall += ms }
+        if (v.player == Playing || v.player == Stalled) acc.active = true
+        from = to
+      }
+      v.accountedTo = math.max(v.accountedTo, end)
+    }
+
+    /** Brings the open view up to the watermark: a timeout, or the minutes now final. */
+    private def advanceTo(w: Long): Unit = view.foreach { v =>
+      if (w >= v.lastTs + settings.viewTimeoutMs) closeTimedOut(v)
+      else {
+        account(v, w)
+        emitMinutes(v, upTo = if (w == Long.MaxValue) Long.MaxValue else minuteOf(w) - MinuteMs)
+      }
+    }
+
+    private def closeTimedOut(v: ViewState): Unit = {
+      account(v, Long.MaxValue)
+      close(v, v.lastTs + settings.viewTimeoutMs, "timeout", failed = false)
+    }
+
+    private def lastMinute(v: ViewState): Long =
+      if (v.accountedTo > v.lastTs) minuteOf(v.accountedTo - 1) else minuteOf(v.lastTs)
+
+    /** Emits the slices of minutes `v.nextMinute..upTo` that the view reached. */
+    private def emitMinutes(v: ViewState, upTo: Long): Unit = {
+      val last = math.min(upTo, lastMinute(v))
+      while (v.nextMinute <= last) {
+        out += SessionOutput(slice(v, v.nextMinute, ending = None), None)
+        v.minutes = v.minutes.filterNot(_.minute == v.nextMinute)
+        v.nextMinute += MinuteMs
+      }
+    }
+
+    private def close(v: ViewState, closedAt: Long, reason: String, failed: Boolean): Unit = {
+      val closingMinute = minuteOf(closedAt)
+      emitMinutes(v, upTo = math.min(lastMinute(v), closingMinute - MinuteMs))
+      val pastFirstFrame = v.startMissing || v.firstFrameTs.isDefined
+      val row = ViewRow(
+        view_id = viewId(v),
+        session_id = session,
+        video_id = v.videoId,
+        started = pastFirstFrame,
+        startup_time_ms = v.startupTimeMs,
+        watch_time_ms = v.watch,
+        playing_time_ms = v.playing,
+        stall_count = v.stallCount,
+        stall_time_ms = v.stall,
+        rebuffer_ratio = if (v.watch > 0) Some(v.stall.toDouble / v.watch) else None,
+        playback_failed = failed,
+        video_start_failure = failed && !pastFirstFrame,
+        exit_before_video_start = !failed && !pastFirstFrame,
+        avg_bitrate_kbps = if (v.bitrateMs > 0) Some(v.bitrateWeighted / v.bitrateMs) else None,
+        bitrate_switches = v.bitrateSwitches,
+        view_start = v.viewStart,
+        view_end = v.lastTs,
+        closed_at = closedAt,
+        end_reason = reason,
+        start_missing = v.startMissing,
+        attrs = v.attrs
+      )
+      // Minutes between the view's last counted instant and a later closing minute have no slice.
+      out += SessionOutput(slice(v, closingMinute, ending = Some(row)), Some(row))
+      view = None
+    }
+
+    private def slice(v: ViewState, m: Long, ending: Option[ViewRow]): SliceRow = {
+      val acc = v.minutes.find(_.minute == m).getOrElse(MinuteAcc(m))
+      SliceRow(
+        view_id = viewId(v),
+        session_id = session,
+        minute = m,
+        video_id = v.videoId,
+        opened = acc.opened,
+        first_frame = acc.firstFrame,
+        startup_time_ms = if (acc.firstFrame) v.startupTimeMs else None,
+        watch_time_ms = acc.watch,
+        playing_time_ms = acc.playing,
+        stall_time_ms = acc.stall,
+        stall_count = acc.stallCount,
+        failed = ending.exists(_.playback_failed),
+        vsf = ending.exists(_.video_start_failure),
+        ebvs = ending.exists(_.exit_before_video_start),
+        ended = ending.isDefined,
+        active = acc.active,
+        attrs = v.attrs
+      )
+    }
+
+    private def minute(v: ViewState, ts: Long): MinuteAcc = {
+      val m = minuteOf(ts)
+      v.minutes.find(_.minute == m).getOrElse {
+        val acc = MinuteAcc(m)
+        v.minutes = v.minutes :+ acc
+        acc
+      }
+    }
+
+    private def viewId(v: ViewState): String = s"$session#${v.ordinal}"
+
+    private def save(pending: Seq[SessionEvent]): Unit =
+      if (!streaming) ()
+      else if (view.isEmpty && pending.isEmpty && watermark > lastActivity + 2 * settings.viewTimeoutMs)
+        state.remove()
+      else {
+        state.update(SessionState(lastOrdinal, lastActivity, pending, view))
+        val wakeUps = pending.headOption.map(_.ts - 1).toSeq ++
+          view.toSeq.flatMap(v => Seq(v.nextMinute + MinuteMs - 1, v.lastTs + settings.viewTimeoutMs - 1)) :+
+          (lastActivity + 2 * settings.viewTimeoutMs)
+        state.setTimeoutTimestamp(math.max(wakeUps.min, watermark + 1))
+      }
+  }
+
+  private def minuteOf(ts: Long): Long = Math.floorDiv(ts, MinuteMs) * MinuteMs
+}
