@@ -18,7 +18,6 @@ from vsa.kafka.broker import free_port
 from vsa.session import build_session
 from vsa.sinks import read_table
 
-
 SHOWN_COLUMNS = {
     "player_events": [
         "ts",
