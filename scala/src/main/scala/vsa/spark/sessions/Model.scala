@@ -1,7 +1,7 @@
 package vsa.spark.sessions
 
-/** One valid, enriched player event, as the sessionizer reads it. `attrs` carries the
-  * descriptive columns (viewer, player, agent, geo…) that a view takes from its first event.
+/** One valid, enriched player event, as the sessionizer reads it. `attrs` carries the descriptive columns (viewer,
+  * player, agent, geo…) that a view takes from its first event.
   */
 final case class SessionEvent(
     session_id: String,
@@ -99,8 +99,8 @@ final case class ViewState(
     var minutes: Seq[MinuteAcc] = Seq.empty
 )
 
-/** All a session keeps between micro-batches: events waiting for the watermark (to be applied
-  * in event-time order), the open view, and the ordinal of its last view.
+/** All a session keeps between micro-batches: events waiting for the watermark (to be applied in event-time order), the
+  * open view, and the ordinal of its last view.
   */
 final case class SessionState(
     lastOrdinal: Int,

@@ -7,11 +7,10 @@ import scala.collection.mutable.ArrayBuffer
 
 /** Player events → views and view slices, by the rules of docs/views.md.
   *
-  * Stateful per `session_id` (`flatMapGroupsWithState`, event-time timeouts). Events wait in
-  * the state until the watermark passes them and are then applied in event-time order, so
-  * out-of-order delivery within the watermark changes nothing. A view keeps running totals;
-  * a minute's slice is emitted once the watermark passes the minute's end, a view's row
-  * (with its last slice) once it closes.
+  * Stateful per `session_id` (`flatMapGroupsWithState`, event-time timeouts). Events wait in the state until the
+  * watermark passes them and are then applied in event-time order, so out-of-order delivery within the watermark
+  * changes nothing. A view keeps running totals; a minute's slice is emitted once the watermark passes the minute's
+  * end, a view's row (with its last slice) once it closes.
   */
 object Sessionizer {
   private val MinuteMs = 60000L
@@ -26,8 +25,18 @@ object Sessionizer {
 
   /** Order of event types applied at the same instant: closes first, heartbeats last. */
   private val TiePriority: Map[String, Int] = Seq(
-    "view_end", "playback_finish", "playback_fail", "playback_request", "ad_break_start", "ad_break_end",
-    "seek_start", "seek_end", "playback_pause", "playback_stall", "rendition_update", "playback_start",
+    "view_end",
+    "playback_finish",
+    "playback_fail",
+    "playback_request",
+    "ad_break_start",
+    "ad_break_end",
+    "seek_start",
+    "seek_end",
+    "playback_pause",
+    "playback_stall",
+    "rendition_update",
+    "playback_start",
     "heartbeat"
   ).zipWithIndex.toMap
 
@@ -36,9 +45,8 @@ object Sessionizer {
     require(viewTimeoutMs > maxEventGapMs, "view_timeout must be longer than max_event_gap")
   }
 
-  /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms). A streaming
-    * input must carry a watermark; a batch input is processed as a stream whose watermark
-    * has passed every event, so every view closes.
+  /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms). A streaming input must carry a
+    * watermark; a batch input is processed as a stream whose watermark has passed every event, so every view closes.
     */
   def sessionize(events: DataFrame, viewTimeoutMs: Long, maxEventGapMs: Long): DataFrame = {
     val settings = Settings(viewTimeoutMs, maxEventGapMs)
