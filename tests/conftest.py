@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
+from vsa import generate, pipeline
 from vsa.config import VsaConfig
-from vsa.kafka import LocalKafka
+from vsa.kafka import LocalKafka, produce
 from vsa.kafka.broker import free_port
 from vsa.session import build_session
 
@@ -43,3 +46,47 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     broker.start()
     yield broker
     broker.stop()
+
+
+def flush_event(records: list[tuple[str, str]], config: VsaConfig) -> tuple[str, str]:
+    """An event far enough ahead to move the watermark past every view's timeout."""
+    last = max(json.loads(v)["ts"] for _, v in records)
+    ahead = (config.view_timeout_seconds + config.watermark_seconds + 120) * 1000
+    event = {
+        "event_id": "flush",
+        "event_type": "heartbeat",
+        "ts": last + ahead,
+        "session_id": "__flush__",
+    }
+    return "__flush__", json.dumps(event)
+
+
+@dataclass
+class StreamedRun:
+    """One generated data set, sent through Kafka and the whole streaming job."""
+
+    config: VsaConfig
+    records: list[tuple[str, str]]
+    result: pipeline.RunResult
+    workdir: Path
+
+
+@pytest.fixture(scope="session")
+def streamed(spark, kafka, tmp_path_factory) -> StreamedRun:
+    out = tmp_path_factory.mktemp("streamed")
+    topic = "player-events-streamed"
+    config = VsaConfig(
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        player_events_topic=topic,
+        output_root=str(out / "stream"),
+    )
+    records = list(
+        generate.generate(
+            generate.Traffic(sessions=60, seed=21, start_ms=1764000000000, span_s=300)
+        )
+    )
+    records.append(flush_event(records, config))
+    produce(spark, kafka.bootstrap_servers, topic, records)
+    (out / "events.jsonl").write_text("\n".join(v for _, v in records) + "\n")
+    result = pipeline.run_until_caught_up(spark, config)
+    return StreamedRun(config, records, result, out)

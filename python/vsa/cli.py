@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     batch.add_argument("--events", required=True, help="a JSON-lines file or a directory of them")
     batch.add_argument("--out", type=Path, required=True, help="output root of the tables")
 
+    roll = commands.add_parser("rollup", help="kpi_hour and kpi_day from kpi_minute")
+    roll.add_argument("--out", type=Path, required=True, help="output root of the tables")
+
     gen = commands.add_parser("generate", help="send generated player events to Kafka")
     generate.add_arguments(gen)
 
@@ -49,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         return _kafka(args)
     if args.command == "generate":
         return generate.run(args)
+    if args.command == "rollup":
+        from vsa import pipeline
+        from vsa.session import build_session
+
+        config = VsaConfig(output_root=str(args.out))
+        result = pipeline.run_rollup(build_session(config, app_name="vsa-rollup"), config)
+        _print_rows(config, result.rows_written)
+        return 0
     if args.command == "batch":
         return _batch(VsaConfig(output_root=str(args.out)), args.events)
     if args.command == "run":
@@ -86,9 +97,13 @@ def _batch(config: VsaConfig, events: str) -> int:
 
     spark = build_session(config, app_name="vsa-batch")
     result = pipeline.run_batch(spark, config, events)
-    for table, rows in result.rows_written.items():
-        print(f"{table}: {rows} rows → {config.table_path(table)}")
+    _print_rows(config, result.rows_written)
     return 0
+
+
+def _print_rows(config: VsaConfig, rows_written: dict[str, int]) -> None:
+    for table, rows in rows_written.items():
+        print(f"{table}: {rows} rows → {config.table_path(table)}")
 
 
 def _run(config: VsaConfig, available_now: bool) -> int:
@@ -98,8 +113,7 @@ def _run(config: VsaConfig, available_now: bool) -> int:
     spark = build_session(config, app_name="vsa-run")
     if available_now:
         result = pipeline.run_until_caught_up(spark, config)
-        for table, rows in result.rows_written.items():
-            print(f"{table}: {rows} rows → {config.table_path(table)}")
+        _print_rows(config, result.rows_written)
         print(f"late events dropped: {result.late_events}")
         return 0
     queries = pipeline.start(spark, config)

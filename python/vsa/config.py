@@ -29,6 +29,10 @@ class VsaConfig:
         Processing-time trigger of the streaming job, e.g. ``"10 seconds"``.
     watermark_seconds
         How late an event may arrive (event time behind the newest event seen) and still count.
+    window_seconds
+        Length of the KPI tables' tumbling event-time windows (a multiple of 60).
+    kpi_watermark_seconds
+        How long the KPI aggregation waits for a minute's slices after the newest one seen.
     view_timeout_seconds
         Inactivity after which a view closes (``timeout``).
     max_event_gap_seconds
@@ -47,6 +51,8 @@ class VsaConfig:
     max_offsets_per_trigger: int | None = None
     trigger_interval: str = "10 seconds"
     watermark_seconds: int = 120
+    window_seconds: int = 60
+    kpi_watermark_seconds: int = 60
     view_timeout_seconds: int = 600
     max_event_gap_seconds: int = 30
     privacy: bool = True
@@ -65,6 +71,10 @@ class VsaConfig:
             raise ValueError(
                 "max_event_gap_seconds must be positive and below view_timeout_seconds, got "
                 f"{self.max_event_gap_seconds} and {self.view_timeout_seconds}"
+            )
+        if self.window_seconds <= 0 or self.window_seconds % 60:
+            raise ValueError(
+                f"window_seconds must be a positive multiple of 60, not {self.window_seconds}"
             )
         if self.watermark_seconds < 0:
             raise ValueError(f"watermark_seconds must be >= 0, not {self.watermark_seconds}")

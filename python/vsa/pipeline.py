@@ -13,9 +13,11 @@ from pyspark.sql.streaming import StreamingQuery
 
 from vsa.config import VsaConfig
 from vsa.enrich import mask_client_ip, mask_ips_in_text, with_user_agent
+from vsa.kpis import DIMENSION_TABLES, minute_kpis, rollup
 from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
 from vsa.sessions import sessionize, view_slices, views
 from vsa.sinks import (
+    read_table,
     read_table_stream,
     rows_written,
     write_table_batch,
@@ -29,6 +31,7 @@ TIME_COLUMNS = {
     "dead_letter": "received_at",
     "view_slices": "minute",
     "views": "view_start",
+    **{table: "window_start" for table in (*DIMENSION_TABLES, "kpi_hour", "kpi_day")},
 }
 
 
@@ -63,12 +66,20 @@ class RunResult:
     queries: list[StreamingQuery] = field(default_factory=list)
 
 
+def derived_from_slices(slices: DataFrame, config: VsaConfig) -> dict[str, DataFrame]:
+    """The tables computed from ``view_slices``: ``views`` and the minute KPI tables."""
+    return {
+        "views": views(slices),
+        **{t: minute_kpis(slices, config, dims) for t, dims in DIMENSION_TABLES.items()},
+    }
+
+
 def start(
     spark: SparkSession, config: VsaConfig, trigger: dict[str, object] | None = None
 ) -> list[StreamingQuery]:
     """Starts every streaming query of the job; each table has its own query and checkpoint.
-    ``views`` reads the committed ``view_slices`` files, so it lags them by a trigger."""
-    return _start_from_kafka(spark, config, trigger) + [_start_views(spark, config, trigger)]
+    The tables derived from ``view_slices`` read its committed files, a trigger behind."""
+    return _start_from_kafka(spark, config, trigger) + _start_derived(spark, config, trigger)
 
 
 def run_until_caught_up(spark: SparkSession, config: VsaConfig) -> RunResult:
@@ -77,9 +88,10 @@ def run_until_caught_up(spark: SparkSession, config: VsaConfig) -> RunResult:
     queries = _start_from_kafka(spark, config, trigger)
     for query in queries:
         query.awaitTermination()
-    views_query = _start_views(spark, config, trigger)
-    views_query.awaitTermination()
-    queries.append(views_query)
+    derived = _start_derived(spark, config, trigger)
+    for query in derived:
+        query.awaitTermination()
+    queries += derived
     return RunResult(
         rows_written={q.name: rows_written(q) for q in queries},
         late_events=sum(_late_events(q) for q in queries),
@@ -91,7 +103,7 @@ def run_batch(spark: SparkSession, config: VsaConfig, events_path: str) -> RunRe
     """``vsa batch``: the same tables from JSON-lines files (a file or a directory)."""
     tables = transform(read_text_files(spark, events_path), config)
     slices = tables["view_slices"].cache()
-    tables = {**tables, "view_slices": slices, "views": views(slices)}
+    tables = {**tables, "view_slices": slices, **derived_from_slices(slices, config)}
     written = {
         name: write_table_batch(df, config, name, TIME_COLUMNS[name]) for name, df in tables.items()
     }
@@ -110,14 +122,30 @@ def _start_from_kafka(
     ]
 
 
-def _start_views(
+def _start_derived(
     spark: SparkSession, config: VsaConfig, trigger: dict[str, object] | None
-) -> StreamingQuery:
+) -> list[StreamingQuery]:
     trigger = trigger or {"processingTime": config.trigger_interval}
     # The slices' schema, planned (not run) over an empty batch input.
     batch_schema = transform(empty_raw(spark), config)["view_slices"].schema
     slices = read_table_stream(spark, config, "view_slices", batch_schema)
-    return write_table_stream(views(slices), config, "views", TIME_COLUMNS["views"], trigger)
+    return [
+        write_table_stream(df, config, name, TIME_COLUMNS[name], trigger)
+        for name, df in derived_from_slices(slices, config).items()
+    ]
+
+
+def run_rollup(spark: SparkSession, config: VsaConfig) -> RunResult:
+    """``vsa rollup``: ``kpi_hour`` and ``kpi_day`` from ``kpi_minute``, replacing the periods
+    it covers (run it after the hour; rerunning is harmless)."""
+    minutes = read_table(spark, config, "kpi_minute").drop("date", "hour")
+    written = {
+        f"kpi_{period}": write_table_batch(
+            rollup(minutes, period, ()), config, f"kpi_{period}", "window_start", replace=True
+        )
+        for period in ("hour", "day")
+    }
+    return RunResult(rows_written=written)
 
 
 def _late_events(query: StreamingQuery) -> int:

@@ -16,7 +16,20 @@ from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
 from vsa.config import VsaConfig
 
-TABLES = ("player_events", "dead_letter", "view_slices", "views")
+TABLES = (
+    "player_events",
+    "dead_letter",
+    "view_slices",
+    "views",
+    "kpi_minute",
+    "kpi_by_geo",
+    "kpi_by_device",
+    "kpi_by_player",
+    "kpi_by_content",
+    "kpi_by_cdn",
+    "kpi_hour",
+    "kpi_day",
+)
 PARTITION_COLUMNS = ("date", "hour")
 
 
@@ -54,13 +67,21 @@ def write_table_stream(
     )
 
 
-def write_table_batch(df: DataFrame, config: VsaConfig, table: str, time_column: str) -> int:
-    """Writes ``df`` as ``table`` in one batch job; the table must not exist yet. Returns the
-    number of rows written."""
+def write_table_batch(
+    df: DataFrame, config: VsaConfig, table: str, time_column: str, replace: bool = False
+) -> int:
+    """Writes ``df`` as ``table`` in one batch job and returns the number of rows written.
+    The table must not exist yet, unless ``replace``: then the partitions (date, hour) that
+    ``df`` has are replaced and the others kept."""
     _check(table)
     df = with_partitions(df, time_column).cache()
     rows = df.count()
-    df.write.mode("errorifexists").partitionBy(*PARTITION_COLUMNS).parquet(config.table_path(table))
+    (
+        df.write.mode("overwrite" if replace else "errorifexists")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy(*PARTITION_COLUMNS)
+        .parquet(config.table_path(table))
+    )
     df.unpersist()
     return rows
 

@@ -176,7 +176,7 @@ object Sessionizer {
         case "seek_start" =>
           if (!pastFirstFrame) v.startupSpoiled = true
           v.player = Seeking
-        case "seek_end" => v.player = Playing
+        case "seek_end" => v.player = if (pastFirstFrame) Playing else Startup
         case "rendition_update" =>
           e.bitrate_kbps.foreach(b => v.bitrate = Some(b))
           if (pastFirstFrame) v.bitrateSwitches += 1

@@ -1,0 +1,144 @@
+"""Windowed KPIs over view slices: every figure of kpis.md, overall and per dimension.
+
+Sums are exact; unique viewers are a DataSketches HLL sketch (Spark's ``hll_sketch_agg``,
+mergeable) plus its estimate; startup-time percentiles come from a KLL sketch (Spark's
+``kll_sketch_agg_bigint``, exact while a window holds fewer than ``KLL_K`` startups, mergeable
+for rollups). Ratios are stored beside their parts so rollups recompute them.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from vsa.config import VsaConfig
+
+DIMENSION_TABLES: dict[str, tuple[str, ...]] = {
+    "kpi_minute": (),
+    "kpi_by_geo": ("country", "region", "city"),
+    "kpi_by_device": ("os_family", "browser_family", "device_type", "device_brand"),
+    "kpi_by_player": ("player_name", "player_version"),
+    "kpi_by_content": ("video_id", "stream_type"),
+    "kpi_by_cdn": ("cdn",),
+}
+# Upper bounds of the startup histogram's first seven buckets (kpis.md); the seventh is open.
+# An eighth count holds the plays whose startup time is unknown (pause or seek before the
+# first frame), so startups are never zero-filled and never vanish.
+STARTUP_BUCKETS_MS = (250, 500, 1000, 2000, 5000, 10000)
+HLL_LG_K = 12
+KLL_K = 4096
+UNKNOWN = "unknown"
+
+
+def minute_kpis(slices: DataFrame, config: VsaConfig, dimensions: tuple[str, ...]) -> DataFrame:
+    """Tumbling event-time windows of ``config.window_seconds`` over ``view_slices`` rows,
+    grouped by ``dimensions`` (null values form the group ``"unknown"``)."""
+    if slices.isStreaming:
+        slices = slices.withWatermark("minute", f"{config.kpi_watermark_seconds} seconds")
+    window = F.window("minute", f"{config.window_seconds} seconds").alias("window")
+    keys = [_dimension(slices, d) for d in dimensions]
+    aggregated = slices.groupBy(window, *keys).agg(*_aggregates(), *_parts())
+    return aggregated.select(
+        F.col("window.start").alias("window_start"),
+        F.col("window.end").alias("window_end"),
+        *dimensions,
+        *finish_columns(config.window_seconds),
+    )
+
+
+def _dimension(slices: DataFrame, name: str) -> Column:
+    value = F.col(name).cast("string") if name in slices.columns else F.lit(None).cast("string")
+    return F.coalesce(value, F.lit(UNKNOWN)).alias(name)
+
+
+def _aggregates() -> list[Column]:
+    startup = F.col("startup_time_ms")
+    first_frame = F.col("first_frame")
+    return [
+        F.sum(F.col("opened").cast("long")).alias("views"),
+        F.sum(first_frame.cast("long")).alias("plays"),
+        F.hll_sketch_agg("viewer_id", HLL_LG_K).alias("unique_viewers_sketch"),
+        F.sum("watch_time_ms").alias("watch_time_ms"),
+        F.sum("playing_time_ms").alias("playing_time_ms"),
+        F.sum("stall_time_ms").alias("stall_time_ms"),
+        F.sum("stall_count").cast("long").alias("stall_count"),
+        F.sum(F.col("failed").cast("long")).alias("playback_failures"),
+        F.sum(F.col("vsf").cast("long")).alias("vsf_views"),
+        F.sum(F.col("ebvs").cast("long")).alias("ebvs_views"),
+        F.sum(F.col("ended").cast("long")).alias("ended_views"),
+        F.sum(F.col("active").cast("long")).alias("active_view_minutes"),
+        F.kll_sketch_agg_bigint(startup, KLL_K).alias("startup_time_sketch"),
+        F.sum(startup).alias("startup_time_sum_ms"),
+        F.count(startup).alias("startup_time_count"),
+        F.array(*_startup_histogram(startup, first_frame)).alias("startup_hist"),
+    ]
+
+
+def _startup_histogram(startup: Column, first_frame: Column) -> list[Column]:
+    bounds = (0, *STARTUP_BUCKETS_MS, None)
+    counts = []
+    for low, high in zip(bounds, bounds[1:], strict=False):
+        within = startup >= low if high is None else (startup >= low) & (startup < high)
+        counts.append(F.count(F.when(within, 1)))
+    counts.append(F.count(F.when(first_frame & startup.isNull(), 1)))
+    return counts
+
+
+def _parts() -> list[Column]:
+    ending = F.col("closed_view.view.watch_time_ms")
+    return [
+        F.sum(F.when(F.col("ended"), ending)).alias("ended_watch_time_ms"),
+    ]
+
+
+def finish_columns(window_seconds: int) -> list[Column]:
+    """The output columns computed from the summed parts (shared with the rollups)."""
+    watch = F.col("watch_time_ms")
+    ended = F.col("ended_views")
+    minutes = window_seconds / 60
+    return [
+        "views",
+        "plays",
+        F.hll_sketch_estimate("unique_viewers_sketch").alias("unique_viewers"),
+        "unique_viewers_sketch",
+        "watch_time_ms",
+        "playing_time_ms",
+        (F.col("startup_time_sum_ms") / F.col("startup_time_count")).alias("startup_time_mean_ms"),
+        _quantile(0.5).alias("startup_time_p50_ms"),
+        _quantile(0.95).alias("startup_time_p95_ms"),
+        "startup_hist",
+        "stall_time_ms",
+        "stall_count",
+        _ratio(F.col("stall_time_ms"), watch).alias("rebuffer_ratio"),
+        _ratio(F.col("stall_count") * 60000, watch).alias("rebuffer_frequency"),
+        "playback_failures",
+        _pct(F.col("playback_failures"), ended).alias("playback_failure_pct"),
+        _pct(F.col("vsf_views"), ended).alias("vsf_pct"),
+        _pct(F.col("ebvs_views"), ended).alias("ebvs_pct"),
+        (F.col("active_view_minutes") / F.lit(minutes)).alias("concurrent_viewers"),
+        "ended_views",
+        _ratio(F.col("ended_watch_time_ms"), ended).alias("avg_view_duration_ms"),
+        # The parts that rollups sum.
+        "vsf_views",
+        "ebvs_views",
+        "active_view_minutes",
+        "ended_watch_time_ms",
+        "startup_time_sum_ms",
+        "startup_time_count",
+        "startup_time_sketch",
+    ]
+
+
+def _quantile(rank: float) -> Column:
+    sketch = F.col("startup_time_sketch")
+    return F.when(
+        F.col("startup_time_count") > 0, F.kll_sketch_get_quantile_bigint(sketch, F.lit(rank))
+    )
+
+
+def _ratio(part: Column, whole: Column) -> Column:
+    return F.when(whole > 0, part / whole)
+
+
+def _pct(part: Column, whole: Column) -> Column:
+    return F.when(whole > 0, part * 100.0 / whole)
