@@ -141,6 +141,7 @@ def _summary(spec, start_ms, start_from_clock, delivery: Delivery, classified, t
         "malformed": classified.malformed,
         "max_event_ts": classified.max_ts,
         "final_watermark_ms": classified.final_watermark_ms,
+        "sessions_with_ts_ties": _tied_sessions(classified.accepted),
         "views": len(views),
         "view_slices": len(truth.slices),
         "views_by_end_reason": _count(v["end_reason"] for v in views),
@@ -149,6 +150,18 @@ def _summary(spec, start_ms, start_from_clock, delivery: Delivery, classified, t
         "views_vsf": sum(v["video_start_failure"] for v in views),
         "views_ebvs": sum(v["exit_before_video_start"] for v in views),
     }
+
+
+def _tied_sessions(events: list[dict]) -> int:
+    """Sessions with two accepted events at the same ts (the tie-break tests)."""
+    seen: dict[str, set[int]] = {}
+    tied: set[str] = set()
+    for e in events:
+        stamps = seen.setdefault(e["session_id"], set())
+        if e["ts"] in stamps:
+            tied.add(e["session_id"])
+        stamps.add(e["ts"])
+    return len(tied)
 
 
 def _count(values) -> dict:
