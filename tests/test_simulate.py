@@ -725,6 +725,14 @@ def test_delivery_model(sim):
             if event["event_id"] not in ids:
                 by_session[event["session_id"]].append(event["ts"])
             ids.add(event["event_id"])
+    # every event has its own event_id; a duplicate is a byte-identical copy
+    values = defaultdict(set)
+    for _, value in sim.records:
+        event = parse(value)
+        if event is not None:
+            values[event["event_id"]].add(value)
+    assert all(len(v) == 1 for v in values.values())
+    assert len(values) == sim.summary["valid"] - sim.summary["duplicates"]
     # ts strictly increases within a session but in the few tie-break sessions
     tied = [s for s, ts in by_session.items() if len(set(ts)) < len(ts)]
     assert 0 < len(tied) < 0.05 * len(by_session)
@@ -769,3 +777,17 @@ def test_no_faults_means_every_event_counts():
     sim = simulate(Spec(sessions=30, seed=5, start_ms=T0, faults=Faults(0.0, 0.0, 0.0, 0.0)))
     assert sim.summary["accepted"] == sim.summary["records"] == len(sim.records)
     assert sim.late_event_ids == []
+
+
+def test_truth_ignores_input_order_and_shifts_with_time(sim):
+    import random
+
+    accepted = classify((v for _, v in sim.records), sim.spec.watermark_ms).accepted
+    shuffled = accepted[:]
+    random.Random(1).shuffle(shuffled)
+    again = compute(shuffled, sim.spec.rules)
+    assert again.views == sim.views and again.slices == sim.slices
+    shifted = compute([{**e, "ts": e["ts"] + 7 * MIN} for e in accepted], sim.spec.rules)
+    moved = ("view_start", "view_end", "closed_at")
+    assert shifted.views == [{**v, **{k: v[k] + 7 * MIN for k in moved}} for v in sim.views]
+    assert shifted.slices == [{**s, "minute": s["minute"] + 7 * MIN} for s in sim.slices]
