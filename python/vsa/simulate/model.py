@@ -163,7 +163,7 @@ def session_events(
     first = True
     while True:
         if first or ending != "new_video":
-            # a first view, or one after a silent player: its opening request may be lost
+            # a view not opened by a new-video request: its opening request may be lost
             s.drop_next = rng.random() < behaviour.lost_start
         more = rng.random() < behaviour.extra_views
         s.video = video
@@ -178,7 +178,8 @@ def session_events(
             if rng.random() < 0.5:
                 video = rng.randrange(population.videos)
         else:
-            video = (video + 1 + rng.randrange(population.videos - 1)) % population.videos
+            others = max(1, population.videos - 1)
+            video = (video + 1 + rng.randrange(others)) % population.videos
             s.wait(300, 5_000)
     return s.events
 
