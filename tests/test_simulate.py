@@ -800,3 +800,17 @@ def test_truth_ignores_input_order_and_shifts_with_time(sim):
     moved = ("view_start", "view_end", "closed_at")
     assert shifted.views == [{**v, **{k: v[k] + 7 * MIN for k in moved}} for v in views]
     assert shifted.slices == [{**s, "minute": s["minute"] + 7 * MIN} for s in slices]
+
+
+def test_final_views_and_slices(sim):
+    views, slices = sim.final()
+    w = sim.summary["final_watermark_ms"]
+    assert 0 < len(views) < len(sim.views) and 0 < len(slices) < len(sim.slices)
+    assert all(v["closed_at"] < w for v in views)
+    assert all(s["minute"] + MIN < w for s in slices)
+    # with a flush event, every view but the flush session's is final
+    flushed = simulate(Spec(sessions=40, seed=9, start_ms=T0, flush=True))
+    views, slices = flushed.final()
+    others = [v for v in flushed.views if v["session_id"] != "flush"]
+    assert views == others
+    assert slices == [s for s in flushed.slices if not s["view_id"].startswith("flush#")]

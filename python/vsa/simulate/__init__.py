@@ -65,6 +65,18 @@ class Simulation:
     late_event_ids: list[str]
     summary: dict
 
+    def final(self, watermark_ms: int | None = None) -> tuple[list[dict], list[dict]]:
+        """The views and slices any correct pipeline has emitted once its watermark reaches
+        ``watermark_ms`` (default: the final watermark, after reading every record): the views
+        closed before it, and the slices of minutes that ended before it. Conservative: a
+        pipeline may have emitted more (a view closed by its closing event, for example)."""
+        w = self.summary["final_watermark_ms"] if watermark_ms is None else watermark_ms
+        if w is None:
+            return [], []
+        views = [v for v in self.views if v["closed_at"] < w]
+        slices = [s for s in self.slices if s["minute"] + 60_000 < w]
+        return views, slices
+
 
 def default_start(now_s: float) -> int:
     """The start when none is given: two hours before ``now_s``, on a minute (so that the
