@@ -14,8 +14,8 @@ import pytest
 
 from vsa.simulate import Faults, Spec, simulate
 from vsa.simulate.__main__ import main as simulate_main
-from vsa.simulate.faults import malformed_record
-from vsa.simulate.truth import Rules, classify, compute, parse
+from vsa.simulate.faults import iso_ts, malformed_record
+from vsa.simulate.truth import Rules, classify, compute, epoch_ms, parse
 
 T0 = 1_764_000_000_000  # 2025-11-24T16:00:00Z, on an hour (and a minute)
 MIN = 60_000
@@ -461,6 +461,23 @@ def test_duplicates_dropped_and_out_of_order_reordered():
     check(expected.views[0], stall_count=1, stall_time_ms=2_000, watch_time_ms=9_000)
 
 
+def test_timestamps_epoch_ms_or_iso_8601_with_offset():
+    for text, ms in (
+        ("1764000000000", T0),
+        ("1764000000000.9", T0),
+        ("2025-11-24T16:00:00Z", T0),
+        ("2025-11-24T16:00Z", T0),
+        ("2025-11-24T17:00:00.5+01:00", T0 + 500),
+        ("2025-11-24 10:30:00.123456-0530", T0 + 123),
+        ("2025-11-24T16:00:00", None),  # no offset
+        ("2025-13-24T16:00:00Z", None),
+        ("soon", None),
+    ):
+        assert epoch_ms(text) == ms, text
+    for offset in (0, 60, -300, 330):
+        assert epoch_ms(iso_ts(T0 + 123, offset)) == T0 + 123
+
+
 def test_late_events_and_malformed_records():
     far = events(("heartbeat", 0), ("heartbeat", 300), ("heartbeat", 100), ("heartbeat", 180))
     values = [json.dumps(e) for e in far] + ["{not json", "[1]"]
@@ -689,6 +706,8 @@ def test_the_data_set_covers_every_case(sim, parsed):
     assert summary["accepted"] == summary["valid"] - summary["duplicates"] - summary["late"]
     assert summary["late_event_ids"] == sim.late_event_ids
     assert summary["views"] == len(views)
+    iso = [v for _, v, e in parsed if e and isinstance(json.loads(v)["ts"], str)]
+    assert len(iso) > 100  # valid events with ts as ISO-8601 text
     kinds = {e["event_type"] for _, _, e in parsed if e}
     assert kinds == {
         "playback_request",
@@ -778,7 +797,9 @@ def test_cli_writes_identical_files(tmp_path, capsys):
 
 
 def test_no_faults_means_every_event_counts():
-    sim = simulate(Spec(sessions=30, seed=5, start_ms=T0, faults=Faults(0.0, 0.0, 0.0, 0.0)))
+    sim = simulate(
+        Spec(sessions=30, seed=5, start_ms=T0, faults=Faults(0.0, 0.0, 0.0, 0.0, iso_ts=0.0))
+    )
     assert sim.summary["accepted"] == sim.summary["records"] == len(sim.records)
     assert sim.late_event_ids == []
 

@@ -21,9 +21,18 @@ def test_normalize_accepts_exactly_the_valid_records(spark):
         .withColumn("kafka_topic", F.lit("sim"))
         .withColumn("kafka_partition", F.lit(0))
     )
-    rejected = {
-        r.kafka_offset for r in parse_player_events(raw).where("reason IS NOT NULL").collect()
-    }
+    parsed = parse_player_events(raw).cache()
+    rejected = {r.kafka_offset for r in parsed.where("reason IS NOT NULL").collect()}
     expected = {offset for offset, value in rows if parse(value) is None}
     assert sim.summary["malformed"] > 20
     assert rejected == expected
+    # and reads the same instant from every ts, epoch ms or ISO-8601 text
+    read = {
+        r.kafka_offset: r.ms
+        for r in parsed.where("reason IS NULL")
+        .select("kafka_offset", F.unix_millis("event.ts").alias("ms"))
+        .collect()
+    }
+    truth = {offset: parse(value) for offset, value in rows}
+    assert read == {offset: event["ts"] for offset, event in truth.items() if event}
+    assert any('"ts":"' in value for _, value in rows)

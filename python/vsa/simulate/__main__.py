@@ -55,6 +55,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--malformed-share", type=float, default=Faults.malformed)
     p.add_argument("--lost-start-share", type=float, default=Behaviour.lost_start)
     p.add_argument(
+        "--iso-ts-share",
+        type=float,
+        default=Faults.iso_ts,
+        help="share of valid events with ts as ISO-8601 text instead of epoch ms",
+    )
+    p.add_argument(
         "--flush",
         action="store_true",
         help="end with one far-ahead event (session 'flush') that closes every view",
@@ -80,6 +86,7 @@ def spec_from(args: argparse.Namespace) -> Spec:
             out_of_order=args.out_of_order_share,
             late=args.late_share,
             malformed=args.malformed_share,
+            iso_ts=args.iso_ts_share,
         ),
     )
 

@@ -37,6 +37,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 ONE_SECOND = 1_000
 
@@ -49,6 +50,8 @@ class Faults:
     out_of_order: float = 0.02
     late: float = 0.005
     malformed: float = 0.005
+    # Not a fault: valid events whose ts is ISO-8601 text with an offset instead of epoch ms.
+    iso_ts: float = 0.02
 
 
 @dataclass
@@ -72,6 +75,8 @@ def deliver(events: list[dict], faults: Faults, watermark_ms: int, rng: random.R
     for seq, event in enumerate(events):
         ts = event["ts"]
         value = encode(event)
+        if faults.iso_ts and rng.random() < faults.iso_ts:
+            value = encode({**event, "ts": iso_ts(ts, rng.choice((0, 0, 60, -300, 330)))})
         row = [ts, seq, event["session_id"], value, ts, event["event_id"], "in_order"]
         roll = rng.random()
         if roll < faults.late:
@@ -113,6 +118,17 @@ def deliver(events: list[dict], faults: Faults, watermark_ms: int, rng: random.R
         out_of_order_event_ids=[r[5] for r in items if r[6] == "out_of_order"],
         malformed=malformed,
     )
+
+
+def iso_ts(ts: int, offset_minutes: int) -> str:
+    """``ts`` (epoch ms) as ISO-8601 with milliseconds, in the zone ``offset_minutes`` east."""
+    local = datetime.fromtimestamp(ts // 1000, timezone.utc) + timedelta(minutes=offset_minutes)
+    if offset_minutes == 0:
+        zone = "Z"
+    else:
+        sign = "+" if offset_minutes > 0 else "-"
+        zone = f"{sign}{abs(offset_minutes) // 60:02d}:{abs(offset_minutes) % 60:02d}"
+    return f"{local:%Y-%m-%dT%H:%M:%S}.{ts % 1000:03d}{zone}"
 
 
 def malformed_record(rng: random.Random, near: dict) -> str:

@@ -22,6 +22,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 MINUTE_MS = 60_000
 
@@ -46,6 +47,10 @@ EVENT_TYPES = frozenset(TIE_ORDER)
 REQUIRED_FIELDS = ("event_id", "event_type", "ts", "session_id")
 INTEGER_FIELDS = ("bitrate_kbps", "video_width", "video_height", "playhead_ms")
 _EPOCH_MS = re.compile(r"^-?[0-9]{1,15}(\.[0-9]+)?$")
+_ISO = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
+    r"(Z|([+-])(\d{2})(?::?(\d{2}))?)$"
+)
 CLOSING = {"playback_finish": "finish", "playback_fail": "fail", "view_end": "close"}
 
 # state -> (counts as watch, as playing, as stall)
@@ -101,7 +106,7 @@ def parse(raw: str) -> dict | None:
 
     Mirrors the player-event contract: a JSON object with ``event_id``, ``event_type`` (a known
     one), ``ts`` (epoch ms) and ``session_id``; integer fields, when present, whole numbers.
-    (ISO-8601 timestamps are valid input too, but the simulator only writes epoch ms.)
+    ``ts`` may be epoch ms or ISO-8601 text with an offset (:func:`epoch_ms`).
     """
     try:
         event = json.loads(raw)
@@ -111,8 +116,8 @@ def parse(raw: str) -> dict | None:
         return None
     if any(event.get(name) is None for name in REQUIRED_FIELDS):
         return None
-    ts = event["ts"]
-    if isinstance(ts, bool) or not _EPOCH_MS.match(str(ts).strip()):
+    ts = None if isinstance(event["ts"], bool) else epoch_ms(str(event["ts"]))
+    if ts is None:
         return None
     for name in INTEGER_FIELDS:
         value = event.get(name)
@@ -126,7 +131,36 @@ def parse(raw: str) -> dict | None:
             return None
     if event["event_type"] not in EVENT_TYPES:
         return None
-    return {**event, "ts": int(float(str(ts).strip()))}
+    return {**event, "ts": ts}
+
+
+def epoch_ms(text: str) -> int | None:
+    """Epoch ms of a ``ts``: epoch ms (a fraction is cut off) or ISO-8601 with an offset
+    (sub-millisecond digits are cut off); None when it is neither."""
+    text = text.strip()
+    if _EPOCH_MS.match(text):
+        return int(float(text))
+    m = _ISO.match(text)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone, sign, off_h, off_m = m.groups()
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        return None
+    ms = int(moment.timestamp()) * 1000 + int((fraction or "0")[:3].ljust(3, "0"))
+    if zone != "Z":
+        offset = int(off_h) * 60 + int(off_m or 0)
+        ms -= (offset if sign == "+" else -offset) * 60_000
+    return ms
 
 
 def classify(values: Iterable[str], watermark_ms: int = Rules.watermark_ms) -> Classified:
