@@ -28,7 +28,9 @@ ahead of the per-record one. Hence:
   with ``maxOffsetsPerTrigger``) does: a whole watermark of event time separates them.
 
 Malformed records are inserted after a share of records; they never parse as valid events
-(checked by the tests against :func:`vsa.simulate.truth.parse`).
+(checked by the tests against :func:`vsa.simulate.truth.parse` and ``vsa.normalize``). A share
+of valid events carries ``ts`` as ISO-8601 text with an offset instead of epoch ms (not a
+fault: the event model allows both).
 """
 
 from __future__ import annotations
