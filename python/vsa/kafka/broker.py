@@ -173,7 +173,12 @@ def _cluster_id() -> str:
     # Kafka's random-uuid: 16 random bytes, URL-safe base64 without padding.
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # Like Kafka's Uuid.randomUuid, never one that starts with "-": the storage tool would
+    # read it as an option ("kafka-storage format -t -3TL..." fails).
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _port_open(port: int) -> bool:

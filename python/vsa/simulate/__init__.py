@@ -1,0 +1,183 @@
+"""A traffic simulator with ground truth.
+
+:func:`simulate` draws a population of viewers and sessions (:mod:`.model`), delivers their
+events with duplicates, out-of-order, late and malformed records (:mod:`.faults`), and computes
+what a correct pipeline must output from them (:mod:`.truth`, an independent plain-Python
+implementation of docs/views.md)::
+
+    sim = simulate(Spec(sessions=500, seed=7, start_ms=1_764_000_000_000))
+    sim.records  # [(session_id, json), ...] in delivery order, malformed records included
+    sim.views, sim.slices  # the truth: rows of ``views`` and ``view_slices``
+    sim.late_event_ids, sim.summary
+
+The same spec gives byte-identical records and truth. The only input from the clock is the
+default start (when ``start_ms`` is None), and it is recorded in the summary.
+``python -m vsa.simulate`` writes the files (``--out``) and/or sends to Kafka (``--kafka``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass, field
+
+from vsa.simulate.faults import Delivery, Faults, deliver
+from vsa.simulate.model import Behaviour, Population, hour_edge, session_events
+from vsa.simulate.truth import Rules, classify, compute
+
+__all__ = ["Behaviour", "Faults", "Rules", "Simulation", "Spec", "default_start", "simulate"]
+
+FLUSH_SESSION = "flush"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What to simulate. Times in milliseconds unless the name says otherwise."""
+
+    sessions: int = 200
+    viewers: int = 120
+    videos: int = 12
+    span_s: float = 600.0  # sessions start within this many seconds of start_ms
+    start_ms: int | None = None  # None: default_start(now)
+    seed: int = 1
+    view_timeout_ms: int = 600_000
+    max_event_gap_ms: int = 30_000
+    watermark_ms: int = 120_000
+    hour_edge_share: float = 0.02  # sessions that start just before an hour boundary
+    # One last event far ahead (session "flush", a lone view_end) so that the pipeline's
+    # watermark passes the closing instant of every other view and every minute of them.
+    flush: bool = False
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    faults: Faults = field(default_factory=Faults)
+
+    @property
+    def rules(self) -> Rules:
+        return Rules(self.view_timeout_ms, self.max_event_gap_ms, self.watermark_ms)
+
+
+@dataclass
+class Simulation:
+    spec: Spec
+    start_ms: int
+    records: list[tuple[str, str]]
+    views: list[dict]
+    slices: list[dict]
+    late_event_ids: list[str]
+    summary: dict
+
+    def final(self, watermark_ms: int | None = None) -> tuple[list[dict], list[dict]]:
+        """The views and slices any correct pipeline has emitted once its watermark reaches
+        ``watermark_ms`` (default: the final watermark, after reading every record): the views
+        closed before it, and the slices of minutes that ended before it. Conservative: a
+        pipeline may have emitted more (a view closed by its closing event, for example)."""
+        w = self.summary["final_watermark_ms"] if watermark_ms is None else watermark_ms
+        if w is None:
+            return [], []
+        views = [v for v in self.views if v["closed_at"] < w]
+        slices = [s for s in self.slices if s["minute"] + 60_000 < w]
+        return views, slices
+
+
+def default_start(now_s: float) -> int:
+    """The start when none is given: two hours before ``now_s``, on a minute (so that the
+    events are in the past, but not older than a typical retention)."""
+    return int(now_s * 1000) // 60_000 * 60_000 - 2 * 3_600_000
+
+
+def simulate(spec: Spec) -> Simulation:
+    start_from_clock = spec.start_ms is None
+    start_ms = default_start(time.time()) if spec.start_ms is None else spec.start_ms
+    rng = random.Random(f"{spec.seed}/sessions")
+    population = Population(spec.viewers, spec.videos, spec.seed)
+    edge = hour_edge(start_ms)
+    events: list[dict] = []
+    for n in range(spec.sessions):
+        if rng.random() < spec.hour_edge_share:
+            begin = edge - rng.randint(5_000, 90_000)
+        else:
+            begin = start_ms + int(rng.uniform(0, spec.span_s * 1000))
+        events.extend(
+            session_events(
+                random.Random(f"{spec.seed}/session/{n}"),
+                f"s-{spec.seed}-{n}",
+                begin,
+                population,
+                spec.behaviour,
+                spec.view_timeout_ms,
+            )
+        )
+    if spec.flush and events:
+        last = max(e["ts"] for e in events)
+        flush_ts = last + spec.view_timeout_ms + spec.max_event_gap_ms + spec.watermark_ms + 60_000
+        events.append(
+            {
+                "event_id": f"flush-{spec.seed}",
+                "event_type": "view_end",
+                "ts": flush_ts,
+                "session_id": FLUSH_SESSION,
+            }
+        )
+    delivery = deliver(events, spec.faults, spec.watermark_ms, random.Random(f"{spec.seed}/net"))
+    classified = classify((value for _, value in delivery.records), spec.watermark_ms)
+    if classified.late != delivery.late_event_ids or sorted(classified.duplicates) != sorted(
+        delivery.duplicate_event_ids
+    ):
+        raise AssertionError("the delivery model and the classification disagree")
+    truth = compute(classified.accepted, spec.rules)
+    return Simulation(
+        spec=spec,
+        start_ms=start_ms,
+        records=delivery.records,
+        views=truth.views,
+        slices=truth.slices,
+        late_event_ids=list(classified.late),
+        summary=_summary(spec, start_ms, start_from_clock, delivery, classified, truth),
+    )
+
+
+def _summary(spec, start_ms, start_from_clock, delivery: Delivery, classified, truth) -> dict:
+    views = truth.views
+    return {
+        "seed": spec.seed,
+        "start_ms": start_ms,
+        "start_from_clock": start_from_clock,
+        "sessions": spec.sessions,
+        "rules": asdict(spec.rules),
+        "records": len(delivery.records),
+        "valid": classified.valid,
+        "accepted": len(classified.accepted),
+        "duplicates": len(classified.duplicates),
+        "out_of_order": len(delivery.out_of_order_event_ids),
+        "late": len(classified.late),
+        "late_event_ids": list(classified.late),
+        "malformed": classified.malformed,
+        "max_event_ts": classified.max_ts,
+        "final_watermark_ms": classified.final_watermark_ms,
+        "sessions_with_ts_ties": _tied_sessions(classified.accepted),
+        "views": len(views),
+        "view_slices": len(truth.slices),
+        "views_by_end_reason": _count(v["end_reason"] for v in views),
+        "views_start_missing": sum(v["start_missing"] for v in views),
+        "views_started": sum(v["started"] for v in views),
+        "views_vsf": sum(v["video_start_failure"] for v in views),
+        "views_ebvs": sum(v["exit_before_video_start"] for v in views),
+    }
+
+
+def _tied_sessions(events: list[dict]) -> int:
+    """Sessions with two accepted events at the same ts (the tie-break tests)."""
+    seen: dict[str, set[int]] = {}
+    tied: set[str] = set()
+    for e in events:
+        stamps = seen.setdefault(e["session_id"], set())
+        if e["ts"] in stamps:
+            tied.add(e["session_id"])
+        stamps.add(e["ts"])
+    return len(tied)
+
+
+def _count(values) -> dict:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return dict(sorted(out.items()))

@@ -1,0 +1,158 @@
+"""Delivery: the order in which events reach the pipeline, with duplicates, out-of-order and
+late events, and malformed records mixed in.
+
+The delivery model
+------------------
+Every event gets a delivery key on the event-time axis; records are delivered in key order
+(ties in generation order, so a session's events keep their order):
+
+- in order: key = ``ts``;
+- out of order: key = ``ts`` + 1 s .. ``watermark / 4``;
+- duplicate: the event in order, and a second copy (same ``event_id``, same bytes) at
+  ``ts`` + 1 ms .. ``watermark / 4``;
+- late: key = ``ts`` + ``2 × watermark`` + 10 s .. ``3 × watermark``.
+
+Since nothing is delivered with a key below its ``ts``, the largest ``ts`` delivered before a
+record is at most its key. The pipeline's watermark, as :func:`vsa.simulate.truth.classify`
+models it, is that largest ``ts`` minus ``watermark``, advanced per record. Spark advances its
+watermark once per micro-batch, from the events of earlier batches, so its watermark is never
+ahead of the per-record one. Hence:
+
+- an in-order, out-of-order or duplicate record is at most ``watermark / 4`` behind the largest
+  ``ts`` before it: never late, for the model and for Spark, whatever the batch boundaries;
+- a late event is delivered when the largest ``ts`` before it is at least ``2 × watermark``
+  ahead of its own (a candidate for which the traffic is too thin to guarantee that is
+  delivered in order instead). For the model it is late; Spark finds it late as soon as the
+  events that carried the largest ``ts`` past ``ts + watermark`` were read in an earlier
+  micro-batch, which any pipeline that reads the topic in more than one batch (for example
+  with ``maxOffsetsPerTrigger``) does: a whole watermark of event time separates them.
+
+Malformed records are inserted after a share of records; they never parse as valid events
+(checked by the tests against :func:`vsa.simulate.truth.parse` and ``vsa.normalize``). A share
+of valid events carries ``ts`` as ISO-8601 text with an offset instead of epoch ms (not a
+fault: the event model allows both).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+ONE_SECOND = 1_000
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Shares of records that are duplicated, out of order, late, malformed (0..1 each)."""
+
+    duplicate: float = 0.01
+    out_of_order: float = 0.02
+    late: float = 0.005
+    malformed: float = 0.005
+    # Not a fault: valid events whose ts is ISO-8601 text with an offset instead of epoch ms.
+    iso_ts: float = 0.02
+
+
+@dataclass
+class Delivery:
+    records: list[tuple[str, str]]  # (key, value) in delivery order
+    late_event_ids: list[str]  # in delivery order
+    duplicate_event_ids: list[str]
+    out_of_order_event_ids: list[str]
+    malformed: int
+
+
+def encode(event: dict) -> str:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+def deliver(events: list[dict], faults: Faults, watermark_ms: int, rng: random.Random) -> Delivery:
+    """Orders ``events`` (in generation order) for delivery and adds the faults."""
+    quarter = max(2, watermark_ms // 4)
+    # (key, seq, session_id, value, ts, event_id, kind)
+    items: list[list] = []
+    for seq, event in enumerate(events):
+        ts = event["ts"]
+        value = encode(event)
+        if faults.iso_ts and rng.random() < faults.iso_ts:
+            value = encode({**event, "ts": iso_ts(ts, rng.choice((0, 0, 60, -300, 330)))})
+        row = [ts, seq, event["session_id"], value, ts, event["event_id"], "in_order"]
+        roll = rng.random()
+        if roll < faults.late:
+            row[0] = ts + rng.randint(2 * watermark_ms + 10 * ONE_SECOND, 3 * watermark_ms)
+            row[6] = "late"
+        elif (roll := roll - faults.late) < faults.out_of_order:
+            row[0] = ts + rng.randint(min(ONE_SECOND, quarter - 1), quarter)
+            row[6] = "out_of_order"
+        elif (roll := roll - faults.out_of_order) < faults.duplicate:
+            copy = [ts + rng.randint(1, quarter), seq, *row[2:6], "duplicate"]
+            items.append(copy)
+        items.append(row)
+    items.sort(key=lambda r: (r[0], r[1], r[6] == "duplicate"))
+
+    # A late candidate must be at least 2 watermarks behind; else it is delivered in order.
+    max_ts = None
+    demoted = False
+    for row in items:
+        if row[6] == "late" and (max_ts is None or max_ts - row[4] < 2 * watermark_ms):
+            row[0] = row[4]
+            row[6] = "in_order"
+            demoted = True
+        elif row[6] != "late":
+            max_ts = row[4] if max_ts is None else max(max_ts, row[4])
+    if demoted:
+        items.sort(key=lambda r: (r[0], r[1], r[6] == "duplicate"))
+
+    records: list[tuple[str, str]] = []
+    malformed = 0
+    for row in items:
+        records.append((row[2], row[3]))
+        if faults.malformed and rng.random() < faults.malformed:
+            records.append((row[2], malformed_record(rng, json.loads(row[3]))))
+            malformed += 1
+    return Delivery(
+        records=records,
+        late_event_ids=[r[5] for r in items if r[6] == "late"],
+        duplicate_event_ids=[r[5] for r in items if r[6] == "duplicate"],
+        out_of_order_event_ids=[r[5] for r in items if r[6] == "out_of_order"],
+        malformed=malformed,
+    )
+
+
+def iso_ts(ts: int, offset_minutes: int) -> str:
+    """``ts`` (epoch ms) as ISO-8601 with milliseconds, in the zone ``offset_minutes`` east."""
+    local = datetime.fromtimestamp(ts // 1000, timezone.utc) + timedelta(minutes=offset_minutes)
+    if offset_minutes == 0:
+        zone = "Z"
+    else:
+        sign = "+" if offset_minutes > 0 else "-"
+        zone = f"{sign}{abs(offset_minutes) // 60:02d}:{abs(offset_minutes) % 60:02d}"
+    return f"{local:%Y-%m-%dT%H:%M:%S}.{ts % 1000:03d}{zone}"
+
+
+def malformed_record(rng: random.Random, near: dict) -> str:
+    """A record the pipeline must reject, modelled on the valid event ``near``."""
+    event = {**near, "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4))}
+    kind = rng.randrange(8)
+    if kind == 0:  # cut off mid-record
+        text = encode(event)
+        return text[: rng.randint(1, len(text) - 2)]
+    if kind == 1:
+        del event["session_id"]
+    elif kind == 2:
+        del event["event_id"]
+    elif kind == 3:
+        event["ts"] = rng.choice(("yesterday", "", "17:00", None))
+    elif kind == 4:
+        event["event_type"] = rng.choice(("teleport", "PLAYBACK_START", "play"))
+    elif kind == 5:
+        event["event_type"] = "rendition_update"
+        event["bitrate_kbps"] = rng.choice(("fast", 12.5, "3000 kbps"))
+    elif kind == 6:
+        return rng.choice(("[1, 2, 3]", "null", '"heartbeat"', "42"))
+    else:
+        return "{" + encode(event)[1:-1] + ",}"  # trailing comma
+    return encode(event)

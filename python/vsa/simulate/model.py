@@ -1,0 +1,293 @@
+"""Player behaviour: a population of viewers and videos, and the events of each session.
+
+A session holds one or more views: a view ends by finish, close, failure (before or after the
+first frame), a silent player (the view times out; the session may come back later), or a
+request for another video on the same session. Within a view: start-up delays, pre-roll and
+mid-roll ads, stalls (also before the first frame, where they count for nothing), pauses
+(short with heartbeats, or silent and longer than the gap cap), seeks, bitrate switches and
+silent network gaps. ``ts`` strictly increases within a session, except in the sessions
+picked for tie-break tests, where some events repeat the previous ``ts``.
+
+Everything is drawn from one ``random.Random``: same seed, same events.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+
+from vsa.generate import BITRATES_KBPS, CDNS, CLIENT_NETWORKS, PLAYERS, USER_AGENTS
+
+HOUR_MS = 3_600_000
+FIELD_ORDER = (
+    "event_id",
+    "event_type",
+    "ts",
+    "session_id",
+    "viewer_id",
+    "video_id",
+    "stream_type",
+    "player_name",
+    "player_version",
+    "user_agent",
+    "client_ip",
+    "cdn",
+)
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """Shares of the player behaviours (per view unless said otherwise)."""
+
+    exit_before_start: float = 0.05
+    fail_before_start: float = 0.03
+    preroll_ad: float = 0.10
+    pause_before_start: float = 0.02
+    seek_before_start: float = 0.02
+    stall_before_start: float = 0.02
+    lost_start: float = 0.03  # the opening playback_request is never sent
+    tie_session: float = 0.02  # share of sessions with deliberate ts ties
+    extra_views: float = 0.15  # chance, per view, that the session goes on with another view
+    # per ~10 s of playback
+    stall: float = 0.03
+    pause: float = 0.02
+    seek: float = 0.015
+    switch: float = 0.035
+    midroll_ad: float = 0.01
+    silent_gap: float = 0.006
+
+
+@dataclass(frozen=True)
+class Population:
+    viewers: int
+    videos: int
+    seed: int
+
+    def viewer(self, n: int) -> dict:
+        rng = random.Random(f"{self.seed}/viewer/{n}")
+        player, version = rng.choice(PLAYERS)
+        return {
+            "viewer_id": f"viewer-{n}",
+            "player_name": player,
+            "player_version": version,
+            "user_agent": USER_AGENTS[n % len(USER_AGENTS)],
+            "client_ip": rng.choice(CLIENT_NETWORKS).format(rng.randrange(1, 255)),
+        }
+
+    def stream_type(self, video: int) -> str:
+        return "live" if video % 4 == 3 else "vod"
+
+
+class _Session:
+    """Emits the events of one session; ``t`` is the player's clock."""
+
+    def __init__(self, rng: random.Random, session_id: str, common: dict, ties: bool) -> None:
+        self.rng = rng
+        self.session_id = session_id
+        self.common = common
+        self.ties = ties
+        self.video = 0
+        self.stream_type = "vod"
+        self.t = 0
+        self.last_ts: int | None = None
+        self.drop_next = False
+        self.events: list[dict] = []
+
+    def emit(self, event_type: str, **fields: object) -> None:
+        ts = self.t
+        if self.last_ts is not None:
+            if self.ties and self.rng.random() < 0.15:
+                ts = self.last_ts
+            else:
+                ts = max(ts, self.last_ts + 1)
+        self.t = ts
+        self.last_ts = ts
+        event_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        if self.drop_next:  # a lost start: the event happened, it never reached us
+            self.drop_next = False
+            return
+        event = {
+            "event_id": event_id,
+            "event_type": event_type,
+            "ts": ts,
+            "session_id": self.session_id,
+            "viewer_id": self.common["viewer_id"],
+            "video_id": f"video-{self.video}",
+            "stream_type": self.stream_type,
+            **{k: self.common[k] for k in FIELD_ORDER[7:]},
+            **fields,
+        }
+        self.events.append(event)
+
+    def wait(self, low_ms: int, high_ms: int) -> None:
+        self.t += self.rng.randint(low_ms, high_ms)
+
+    def heartbeats_for(self, duration_ms: int, playhead: int | None) -> None:
+        """Heartbeats about every 10 s over ``duration_ms``."""
+        end = self.t + duration_ms
+        while True:
+            step = self.rng.randint(9_000, 11_000)
+            if self.t + step >= end:
+                break
+            self.t += step
+            self.emit("heartbeat", playhead_ms=playhead if playhead is not None else 0)
+        self.t = end
+
+    def rendition(self) -> None:
+        bitrate = self.rng.choice(BITRATES_KBPS)
+        height = {800: 360, 1600: 540, 3000: 720, 4500: 1080, 6000: 1080}[bitrate]
+        self.emit(
+            "rendition_update",
+            bitrate_kbps=bitrate,
+            video_width=height * 16 // 9,
+            video_height=height,
+        )
+
+
+def session_events(
+    rng: random.Random,
+    session_id: str,
+    begin_ms: int,
+    population: Population,
+    behaviour: Behaviour,
+    view_timeout_ms: int,
+) -> list[dict]:
+    """The events of one session, in the order the player sends them."""
+    viewer = rng.randrange(population.viewers)
+    common = {**population.viewer(viewer), "cdn": rng.choice(CDNS)}
+    s = _Session(rng, session_id, common, ties=rng.random() < behaviour.tie_session)
+    s.t = begin_ms
+    video = rng.randrange(population.videos)
+    ending = None
+    first = True
+    while True:
+        if first or ending != "new_video":
+            # a view not opened by a new-video request: its opening request may be lost
+            s.drop_next = rng.random() < behaviour.lost_start
+        more = rng.random() < behaviour.extra_views
+        s.video = video
+        s.stream_type = population.stream_type(video)
+        ending = _view(s, behaviour, more)
+        first = False
+        if not more:
+            break
+        if ending == "silent":
+            # the player comes back after the view timed out: same video or another one
+            s.t += view_timeout_ms + rng.randint(1_000, 20 * 60_000)
+            if rng.random() < 0.5:
+                video = rng.randrange(population.videos)
+        else:
+            others = max(1, population.videos - 1)
+            video = (video + 1 + rng.randrange(others)) % population.videos
+            s.wait(300, 5_000)
+    return s.events
+
+
+def _view(s: _Session, b: Behaviour, more: bool) -> str:
+    """One view from its request to its ending; returns how it ended."""
+    rng = s.rng
+    live = s.stream_type == "live"
+    s.emit("playback_request")
+    roll = rng.random()
+    if roll < b.exit_before_start:
+        s.wait(300, 8_000)
+        if rng.random() < 0.8:
+            s.emit("view_end")
+            return "close"
+        return "silent"
+    if rng.random() < b.preroll_ad:
+        s.wait(100, 800)
+        s.emit("ad_break_start")
+        s.heartbeats_for(rng.randint(15_000, 35_000), None)
+        s.emit("ad_break_end")
+    if rng.random() < b.stall_before_start:
+        s.wait(200, 1_500)
+        s.emit("playback_stall")
+    if rng.random() < b.pause_before_start:
+        s.wait(200, 1_500)
+        s.emit("playback_pause")
+        s.wait(2_000, 20_000)
+        s.emit("playback_request")
+    if rng.random() < b.seek_before_start:
+        s.wait(200, 1_500)
+        s.emit("seek_start")
+        s.wait(200, 2_000)
+        s.emit("seek_end")
+    s.t += int(rng.lognormvariate(6.9, 0.7))  # start-up, median about 1 s
+    if roll < b.exit_before_start + b.fail_before_start:
+        s.emit("playback_fail", error_code="MEDIA_ERR_SRC_NOT_SUPPORTED", error_message="no source")
+        return "fail"
+    s.rendition()
+    s.wait(1, 30)
+    s.emit("playback_start")
+    # how long the viewer watches: a few long views, many short ones
+    if live:
+        duration = int(min(rng.lognormvariate(12.0, 0.9), 45 * 60_000))
+    else:
+        duration = int(min(rng.lognormvariate(11.4, 0.8), 25 * 60_000))
+    end = s.t + max(duration, 5_000)
+    playhead = 0
+    while s.t < end:
+        step = rng.randint(9_000, 11_000)
+        s.t += step
+        playhead += step
+        s.emit("heartbeat", playhead_ms=playhead)
+        roll = rng.random()
+        if roll < b.stall:
+            s.wait(50, 900)
+            s.emit("playback_stall")
+            # mostly short; a few longer than the gap cap
+            if rng.random() < 0.9:
+                s.wait(300, 8_000)
+            else:
+                s.wait(31_000, 50_000)
+            s.emit("playback_start")
+        elif (roll := roll - b.stall) < b.pause:
+            s.wait(100, 900)
+            s.emit("playback_pause")
+            if rng.random() < 0.7:  # heartbeats go on while paused
+                s.heartbeats_for(rng.randint(2_000, 90_000), playhead)
+            else:  # a silent pause, longer than the gap cap, shorter than the timeout
+                s.wait(35_000, 5 * 60_000)
+            s.emit("playback_request")
+            s.wait(50, 2_000)
+            s.emit("playback_start")
+        elif (roll := roll - b.pause) < b.seek:
+            s.wait(100, 900)
+            s.emit("seek_start")
+            s.wait(150, 3_000)
+            playhead = max(0, playhead + rng.randint(-120_000, 300_000))
+            s.emit("seek_end")
+            if rng.random() < 0.5:
+                s.wait(10, 500)
+                s.emit("playback_start")
+        elif (roll := roll - b.seek) < b.switch:
+            s.wait(10, 900)
+            s.rendition()
+        elif (roll := roll - b.switch) < b.midroll_ad:
+            s.wait(10, 900)
+            s.emit("ad_break_start")
+            s.heartbeats_for(rng.randint(15_000, 60_000), playhead)
+            s.emit("ad_break_end")
+        elif (roll := roll - b.midroll_ad) < b.silent_gap:
+            s.wait(31_000, 4 * 60_000)  # the network drops out; the player keeps playing
+    s.wait(100, 3_000)
+    roll = rng.random()
+    if roll < 0.04:
+        s.emit("playback_fail", error_code="NETWORK_ERROR", error_message="segment 404")
+        return "fail"
+    if roll < 0.13:
+        return "silent"  # the player goes quiet: the view times out
+    if more and roll < 0.5:
+        return "new_video"  # the next view's request ends this one
+    if not live and roll < 0.75:
+        s.emit("playback_finish")
+        return "finish"
+    s.emit("view_end")
+    return "close"
+
+
+def hour_edge(start_ms: int) -> int:
+    """The first hour boundary at least a minute after ``start_ms``."""
+    return (start_ms + 60_000 + HOUR_MS - 1) // HOUR_MS * HOUR_MS

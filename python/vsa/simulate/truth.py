@@ -1,0 +1,468 @@
+"""The ground truth: docs/views.md applied in plain Python to what a correct pipeline can know.
+
+This module is deliberately independent of the Spark pipeline (no Spark, no import of any
+other vsa module), so that the sessionizer and this truth cross-check each other.
+
+Two steps:
+
+- :func:`classify` replays the records in delivery order the way the pipeline sees them:
+  malformed records are dropped, an event whose ``ts`` is below the watermark (as of the
+  previous delivery) is late, a later copy of an ``event_id`` is a duplicate; what remains is
+  the set of accepted events.
+- :func:`compute` applies the view rules to the accepted events: one row per view
+  (the columns of the ``views`` table) and one row per view and minute (``view_slices``).
+
+All times are epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+MINUTE_MS = 60_000
+
+# The tie-break order of docs/views.md for events of a session with the same ts.
+TIE_ORDER = (
+    "view_end",
+    "playback_finish",
+    "playback_fail",
+    "playback_request",
+    "ad_break_start",
+    "ad_break_end",
+    "seek_start",
+    "seek_end",
+    "playback_pause",
+    "playback_stall",
+    "rendition_update",
+    "playback_start",
+    "heartbeat",
+)
+_RANK = {name: i for i, name in enumerate(TIE_ORDER)}
+EVENT_TYPES = frozenset(TIE_ORDER)
+REQUIRED_FIELDS = ("event_id", "event_type", "ts", "session_id")
+INTEGER_FIELDS = ("bitrate_kbps", "video_width", "video_height", "playhead_ms")
+_EPOCH_MS = re.compile(r"^-?[0-9]{1,15}(\.[0-9]+)?$")
+_ISO = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
+    r"(Z|([+-])(\d{2})(?::?(\d{2}))?)$"
+)
+CLOSING = {"playback_finish": "finish", "playback_fail": "fail", "view_end": "close"}
+
+# state -> (counts as watch, as playing, as stall)
+STATES = {
+    "startup": (True, False, False),
+    "waiting": (True, False, False),
+    "playing": (True, True, False),
+    "stalled": (True, False, True),
+    "seeking": (True, False, False),
+    "paused": (False, False, False),
+}
+# The state a start_missing view opens in, by its first event's type (default "playing").
+_LOST_START_STATE = {
+    "playback_pause": "paused",
+    "playback_stall": "stalled",
+    "seek_start": "seeking",
+}
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The knobs of docs/views.md, in milliseconds."""
+
+    view_timeout_ms: int = 600_000
+    max_event_gap_ms: int = 30_000
+    watermark_ms: int = 120_000
+
+
+# ---------------------------------------------------------------------------------------------
+# What the pipeline can know
+
+
+@dataclass
+class Classified:
+    """The records of a delivery, as the pipeline classifies them."""
+
+    accepted: list[dict] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # event_ids of dropped copies
+    late: list[str] = field(default_factory=list)  # event_ids of late events
+    malformed: int = 0
+    valid: int = 0  # valid records, including duplicates and late ones
+    max_ts: int | None = None  # the largest ts of the accepted events
+    watermark_ms: int = Rules.watermark_ms
+
+    @property
+    def final_watermark_ms(self) -> int | None:
+        """The pipeline's watermark once it has read everything."""
+        return None if self.max_ts is None else self.max_ts - self.watermark_ms
+
+
+def parse(raw: str) -> dict | None:
+    """The event of a record, ``ts`` as epoch ms, or None when the pipeline rejects it.
+
+    Mirrors the player-event contract: a JSON object with ``event_id``, ``event_type`` (a known
+    one), ``ts`` (epoch ms) and ``session_id``; integer fields, when present, whole numbers.
+    ``ts`` may be epoch ms or ISO-8601 text with an offset (:func:`epoch_ms`).
+    """
+    try:
+        event = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    if any(event.get(name) is None for name in REQUIRED_FIELDS):
+        return None
+    ts = None if isinstance(event["ts"], bool) else epoch_ms(str(event["ts"]))
+    if ts is None:
+        return None
+    for name in INTEGER_FIELDS:
+        value = event.get(name)
+        if value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None
+        if isinstance(value, bool) or number != int(number):
+            return None
+    if event["event_type"] not in EVENT_TYPES:
+        return None
+    return {**event, "ts": ts}
+
+
+def epoch_ms(text: str) -> int | None:
+    """Epoch ms of a ``ts``: epoch ms (a fraction is cut off) or ISO-8601 with an offset
+    (sub-millisecond digits are cut off); None when it is neither."""
+    text = text.strip()
+    if _EPOCH_MS.match(text):
+        return int(float(text))
+    m = _ISO.match(text)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, fraction, zone, sign, off_h, off_m = m.groups()
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        return None
+    ms = int(moment.timestamp()) * 1000 + int((fraction or "0")[:3].ljust(3, "0"))
+    if zone != "Z":
+        offset = int(off_h) * 60 + int(off_m or 0)
+        ms -= (offset if sign == "+" else -offset) * 60_000
+    return ms
+
+
+def classify(values: Iterable[str], watermark_ms: int = Rules.watermark_ms) -> Classified:
+    """Replays record values in delivery order: the delivery model of the pipeline.
+
+    The watermark after a delivery is the largest ``ts`` of the valid events delivered so
+    far minus ``watermark_ms``; an event whose ``ts`` is below the watermark as of the
+    previous delivery is late. A copy of an already accepted ``event_id`` is a duplicate.
+    """
+    out = Classified(watermark_ms=watermark_ms)
+    seen: set[str] = set()
+    for raw in values:
+        event = parse(raw)
+        if event is None:
+            out.malformed += 1
+            continue
+        out.valid += 1
+        ts = event["ts"]
+        if out.max_ts is not None and ts < out.max_ts - watermark_ms:
+            out.late.append(str(event["event_id"]))
+            continue
+        out.max_ts = ts if out.max_ts is None else max(out.max_ts, ts)
+        event_id = str(event["event_id"])
+        if event_id in seen:
+            out.duplicates.append(event_id)
+            continue
+        seen.add(event_id)
+        out.accepted.append(event)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+
+
+def sort_key(event: dict) -> tuple[int, int, str]:
+    """Event-time order within a session, ties broken as docs/views.md says."""
+    return (event["ts"], _RANK[event["event_type"]], str(event["event_id"]))
+
+
+class _View:
+    def __init__(self, session_id: str, n: int, first: dict, rules: Rules) -> None:
+        self.rules = rules
+        self.session_id = session_id
+        self.view_id = f"{session_id}#{n}"
+        self.fields: dict[str, object] = {}
+        self.view_start = first["ts"]
+        self.last_ts = first["ts"]
+        self.start_missing = first["event_type"] != "playback_request"
+        self.past_first_frame = self.start_missing
+        self.first_frame_ts: int | None = None
+        self.startup_disqualified = False
+        self.startup_time_ms: int | None = None
+        self.bitrate: int | None = None
+        self.bitrate_switches = 0
+        self.stall_ts: list[int] = []
+        # (start, end, state, bitrate) with end > start, in order
+        self.segments: list[tuple[int, int, str, int | None]] = []
+        self.tail_end = first["ts"]  # end of the counted time after the last event
+        self.end_reason: str | None = None
+        self.closed_at: int | None = None
+        self.ended_before_first_frame = False
+        if self.start_missing:
+            self.state = _LOST_START_STATE.get(first["event_type"], "playing")
+        else:
+            self.state = "startup"
+        self._take_fields(first)
+        self._apply(first, opening=True)
+
+    # -- events
+
+    def _take_fields(self, event: dict) -> None:
+        for name in ("video_id", "viewer_id", "stream_type", "cdn"):
+            if self.fields.get(name) is None and event.get(name) is not None:
+                self.fields[name] = event[name]
+
+    def is_new_video(self, event: dict) -> bool:
+        video = event.get("video_id")
+        current = self.fields.get("video_id")
+        return video is not None and current is not None and video != current
+
+    def add(self, event: dict) -> None:
+        self._spend(event["ts"])
+        self.last_ts = event["ts"]
+        self.tail_end = event["ts"]
+        self._take_fields(event)
+        self._apply(event, opening=False)
+
+    def _spend(self, until: int) -> None:
+        """Time from the last event to ``until`` in the current state, capped."""
+        end = min(until, self.last_ts + self.rules.max_event_gap_ms)
+        if end > self.last_ts:
+            self.segments.append((self.last_ts, end, self.state, self.bitrate))
+
+    def _apply(self, event: dict, opening: bool) -> None:
+        kind = event["event_type"]
+        ts = event["ts"]
+        if kind in CLOSING:
+            self._close(CLOSING[kind], ts)
+        elif kind == "playback_request":
+            if not opening:
+                self.state = "waiting" if self.past_first_frame else "startup"
+        elif kind == "playback_start":
+            self.state = "playing"
+            if not self.past_first_frame:
+                self.past_first_frame = True
+                self.first_frame_ts = ts
+                if not self.startup_disqualified:
+                    self.startup_time_ms = ts - self.view_start
+        elif kind == "seek_start":
+            self.state = "seeking"
+            self.startup_disqualified |= not self.past_first_frame
+        elif kind == "seek_end":
+            if not opening:
+                self.state = "playing" if self.past_first_frame else "startup"
+        elif kind == "playback_pause":
+            self.state = "paused"
+            self.startup_disqualified |= not self.past_first_frame
+        elif kind == "playback_stall":
+            if self.past_first_frame:
+                self.state = "stalled"
+                self.stall_ts.append(ts)
+        elif kind == "rendition_update":
+            if event.get("bitrate_kbps") is not None:
+                self.bitrate = int(float(event["bitrate_kbps"]))
+            if self.past_first_frame:
+                self.bitrate_switches += 1
+        # heartbeat, ad_break_start, ad_break_end: no change
+
+    # -- closing
+
+    def _close(self, reason: str, closed_at: int) -> None:
+        self.end_reason = reason
+        self.closed_at = closed_at
+        self.ended_before_first_frame = not self.past_first_frame
+
+    def close_new_video(self, request_ts: int) -> None:
+        self._spend(request_ts)
+        self.tail_end = min(request_ts, self.last_ts + self.rules.max_event_gap_ms)
+        self._close("new_video", request_ts)
+
+    def close_timeout(self) -> None:
+        tail = min(self.rules.max_event_gap_ms, self.rules.view_timeout_ms)
+        self._spend(self.last_ts + tail)
+        self.tail_end = self.last_ts + tail
+        self._close("timeout", self.last_ts + self.rules.view_timeout_ms)
+
+    @property
+    def closed(self) -> bool:
+        return self.end_reason is not None
+
+    # -- rows
+
+    def row(self) -> dict:
+        watch = playing = stall = 0
+        weighted = weight = 0
+        for start, end, state, bitrate in self.segments:
+            w, p, s = STATES[state]
+            length = end - start
+            watch += length if w else 0
+            playing += length if p else 0
+            stall += length if s else 0
+            if p and bitrate is not None:
+                weighted += bitrate * length
+                weight += length
+        failed = self.end_reason == "fail"
+        return {
+            "view_id": self.view_id,
+            "session_id": self.session_id,
+            "viewer_id": self.fields.get("viewer_id"),
+            "video_id": self.fields.get("video_id"),
+            "stream_type": self.fields.get("stream_type"),
+            "cdn": self.fields.get("cdn"),
+            "started": self.start_missing or self.first_frame_ts is not None,
+            "startup_time_ms": self.startup_time_ms,
+            "watch_time_ms": watch,
+            "playing_time_ms": playing,
+            "stall_count": len(self.stall_ts),
+            "stall_time_ms": stall,
+            "rebuffer_ratio": stall / watch if watch else None,
+            "playback_failed": failed,
+            "video_start_failure": failed and self.ended_before_first_frame,
+            "exit_before_video_start": not failed and self.ended_before_first_frame,
+            "avg_bitrate_kbps": weighted / weight if weight else None,
+            "bitrate_switches": self.bitrate_switches,
+            "view_start": self.view_start,
+            "view_end": self.last_ts,
+            "closed_at": self.closed_at,
+            "end_reason": self.end_reason,
+            "start_missing": self.start_missing,
+        }
+
+    def slices(self, row: dict) -> list[dict]:
+        first = _minute(self.view_start)
+        last = _minute(self.last_ts)
+        if self.tail_end > self.last_ts:
+            last = max(last, _minute(self.tail_end - 1))
+        minutes = list(range(first, last + 1, MINUTE_MS))
+        closing_minute = _minute(self.closed_at)
+        if closing_minute > last:
+            minutes.append(closing_minute)
+        out = {
+            m: {
+                "view_id": self.view_id,
+                "minute": m,
+                "viewer_id": row["viewer_id"],
+                "video_id": row["video_id"],
+                "opened": m == first,
+                "first_frame": False,
+                "startup_time_ms": None,
+                "watch_time_ms": 0,
+                "playing_time_ms": 0,
+                "stall_time_ms": 0,
+                "stall_count": 0,
+                "failed": False,
+                "vsf": False,
+                "ebvs": False,
+                "ended": False,
+                "active": False,
+            }
+            for m in minutes
+        }
+        if self.first_frame_ts is not None:
+            s = out[_minute(self.first_frame_ts)]
+            s["first_frame"] = True
+            s["startup_time_ms"] = self.startup_time_ms
+        for start, end, state, _ in self.segments:
+            w, p, st = STATES[state]
+            t = start
+            while t < end:
+                m = _minute(t)
+                piece = min(end, m + MINUTE_MS) - t
+                s = out[m]
+                s["watch_time_ms"] += piece if w else 0
+                s["playing_time_ms"] += piece if p else 0
+                s["stall_time_ms"] += piece if st else 0
+                s["active"] |= p or st
+                t += piece
+        for ts in self.stall_ts:
+            out[_minute(ts)]["stall_count"] += 1
+        s = out[closing_minute]
+        s["ended"] = True
+        s["failed"] = row["playback_failed"]
+        s["vsf"] = row["video_start_failure"]
+        s["ebvs"] = row["exit_before_video_start"]
+        return [out[m] for m in minutes]
+
+
+def _minute(ts: int) -> int:
+    return ts - ts % MINUTE_MS
+
+
+@dataclass
+class Truth:
+    views: list[dict]
+    slices: list[dict]
+
+
+def compute(events: Iterable[dict], rules: Rules | None = None) -> Truth:
+    """Views and view slices of accepted events (any order; ``ts`` in epoch ms).
+
+    Views still open after the last event are closed by timeout, as the pipeline closes them
+    once its watermark passes their last event + ``view_timeout``. Rows are ordered by
+    ``view_id``'s session, then view number; slices by view, then minute.
+    """
+    rules = rules or Rules()
+    by_session: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        by_session[str(event["session_id"])].append(event)
+    views: list[dict] = []
+    slices: list[dict] = []
+
+    def finish(view: _View) -> None:
+        row = view.row()
+        views.append(row)
+        slices.extend(view.slices(row))
+
+    for session_id in sorted(by_session):
+        n = 0
+        view: _View | None = None
+        for event in sorted(by_session[session_id], key=sort_key):
+            if view is not None and event["ts"] - view.last_ts >= rules.view_timeout_ms:
+                view.close_timeout()
+                finish(view)
+                view = None
+            if (
+                view is not None
+                and event["event_type"] == "playback_request"
+                and view.is_new_video(event)
+            ):
+                view.close_new_video(event["ts"])
+                finish(view)
+                view = None
+            if view is None:
+                n += 1
+                view = _View(session_id, n, event, rules)
+            else:
+                view.add(event)
+            if view.closed:
+                finish(view)
+                view = None
+        if view is not None:
+            view.close_timeout()
+            finish(view)
+    return Truth(views, slices)
