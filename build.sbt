@@ -52,6 +52,7 @@ lazy val vsaSpark = (project in file("scala"))
       "org.scalatest" %% "scalatest" % "3.2.19" % Test,
       "org.apache.spark" %% "spark-sql-kafka-0-10" % sparkVersion % KafkaConnector,
       "org.apache.kafka" %% "kafka" % kafkaBrokerVersion % KafkaBroker,
+      "org.apache.kafka" % "kafka-tools" % kafkaBrokerVersion % KafkaBroker,
       "org.apache.logging.log4j" % "log4j-core" % log4jVersion % KafkaBroker,
       "org.apache.logging.log4j" % "log4j-slf4j2-impl" % log4jVersion % KafkaBroker
     ),

@@ -14,7 +14,7 @@ import pytest
 
 from vsa.simulate import Faults, Spec, simulate
 from vsa.simulate.__main__ import main as simulate_main
-from vsa.simulate.faults import iso_ts, malformed_record
+from vsa.simulate.faults import LATE_MIN_WATERMARKS, iso_ts, malformed_record
 from vsa.simulate.truth import Rules, classify, compute, epoch_ms, parse
 
 T0 = 1_764_000_000_000  # 2025-11-24T16:00:00Z, on an hour (and a minute)
@@ -742,7 +742,7 @@ def test_delivery_model(sim, parsed):
             continue
         assert key == event["session_id"]
         if event["event_id"] in late:
-            assert max_ts - event["ts"] >= 2 * wm
+            assert max_ts - event["ts"] >= LATE_MIN_WATERMARKS * wm
         else:
             assert max_ts is None or max_ts - event["ts"] <= wm // 4
             max_ts = event["ts"] if max_ts is None else max(max_ts, event["ts"])

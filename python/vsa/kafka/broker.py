@@ -130,6 +130,34 @@ class LocalKafka:
         self.stop()
         raise TimeoutError(f"Kafka did not start within {timeout:.0f} s; see {self.log_file}")
 
+    def create_topic(self, topic: str, partitions: int = 1) -> None:
+        """Creates ``topic`` with ``partitions`` partitions (Kafka's own TopicCommand).
+
+        Spark's watermark is global: on a topic with several partitions whose event times
+        drift apart, the ahead partition makes the other's events late. A test that checks
+        lateness exactly uses one partition."""
+        result = subprocess.run(
+            [
+                "java",
+                *JVM_FLAGS,
+                "-cp",
+                str(kafka_lib_dir() / "*"),
+                "org.apache.kafka.tools.TopicCommand",
+                "--bootstrap-server",
+                self.bootstrap_servers,
+                "--create",
+                "--if-not-exists",
+                "--topic",
+                topic,
+                "--partitions",
+                str(partitions),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"could not create topic {topic}: {result.stderr.strip()[-2000:]}")
+
     def stop(self, timeout: float = 30.0) -> bool:
         """Stops the node (SIGTERM, then SIGKILL); False if it was not running."""
         pid = self._pid()

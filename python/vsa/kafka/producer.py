@@ -18,14 +18,16 @@ def produce(
 ) -> int:
     """Sends ``(key, value)`` text records to ``topic``; returns how many were sent.
 
-    Records with the same key land in the same partition, so a player session's events keep
-    their order.
+    Records are written in the given order by one task (several tasks would interleave the
+    list's slices), and records with the same key land in the same partition, so a player
+    session's events keep their order.
     """
     rows = list(records)
     if not rows:
         return 0
     (
         spark.createDataFrame(rows, _SCHEMA)
+        .coalesce(1)
         .write.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap_servers)
         .option("topic", topic)

@@ -10,7 +10,7 @@ Every event gets a delivery key on the event-time axis; records are delivered in
 - out of order: key = ``ts`` + 1 s .. ``watermark / 4``;
 - duplicate: the event in order, and a second copy (same ``event_id``, same bytes) at
   ``ts`` + 1 ms .. ``watermark / 4``;
-- late: key = ``ts`` + ``2 × watermark`` + 10 s .. ``3 × watermark``.
+- late: key = ``ts`` + ``4 × watermark`` + 10 s .. ``6 × watermark``.
 
 Since nothing is delivered with a key below its ``ts``, the largest ``ts`` delivered before a
 record is at most its key. The pipeline's watermark, as :func:`vsa.simulate.truth.classify`
@@ -20,7 +20,7 @@ ahead of the per-record one. Hence:
 
 - an in-order, out-of-order or duplicate record is at most ``watermark / 4`` behind the largest
   ``ts`` before it: never late, for the model and for Spark, whatever the batch boundaries;
-- a late event is delivered when the largest ``ts`` before it is at least ``2 × watermark``
+- a late event is delivered when the largest ``ts`` before it is at least ``4 × watermark``
   ahead of its own (a candidate for which the traffic is too thin to guarantee that is
   delivered in order instead). For the model it is late; Spark finds it late as soon as the
   events that carried the largest ``ts`` past ``ts + watermark`` were read in an earlier
@@ -42,6 +42,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 ONE_SECOND = 1_000
+# How far behind the newest delivered event a late event is, in watermarks. Spark judges
+# lateness against the watermark of an earlier micro-batch, so a wide margin keeps the
+# classification independent of batch sizes.
+LATE_MIN_WATERMARKS = 4
+LATE_MAX_WATERMARKS = 6
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,10 @@ def deliver(events: list[dict], faults: Faults, watermark_ms: int, rng: random.R
         row = [ts, seq, event["session_id"], value, ts, event["event_id"], "in_order"]
         roll = rng.random()
         if roll < faults.late:
-            row[0] = ts + rng.randint(2 * watermark_ms + 10 * ONE_SECOND, 3 * watermark_ms)
+            row[0] = ts + rng.randint(
+                LATE_MIN_WATERMARKS * watermark_ms + 10 * ONE_SECOND,
+                LATE_MAX_WATERMARKS * watermark_ms,
+            )
             row[6] = "late"
         elif (roll := roll - faults.late) < faults.out_of_order:
             row[0] = ts + rng.randint(min(ONE_SECOND, quarter - 1), quarter)
@@ -93,11 +101,13 @@ def deliver(events: list[dict], faults: Faults, watermark_ms: int, rng: random.R
         items.append(row)
     items.sort(key=lambda r: (r[0], r[1], r[6] == "duplicate"))
 
-    # A late candidate must be at least 2 watermarks behind; else it is delivered in order.
+    # A late candidate must be far enough behind; else it is delivered in order.
     max_ts = None
     demoted = False
     for row in items:
-        if row[6] == "late" and (max_ts is None or max_ts - row[4] < 2 * watermark_ms):
+        if row[6] == "late" and (
+            max_ts is None or max_ts - row[4] < LATE_MIN_WATERMARKS * watermark_ms
+        ):
             row[0] = row[4]
             row[6] = "in_order"
             demoted = True

@@ -163,26 +163,46 @@ def epoch_ms(text: str) -> int | None:
     return ms
 
 
-def classify(values: Iterable[str], watermark_ms: int = Rules.watermark_ms) -> Classified:
+def classify(
+    values: Iterable[str], watermark_ms: int = Rules.watermark_ms, batch_size: int | None = None
+) -> Classified:
     """Replays record values in delivery order: the delivery model of the pipeline.
 
-    The watermark after a delivery is the largest ``ts`` of the valid events delivered so
-    far minus ``watermark_ms``; an event whose ``ts`` is below the watermark as of the
-    previous delivery is late. A copy of an already accepted ``event_id`` is a duplicate.
+    Without ``batch_size``, the watermark after a delivery is the largest ``ts`` of the valid
+    events delivered so far minus ``watermark_ms``; an event whose ``ts`` is below the
+    watermark as of the previous delivery is late.
+
+    With ``batch_size``, lateness follows Spark's micro-batches over a one-partition topic read
+    ``batch_size`` records (offsets, malformed ones included) at a time: in batch k an event is
+    late when its ``ts`` is at or below the largest ``ts`` of batches 0..k-2 minus
+    ``watermark_ms`` (Spark judges late rows against the previous batch's watermark, which
+    was computed from the batches before it).
+
+    A copy of an already accepted ``event_id`` is a duplicate.
     """
     out = Classified(watermark_ms=watermark_ms)
     seen: set[str] = set()
-    for raw in values:
+    batch_max: list[int | None] = []
+    for index, raw in enumerate(values):
+        if batch_size is not None and index % batch_size == 0:
+            batch_max.append(None)
         event = parse(raw)
         if event is None:
             out.malformed += 1
             continue
         out.valid += 1
         ts = event["ts"]
-        if out.max_ts is not None and ts < out.max_ts - watermark_ms:
+        if batch_size is None:
+            late = out.max_ts is not None and ts < out.max_ts - watermark_ms
+        else:
+            done = [m for m in batch_max[:-2] if m is not None]
+            late = bool(done) and ts <= max(done) - watermark_ms
+        if late:
             out.late.append(str(event["event_id"]))
             continue
         out.max_ts = ts if out.max_ts is None else max(out.max_ts, ts)
+        if batch_size is not None:
+            batch_max[-1] = ts if batch_max[-1] is None else max(batch_max[-1], ts)
         event_id = str(event["event_id"])
         if event_id in seen:
             out.duplicates.append(event_id)

@@ -78,10 +78,10 @@ object Sessionizer {
     def run(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
       val waiting = saved.map(_.pending).getOrElse(Seq.empty)
       val seen = waiting.map(_.event_id).toSet
-      // Later copies of an event id are duplicates; events at or below the watermark are late
-      // (Spark drops those before this function; the guard keeps the order rule safe).
+      // Later copies of an event id are duplicates. Spark drops events at or below the
+      // previous batch's watermark before this function, so nothing here precedes what was
+      // already applied; `watermark` (this batch's) only decides what is ready.
       val fresh = incoming
-        .filter(e => e.ts > watermark || !streaming)
         .foldLeft((Vector.empty[SessionEvent], seen)) { case ((acc, ids), e) =>
           if (ids(e.event_id)) (acc, ids) else (acc :+ e, ids + e.event_id)
         }
