@@ -43,7 +43,8 @@ def test_kafka_to_parquet_exactly_once(spark, kafka, tmp_path):
 
     table = read_table(spark, config, "player_events")
     assert table.count() == len(first)
-    assert result.rows_written == {"player_events": len(first), "dead_letter": len(MALFORMED)}
+    written = {t: result.rows_written[t] for t in ("player_events", "dead_letter")}
+    assert written == {"player_events": len(first), "dead_letter": len(MALFORMED)}
     sent_ids = {json.loads(v)["event_id"] for _, v in first}
     assert {r.event_id for r in table.select("event_id").collect()} == sent_ids
     # Every generated agent is a real one that uap-core knows.
