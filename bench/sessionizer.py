@@ -12,7 +12,6 @@ serialization on top).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import pandas as pd
@@ -23,7 +22,7 @@ from vsa.normalize import parse_player_events, valid_player_events
 from vsa.session import build_session
 from vsa.sessions import sessionize
 from vsa.simulate import Faults, Spec, simulate
-from vsa.simulate.truth import Rules, compute
+from vsa.simulate.truth import Rules, compute, parse
 
 SLICE_SCHEMA = (
     "view_id string, minute long, watch_time_ms long, playing_time_ms long, "
@@ -33,7 +32,7 @@ SLICE_SCHEMA = (
 
 def python_sessionizer(rules: Rules):
     def run(events: pd.DataFrame) -> pd.DataFrame:
-        rows = [json.loads(r) for r in events["raw"]]
+        rows = [e for e in map(parse, events["raw"]) if e is not None]
         slices = compute(rows, rules).slices
         columns = [c.split()[0] for c in SLICE_SCHEMA.split(", ")]
         return pd.DataFrame([{c: s[c] for c in columns} for s in slices], columns=columns)

@@ -41,11 +41,22 @@ def main(argv: list[str] | None = None) -> int:
     gen = commands.add_parser("generate", help="send generated player events to Kafka")
     generate.add_arguments(gen)
 
+    commands.add_parser(
+        "simulate",
+        help="simulated traffic with its ground truth (python -m vsa.simulate)",
+        add_help=False,
+    )
+
     kafka = commands.add_parser("kafka", help="a local single-node Kafka (KRaft) on loopback")
     kafka.add_argument("action", choices=("start", "stop", "status"))
     kafka.add_argument("--data-dir", type=Path, default=DEFAULT_KAFKA_DIR)
     kafka.add_argument("--port", type=int, default=9092)
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["simulate"]:
+        from vsa.simulate.__main__ import main as simulate_main
+
+        return simulate_main(argv[1:])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.command == "kafka":

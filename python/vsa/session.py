@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from pyspark.sql import SparkSession
@@ -81,6 +82,8 @@ def build_session(
 ) -> SparkSession:
     """A SparkSession for a vsa job: vsa configured, quiet logs, UTC, few shuffle partitions
     unless ``config.spark_conf`` says otherwise."""
+    # Python workers run the driver's interpreter, which has vsa and its dependencies.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     if master or not SparkSession.getActiveSession():
         builder = builder.master(master or "local[2]")
@@ -88,6 +91,7 @@ def build_session(
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": "4",
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     }
     for key, value in defaults.items():
