@@ -32,7 +32,8 @@ class VsaConfig:
     window_seconds
         Length of the KPI tables' tumbling event-time windows (a multiple of 60).
     kpi_watermark_seconds
-        How long the KPI aggregation waits for a minute's slices after the newest one seen.
+        How long the KPI aggregation waits for a minute's slices after the newest one seen
+        (0: a minute's slices all arrive together; see vsa.kpis.minute).
     view_timeout_seconds
         Inactivity after which a view closes (``timeout``).
     max_event_gap_seconds
@@ -52,7 +53,7 @@ class VsaConfig:
     trigger_interval: str = "10 seconds"
     watermark_seconds: int = 120
     window_seconds: int = 60
-    kpi_watermark_seconds: int = 60
+    kpi_watermark_seconds: int = 0
     view_timeout_seconds: int = 600
     max_event_gap_seconds: int = 30
     privacy: bool = True

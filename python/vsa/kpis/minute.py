@@ -32,15 +32,27 @@ UNKNOWN = "unknown"
 
 def minute_kpis(slices: DataFrame, config: VsaConfig, dimensions: tuple[str, ...]) -> DataFrame:
     """Tumbling event-time windows of ``config.window_seconds`` over ``view_slices`` rows,
-    grouped by ``dimensions`` (null values form the group ``"unknown"``)."""
+    grouped by ``dimensions`` (null values form the group ``"unknown"``).
+
+    The sessionizer emits all of a minute's slices in the micro-batch in which its watermark
+    passes the minute's end, so a one-minute window groups by ``minute`` itself and is final
+    as soon as those slices are read (watermark ``kpi_watermark_seconds``, default 0). A
+    longer window closes when the first slice after it arrives, a minute later.
+    """
     if slices.isStreaming:
         slices = slices.withWatermark("minute", f"{config.kpi_watermark_seconds} seconds")
-    window = F.window("minute", f"{config.window_seconds} seconds").alias("window")
     keys = [_dimension(slices, d) for d in dimensions]
-    aggregated = slices.groupBy(window, *keys).agg(*_aggregates(), *_parts())
+    if config.window_seconds == 60:
+        aggregated = slices.groupBy("minute", *keys).agg(*_aggregates(), *_parts())
+        start = F.col("minute")
+        end = start + F.expr("INTERVAL 1 MINUTE")
+    else:
+        window = F.window("minute", f"{config.window_seconds} seconds").alias("window")
+        aggregated = slices.groupBy(window, *keys).agg(*_aggregates(), *_parts())
+        start, end = F.col("window.start"), F.col("window.end")
     return aggregated.select(
-        F.col("window.start").alias("window_start"),
-        F.col("window.end").alias("window_end"),
+        start.alias("window_start"),
+        end.alias("window_end"),
         *dimensions,
         *finish_columns(config.window_seconds),
     )

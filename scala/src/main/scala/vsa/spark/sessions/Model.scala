@@ -96,15 +96,19 @@ final case class ViewState(
     var bitrateWeighted: Double = 0,
     var bitrateMs: Long = 0,
     var nextMinute: Long = 0,
-    var minutes: Seq[MinuteAcc] = Seq.empty
+    var minutes: Seq[MinuteAcc] = Seq.empty,
+    var closedAt: Option[Long] = None,
+    var endReason: String = null,
+    var failed: Boolean = false
 )
 
 /** All a session keeps between micro-batches: events waiting for the watermark (to be applied in event-time order), the
-  * open view, and the ordinal of its last view.
+  * open view, views closed in a minute that is not over yet, and the ordinal of its last view.
   */
 final case class SessionState(
     lastOrdinal: Int,
     lastActivity: Long,
     pending: Seq[SessionEvent],
-    view: Option[ViewState]
+    view: Option[ViewState],
+    closing: Seq[ViewState]
 )

@@ -74,6 +74,7 @@ object Sessionizer {
     private var lastOrdinal = saved.map(_.lastOrdinal).getOrElse(0)
     private var lastActivity = saved.map(_.lastActivity).getOrElse(Long.MinValue)
     private var view: Option[ViewState] = saved.flatMap(_.view)
+    private var closing: Seq[ViewState] = saved.map(_.closing).getOrElse(Seq.empty)
 
     def run(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
       val waiting = saved.map(_.pending).getOrElse(Seq.empty)
@@ -208,12 +209,28 @@ object Sessionizer {
       v.accountedTo = math.max(v.accountedTo, end)
     }
 
-    /** Brings the open view up to the watermark: a timeout, or the minutes now final. */
-    private def advanceTo(w: Long): Unit = view.foreach { v =>
-      if (w >= v.lastTs + settings.viewTimeoutMs) closeTimedOut(v)
-      else {
-        account(v, w)
-        emitMinutes(v, upTo = if (w == Long.MaxValue) Long.MaxValue else minuteOf(w) - MinuteMs)
+    /** Brings the session up to the watermark: a timeout of the open view, then the slices of every minute that ended
+      * at or before the watermark, closing ones included. A slice is never emitted before its minute is over, so a
+      * minute's slices all come in one batch.
+      */
+    private def advanceTo(w: Long): Unit = {
+      val finalUpTo = minuteOf(w) - MinuteMs
+      view.foreach { v =>
+        if (w >= v.lastTs + settings.viewTimeoutMs) closeTimedOut(v)
+        else {
+          account(v, w)
+          emitMinutes(v, upTo = finalUpTo)
+        }
+      }
+      closing = closing.filterNot { v =>
+        val closingMinute = minuteOf(v.closedAt.get)
+        emitMinutes(v, upTo = math.min(finalUpTo, closingMinute - MinuteMs))
+        val done = closingMinute <= finalUpTo
+        if (done) {
+          val row = viewRow(v)
+          out += SessionOutput(slice(v, closingMinute, ending = Some(row)), Some(row))
+        }
+        done
       }
     }
 
@@ -235,11 +252,18 @@ object Sessionizer {
       }
     }
 
+    /** Closes the view; its last slices and its row go out once their minutes are over. */
     private def close(v: ViewState, closedAt: Long, reason: String, failed: Boolean): Unit = {
-      val closingMinute = minuteOf(closedAt)
-      emitMinutes(v, upTo = math.min(lastMinute(v), closingMinute - MinuteMs))
+      v.closedAt = Some(closedAt)
+      v.endReason = reason
+      v.failed = failed
+      closing = closing :+ v
+      view = None
+    }
+
+    private def viewRow(v: ViewState): ViewRow = {
       val pastFirstFrame = v.startMissing || v.firstFrameTs.isDefined
-      val row = ViewRow(
+      ViewRow(
         view_id = viewId(v),
         session_id = session,
         video_id = v.videoId,
@@ -250,21 +274,18 @@ object Sessionizer {
         stall_count = v.stallCount,
         stall_time_ms = v.stall,
         rebuffer_ratio = if (v.watch > 0) Some(v.stall.toDouble / v.watch) else None,
-        playback_failed = failed,
-        video_start_failure = failed && !pastFirstFrame,
-        exit_before_video_start = !failed && !pastFirstFrame,
+        playback_failed = v.failed,
+        video_start_failure = v.failed && !pastFirstFrame,
+        exit_before_video_start = !v.failed && !pastFirstFrame,
         avg_bitrate_kbps = if (v.bitrateMs > 0) Some(v.bitrateWeighted / v.bitrateMs) else None,
         bitrate_switches = v.bitrateSwitches,
         view_start = v.viewStart,
         view_end = v.lastTs,
-        closed_at = closedAt,
-        end_reason = reason,
+        closed_at = v.closedAt.get,
+        end_reason = v.endReason,
         start_missing = v.startMissing,
         attrs = v.attrs
       )
-      // Minutes between the view's last counted instant and a later closing minute have no slice.
-      out += SessionOutput(slice(v, closingMinute, ending = Some(row)), Some(row))
-      view = None
     }
 
     private def slice(v: ViewState, m: Long, ending: Option[ViewRow]): SliceRow = {
@@ -303,12 +324,17 @@ object Sessionizer {
 
     private def save(pending: Seq[SessionEvent]): Unit =
       if (!streaming) ()
-      else if (view.isEmpty && pending.isEmpty && watermark > lastActivity + 2 * settings.viewTimeoutMs)
-        state.remove()
+      else if (
+        view.isEmpty && closing.isEmpty && pending.isEmpty &&
+        watermark > lastActivity + 2 * settings.viewTimeoutMs
+      ) state.remove()
       else {
-        state.update(SessionState(lastOrdinal, lastActivity, pending, view))
+        state.update(SessionState(lastOrdinal, lastActivity, pending, view, closing))
+        // Spark calls back once the watermark is past a timestamp: wake up when the next
+        // event is ready, the next minute is over, or a view times out.
         val wakeUps = pending.headOption.map(_.ts - 1).toSeq ++
-          view.toSeq.flatMap(v => Seq(v.nextMinute + MinuteMs - 1, v.lastTs + settings.viewTimeoutMs - 1)) :+
+          view.toSeq.flatMap(v => Seq(v.nextMinute + MinuteMs - 1, v.lastTs + settings.viewTimeoutMs - 1)) ++
+          closing.map(v => minuteOf(v.closedAt.get) + MinuteMs - 1) :+
           (lastActivity + 2 * settings.viewTimeoutMs)
         state.setTimeoutTimestamp(math.max(wakeUps.min, watermark + 1))
       }
