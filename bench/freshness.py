@@ -18,6 +18,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pyspark.errors import AnalysisException
+
 from vsa import pipeline
 from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka, produce
@@ -87,7 +89,11 @@ def main() -> None:
         if not (path / "_spark_metadata").exists():
             continue
         now = time.time()
-        for row in spark.read.parquet(str(path)).select("window_end").distinct().collect():
+        try:
+            rows = spark.read.parquet(str(path)).select("window_end").distinct().collect()
+        except AnalysisException:  # the sink committed no file yet
+            continue
+        for row in rows:
             seen.setdefault(row.window_end, now)
     stop.set()
     for query in queries:
