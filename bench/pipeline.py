@@ -1,0 +1,148 @@
+"""Throughput of the streaming job against the I/O floor, in one run, on one data set.
+
+    .venv/bin/python bench/pipeline.py --sessions 4000
+
+Simulated traffic goes into the local broker once; then each case reads the whole topic with
+`availableNow` into fresh tables and checkpoints, in its own Spark process:
+- floor: Kafka → raw text → Parquet (nothing else);
+- views: normalize + enrich + sessionize → view_slices (issue 4's `bench/views` case);
+- full: every table (player_events, dead_letter, view_slices, views, six KPI tables);
+each on local[2], and the full pipeline on local[1] too. Also printed: the sessionizer's state
+size per open session (Spark's state-store memory over its rows, at the largest batch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CASES = (("floor", "local[2]"), ("views", "local[2]"), ("full", "local[2]"), ("full", "local[1]"))
+
+
+def child(args: argparse.Namespace) -> None:
+    from pyspark.sql import functions as F
+
+    from vsa import pipeline
+    from vsa.config import VsaConfig
+    from vsa.session import build_session
+    from vsa.sinks import write_table_stream
+    from vsa.sources import read_kafka_stream
+
+    config = VsaConfig(
+        kafka_bootstrap_servers=args.bootstrap,
+        player_events_topic=args.topic,
+        output_root=args.out,
+        max_offsets_per_trigger=args.batch,
+    )
+    spark = build_session(config, app_name=f"bench-{args.case}", master=args.master)
+    trigger = {"availableNow": True}
+    began = time.perf_counter()
+    if args.case == "floor":
+        raw = read_kafka_stream(spark, config, args.topic).withColumn(
+            "received_at", F.current_timestamp()
+        )
+        q = write_table_stream(raw, config, "player_events", "received_at", trigger)
+        q.awaitTermination()
+        queries = [q]
+    elif args.case == "views":
+        raw = read_kafka_stream(spark, config, args.topic)
+        slices = pipeline.transform(raw, config)["view_slices"]
+        q = write_table_stream(slices, config, "view_slices", "minute", trigger)
+        q.awaitTermination()
+        queries = [q]
+    else:
+        queries = pipeline.run_until_caught_up(spark, config).queries
+    seconds = time.perf_counter() - began
+    state = [
+        op.memoryUsedBytes / op.numRowsTotal
+        for q in queries
+        if q.name == "view_slices"
+        for p in q.recentProgress
+        for op in p.stateOperators
+        if op.numRowsTotal
+    ]
+    print(json.dumps({"seconds": seconds, "state_bytes_per_session": max(state, default=None)}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=50_000, help="maxOffsetsPerTrigger")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--case")
+    parser.add_argument("--master")
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--topic", default="bench-events")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+
+    from vsa.config import VsaConfig
+    from vsa.kafka import LocalKafka, produce
+    from vsa.kafka.broker import free_port
+    from vsa.session import build_session
+    from vsa.simulate import Spec, simulate
+
+    work = Path(tempfile.mkdtemp(prefix="vsa-bench-"))
+    broker = LocalKafka(work / "kafka", port=free_port())
+    servers = broker.start()
+    broker.create_topic(args.topic, partitions=2)
+    sim = simulate(Spec(sessions=args.sessions, seed=4, start_ms=1_764_000_000_000, span_s=3600))
+    spark = build_session(VsaConfig(), app_name="bench-producer", master="local[2]")
+    produce(spark, servers, args.topic, sim.records)
+    spark.stop()
+    records = len(sim.records)
+    print(f"{records} records ({args.sessions} sessions, {len(sim.views)} views) in Kafka")
+    rates = {}
+    try:
+        for case, master in CASES:
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    "--case",
+                    case,
+                    "--master",
+                    master,
+                    "--bootstrap",
+                    servers,
+                    "--topic",
+                    args.topic,
+                    "--batch",
+                    str(args.batch),
+                    "--out",
+                    str(work / f"{case}-{master[6]}"),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            rates[(case, master)] = records / result["seconds"]
+            state = result["state_bytes_per_session"]
+            extra = f"  state {state:,.0f} B per open session" if state else ""
+            print(
+                f"{case:6s} {master}: {result['seconds']:6.1f} s  "
+                f"{rates[(case, master)]:9,.0f} records/s{extra}"
+            )
+    finally:
+        broker.stop()
+    floor = rates[("floor", "local[2]")]
+    print(f"views / floor: {rates[('views', 'local[2]')] / floor:.2f}x")
+    print(f"full  / floor: {rates[('full', 'local[2]')] / floor:.2f}x")
+    print(
+        f"full local[2] / local[1]: "
+        f"{rates[('full', 'local[2]')] / rates[('full', 'local[1]')]:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
