@@ -49,6 +49,8 @@ lazy val vsaSpark = (project in file("scala"))
     scalacOptions ++= Seq("-deprecation", "-feature", "-unchecked", "-release", "17"),
     libraryDependencies ++= Seq(
       "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,
+      // GeoIP: MaxMind's DB reader alone (no dependencies, no Jackson), not the geoip2 client.
+      "com.maxmind.db" % "maxmind-db" % "4.1.0",
       "org.scalatest" %% "scalatest" % "3.2.19" % Test,
       "org.apache.spark" %% "spark-sql-kafka-0-10" % sparkVersion % KafkaConnector,
       "org.apache.kafka" %% "kafka" % kafkaBrokerVersion % KafkaBroker,

@@ -1,0 +1,121 @@
+package vsa.spark.expressions
+
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback
+import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression, GenericInternalRow, UnaryExpression}
+import org.apache.spark.sql.internal.SQLConf
+import org.apache.spark.sql.types._
+import org.apache.spark.unsafe.types.UTF8String
+import vsa.spark.geoip.GeoIpDatabase
+
+/** `vsa_geoip(ip)`: country, region, city, location and autonomous system of an IP address, from the MaxMind DB files
+  * named by `spark.vsa.geoip.cityDb` and `spark.vsa.geoip.asnDb`.
+  *
+  * The files are read from the session's conf when the function is resolved, and opened and verified then, so a missing
+  * or corrupt database fails the query when it is analysed, not row by row. The fields are those the Python `geoip2`
+  * reader gives: `country.iso_code` (no fallback to `registered_country`), the first subdivision's `iso_code`,
+  * `city.names.en`, `location.latitude/longitude`, `autonomous_system_number/organization`.
+  *
+  * A null input gives null; anything else gives a struct, whose fields are null where nothing is known: not an IP
+  * literal (names are never resolved), an address the database does not hold, or a database that is not configured.
+  */
+case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String])
+    extends UnaryExpression
+    with ExpectsInputTypes
+    with CodegenFallback {
+
+  override def inputTypes = Seq(StringType)
+
+  override def dataType: DataType = GeoIp.ResultType
+
+  @transient private lazy val city = cityDb.map(GeoIpDatabase.open(_, GeoIp.CityDbKey))
+  @transient private lazy val asn = asnDb.map(GeoIpDatabase.open(_, GeoIp.AsnDbKey))
+
+  override protected def nullSafeEval(input: Any): Any = {
+    val row = new GenericInternalRow(GeoIp.ResultType.length)
+    MaskIp.parseLiteral(input.toString.trim).foreach { address =>
+      city.map(_.lookup(address)).filter(_ != null).foreach { record =>
+        row.update(0, GeoIp.text(GeoIp.field(record, "country", "iso_code")))
+        row.update(1, GeoIp.text(GeoIp.firstSubdivision(record)))
+        row.update(2, GeoIp.text(GeoIp.field(record, "city", "names", "en")))
+        row.update(3, GeoIp.field(record, "location", "latitude"))
+        row.update(4, GeoIp.field(record, "location", "longitude"))
+      }
+      asn.map(_.lookup(address)).filter(_ != null).foreach { record =>
+        row.update(
+          5,
+          GeoIp.field(record, "autonomous_system_number") match {
+            case n: Number => n.longValue()
+            case _         => null
+          }
+        )
+        row.update(6, GeoIp.text(GeoIp.field(record, "autonomous_system_organization")))
+      }
+    }
+    row
+  }
+
+  override protected def withNewChildInternal(newChild: Expression): GeoIp = copy(child = newChild)
+
+  override def prettyName: String = "vsa_geoip"
+}
+
+object GeoIp {
+  val CityDbKey = "spark.vsa.geoip.cityDb"
+  val AsnDbKey = "spark.vsa.geoip.asnDb"
+
+  val ResultType: StructType = StructType(
+    Seq(
+      StructField("country", StringType),
+      StructField("region", StringType),
+      StructField("city", StringType),
+      StructField("latitude", DoubleType),
+      StructField("longitude", DoubleType),
+      StructField("asn", LongType),
+      StructField("as_org", StringType)
+    )
+  )
+
+  /** Builds the expression from the session's conf, opening and verifying both databases now (on the driver). */
+  def fromConf(child: Expression): GeoIp = {
+    val conf = SQLConf.get
+    def path(key: String) = Option(conf.getConfString(key, null)).map(_.trim).filter(_.nonEmpty)
+    val cityDb = path(CityDbKey)
+    val asnDb = path(AsnDbKey)
+    if (cityDb.isEmpty && asnDb.isEmpty)
+      throw new IllegalArgumentException(
+        s"vsa_geoip needs a GeoIP database: set $CityDbKey (a GeoIP2/GeoLite2 City .mmdb) and/or $AsnDbKey " +
+          "(a GeoLite2 ASN .mmdb)"
+      )
+    expectType(cityDb, CityDbKey, "City")
+    expectType(asnDb, AsnDbKey, "ASN")
+    GeoIp(child, cityDb, asnDb)
+  }
+
+  private def expectType(path: Option[String], key: String, kind: String): Unit =
+    path.map(GeoIpDatabase.open(_, key)).filterNot(_.databaseType.contains(kind)).foreach { db =>
+      throw new IllegalArgumentException(
+        s"GeoIP database ${db.path} ($key) is a ${db.databaseType} database, not a $kind database"
+      )
+    }
+
+  private def field(record: java.util.Map[String, AnyRef], path: String*): AnyRef =
+    path.foldLeft(record: AnyRef) {
+      case (map: java.util.Map[_, _], key) => map.get(key).asInstanceOf[AnyRef]
+      case _                               => null
+    }
+
+  private def firstSubdivision(record: java.util.Map[String, AnyRef]): AnyRef = field(record, "subdivisions") match {
+    case list: java.util.List[_] if !list.isEmpty =>
+      list.get(0) match {
+        case first: java.util.Map[_, _] => first.get("iso_code").asInstanceOf[AnyRef]
+        case _                          => null
+      }
+    case _ => null
+  }
+
+  private def text(value: AnyRef): UTF8String = value match {
+    case s: String => UTF8String.fromString(s)
+    case _         => null
+  }
+}
