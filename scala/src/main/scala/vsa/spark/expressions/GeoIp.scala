@@ -1,12 +1,14 @@
 package vsa.spark.expressions
 
+import java.util.concurrent.ConcurrentHashMap
+
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback
 import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression, GenericInternalRow, UnaryExpression}
 import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.types.UTF8String
-import vsa.spark.geoip.GeoIpDatabase
+import vsa.spark.geoip.{AsnRecord, CityRecord, GeoIpDatabase}
 
 /** `vsa_geoip(ip)`: country, region, city, location and autonomous system of an IP address, from the MaxMind DB files
   * named by `spark.vsa.geoip.cityDb` and `spark.vsa.geoip.asnDb`.
@@ -31,25 +33,33 @@ case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String
   @transient private lazy val city = cityDb.map(GeoIpDatabase.open(_, GeoIp.CityDbKey))
   @transient private lazy val asn = asnDb.map(GeoIpDatabase.open(_, GeoIp.AsnDbKey))
 
+  // Events of one viewer repeat its address: a bounded cache of answers (cleared when full, as the user-agent
+  // parser's) spares most rows the tree walk. Per expression instance, i.e. per task.
+  @transient private lazy val answers = new ConcurrentHashMap[UTF8String, InternalRow]()
+
   override protected def nullSafeEval(input: Any): Any = {
+    val ip = input.asInstanceOf[UTF8String]
+    val cached = answers.get(ip)
+    if (cached != null) return cached
+    val row = lookup(ip.toString.trim)
+    if (answers.size() >= GeoIp.CacheCapacity) answers.clear()
+    answers.put(ip.clone(), row) // the input may point into a buffer Spark reuses
+    row
+  }
+
+  private def lookup(ip: String): InternalRow = {
     val row = new GenericInternalRow(GeoIp.ResultType.length)
-    MaskIp.parseLiteral(input.toString.trim).foreach { address =>
-      city.map(_.lookup(address)).filter(_ != null).foreach { record =>
-        row.update(0, GeoIp.text(GeoIp.field(record, "country", "iso_code")))
-        row.update(1, GeoIp.text(GeoIp.firstSubdivision(record)))
-        row.update(2, GeoIp.text(GeoIp.field(record, "city", "names", "en")))
-        row.update(3, GeoIp.field(record, "location", "latitude"))
-        row.update(4, GeoIp.field(record, "location", "longitude"))
+    MaskIp.parseLiteral(ip).foreach { address =>
+      city.map(_.lookup(address, classOf[CityRecord])).filter(_ != null).foreach { record =>
+        row.update(0, record.countryIsoCode)
+        row.update(1, record.regionIsoCode)
+        row.update(2, record.cityName)
+        row.update(3, record.latitude)
+        row.update(4, record.longitude)
       }
-      asn.map(_.lookup(address)).filter(_ != null).foreach { record =>
-        row.update(
-          5,
-          GeoIp.field(record, "autonomous_system_number") match {
-            case n: Number => n.longValue()
-            case _         => null
-          }
-        )
-        row.update(6, GeoIp.text(GeoIp.field(record, "autonomous_system_organization")))
+      asn.map(_.lookup(address, classOf[AsnRecord])).filter(_ != null).foreach { record =>
+        row.update(5, record.asn)
+        row.update(6, record.asOrg)
       }
     }
     row
@@ -63,6 +73,7 @@ case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String
 object GeoIp {
   val CityDbKey = "spark.vsa.geoip.cityDb"
   val AsnDbKey = "spark.vsa.geoip.asnDb"
+  val CacheCapacity = 65536
 
   val ResultType: StructType = StructType(
     Seq(
@@ -98,24 +109,4 @@ object GeoIp {
         s"GeoIP database ${db.path} ($key) is a ${db.databaseType} database, not a $kind database"
       )
     }
-
-  private def field(record: java.util.Map[String, AnyRef], path: String*): AnyRef =
-    path.foldLeft(record: AnyRef) {
-      case (map: java.util.Map[_, _], key) => map.get(key).asInstanceOf[AnyRef]
-      case _                               => null
-    }
-
-  private def firstSubdivision(record: java.util.Map[String, AnyRef]): AnyRef = field(record, "subdivisions") match {
-    case list: java.util.List[_] if !list.isEmpty =>
-      list.get(0) match {
-        case first: java.util.Map[_, _] => first.get("iso_code").asInstanceOf[AnyRef]
-        case _                          => null
-      }
-    case _ => null
-  }
-
-  private def text(value: AnyRef): UTF8String = value match {
-    case s: String => UTF8String.fromString(s)
-    case _         => null
-  }
 }

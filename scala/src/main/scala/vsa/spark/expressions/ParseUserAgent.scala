@@ -21,7 +21,7 @@ case class ParseUserAgent(child: Expression) extends UnaryExpression with Expect
   override def eval(input: InternalRow): Any = {
     val ua = child.eval(input)
     if (ua == null) ParseUserAgent.AllNull
-    else new GenericInternalRow(UserAgentParser.parse(ua.toString).fields.map(UTF8String.fromString): Array[Any])
+    else UserAgentParser.parse(ua.asInstanceOf[UTF8String]).row
   }
 
   override protected def withNewChildInternal(newChild: Expression): ParseUserAgent = copy(child = newChild)

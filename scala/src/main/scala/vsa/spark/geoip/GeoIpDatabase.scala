@@ -16,9 +16,9 @@ final class GeoIpDatabase private (val path: String, reader: Reader) {
 
   def databaseType: String = reader.getMetadata.databaseType()
 
-  /** The record of `address` as decoded maps, or null when the database has none. A decoding error names the file. */
-  def lookup(address: InetAddress): java.util.Map[String, AnyRef] =
-    try reader.get(address, classOf[java.util.Map[String, AnyRef]])
+  /** The record of `address` decoded as a `T`, or null when the database has none. A decoding error names the file. */
+  def lookup[T](address: InetAddress, record: Class[T]): T =
+    try reader.get(address, record)
     catch {
       case e: IOException =>
         throw new IllegalStateException(
