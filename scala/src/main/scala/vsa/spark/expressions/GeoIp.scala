@@ -3,7 +3,7 @@ package vsa.spark.expressions
 import java.util.concurrent.ConcurrentHashMap
 
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback
+import org.apache.spark.sql.catalyst.expressions.codegen.{CodegenContext, ExprCode}
 import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression, GenericInternalRow, UnaryExpression}
 import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types._
@@ -23,8 +23,7 @@ import vsa.spark.geoip.{AsnRecord, CityRecord, GeoIpDatabase}
   */
 case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String])
     extends UnaryExpression
-    with ExpectsInputTypes
-    with CodegenFallback {
+    with ExpectsInputTypes {
 
   override def inputTypes = Seq(StringType)
 
@@ -37,8 +36,15 @@ case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String
   // parser's) spares most rows the tree walk. Per expression instance, i.e. per task.
   @transient private lazy val answers = new ConcurrentHashMap[UTF8String, InternalRow]()
 
-  override protected def nullSafeEval(input: Any): Any = {
-    val ip = input.asInstanceOf[UTF8String]
+  override protected def nullSafeEval(input: Any): Any = answer(input.asInstanceOf[UTF8String])
+
+  // A call of `answer`, so the projection stays in whole-stage code generation (see ParseUserAgent).
+  override protected def doGenCode(ctx: CodegenContext, ev: ExprCode): ExprCode = {
+    val self = ctx.addReferenceObj("geoip", this)
+    defineCodeGen(ctx, ev, ip => s"$self.answer($ip)")
+  }
+
+  def answer(ip: UTF8String): InternalRow = {
     val cached = answers.get(ip)
     if (cached != null) return cached
     val row = lookup(ip.toString.trim)
