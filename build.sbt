@@ -68,7 +68,9 @@ lazy val vsaSpark = (project in file("scala"))
     assembly / assemblyJarName := s"vsa-spark_2.13-${version.value}.jar",
     assembly / assemblyShadeRules := Seq(
       ShadeRule.rename("org.yaml.snakeyaml.**" -> "vsa.shaded.snakeyaml.@1").inAll,
-      ShadeRule.rename("org.apache.commons.collections4.**" -> "vsa.shaded.collections4.@1").inAll
+      ShadeRule.rename("org.apache.commons.collections4.**" -> "vsa.shaded.collections4.@1").inAll,
+      // so an application that has its own maxmind-db (or geoip2) on the classpath keeps it
+      ShadeRule.rename("com.maxmind.**" -> "vsa.shaded.maxmind.@1").inAll
     ),
     assembly / assemblyMergeStrategy := {
       case PathList("META-INF", "versions", _, "module-info.class") => MergeStrategy.discard
