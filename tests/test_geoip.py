@@ -13,7 +13,7 @@ import geoip2.errors
 import pytest
 
 from vsa import functions as vf
-from vsa.config import GEOIP_ASN_DB_KEY, GEOIP_CITY_DB_KEY
+from vsa.config import GEOIP_ASN_DB_KEY, GEOIP_CITY_DB_KEY, VsaConfig
 
 CITY_FIELDS = ("country", "region", "city", "latitude", "longitude")
 ASN_FIELDS = ("asn", "as_org")
@@ -184,3 +184,10 @@ def test_garbage_and_host_names_give_null_fields(spark, garbage):
 def test_a_null_address_gives_null(spark):
     df = spark.createDataFrame([(None,)], "ip string")
     assert df.select(vf.geo_lookup("ip")).first()[0] is None
+
+
+def test_configure_spark_sets_the_geoip_keys_from_the_config(spark, shared_data):
+    """The session fixture is built from VsaConfig(geoip_city_db=..., geoip_asn_db=...)."""
+    assert spark.conf.get(GEOIP_CITY_DB_KEY) == str(shared_data / "mmdb" / "GeoIP2-City-Test.mmdb")
+    assert spark.conf.get(GEOIP_ASN_DB_KEY) == str(shared_data / "mmdb" / "GeoLite2-ASN-Test.mmdb")
+    assert VsaConfig().jvm_conf == {}
