@@ -49,6 +49,8 @@ lazy val vsaSpark = (project in file("scala"))
     scalacOptions ++= Seq("-deprecation", "-feature", "-unchecked", "-release", "17"),
     libraryDependencies ++= Seq(
       "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,
+      // GeoIP: MaxMind's DB reader alone (no dependencies, no Jackson), not the geoip2 client.
+      "com.maxmind.db" % "maxmind-db" % "4.1.0",
       "org.scalatest" %% "scalatest" % "3.2.19" % Test,
       "org.apache.spark" %% "spark-sql-kafka-0-10" % sparkVersion % KafkaConnector,
       "org.apache.kafka" %% "kafka" % kafkaBrokerVersion % KafkaBroker,
@@ -67,7 +69,9 @@ lazy val vsaSpark = (project in file("scala"))
     assembly / assemblyJarName := s"vsa-spark_2.13-${version.value}.jar",
     assembly / assemblyShadeRules := Seq(
       ShadeRule.rename("org.yaml.snakeyaml.**" -> "vsa.shaded.snakeyaml.@1").inAll,
-      ShadeRule.rename("org.apache.commons.collections4.**" -> "vsa.shaded.collections4.@1").inAll
+      ShadeRule.rename("org.apache.commons.collections4.**" -> "vsa.shaded.collections4.@1").inAll,
+      // so an application that has its own maxmind-db (or geoip2) on the classpath keeps it
+      ShadeRule.rename("com.maxmind.**" -> "vsa.shaded.maxmind.@1").inAll
     ),
     assembly / assemblyMergeStrategy := {
       case PathList("META-INF", "versions", _, "module-info.class") => MergeStrategy.discard

@@ -30,9 +30,11 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[SparkSession]:
+def spark(shared_data: Path) -> Iterator[SparkSession]:
     config = VsaConfig(
-        spark_conf={"spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false"}
+        geoip_city_db=str(shared_data / "mmdb" / "GeoIP2-City-Test.mmdb"),
+        geoip_asn_db=str(shared_data / "mmdb" / "GeoLite2-ASN-Test.mmdb"),
+        spark_conf={"spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false"},
     )
     session = build_session(config, app_name="vsa-tests", master="local[2]")
     yield session

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+GEOIP_CITY_DB_KEY = "spark.vsa.geoip.cityDb"
+GEOIP_ASN_DB_KEY = "spark.vsa.geoip.asnDb"
+
 
 @dataclass(frozen=True)
 class VsaConfig:
@@ -40,6 +43,12 @@ class VsaConfig:
         The most time counted after one event before the next (docs/views.md, "gap cap").
     privacy
         When on (the default), client IPs are written only truncated (/24, /48).
+    geoip_city_db
+        Path of a GeoIP2/GeoLite2 City ``.mmdb`` file for ``vsa_geoip`` (Spark conf
+        ``spark.vsa.geoip.cityDb``); a local path on every node, or the name of a file shipped
+        with ``spark.files``.
+    geoip_asn_db
+        Path of a GeoLite2 ASN ``.mmdb`` file for ``vsa_geoip`` (``spark.vsa.geoip.asnDb``).
     spark_conf
         Extra Spark settings applied by :func:`vsa.configure_spark`.
     """
@@ -57,6 +66,8 @@ class VsaConfig:
     view_timeout_seconds: int = 600
     max_event_gap_seconds: int = 30
     privacy: bool = True
+    geoip_city_db: str | None = None
+    geoip_asn_db: str | None = None
     spark_conf: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,6 +92,12 @@ class VsaConfig:
             raise ValueError(f"watermark_seconds must be >= 0, not {self.watermark_seconds}")
         if not self.kafka_bootstrap_servers.strip():
             raise ValueError("kafka_bootstrap_servers must not be empty")
+
+    @property
+    def jvm_conf(self) -> dict[str, str]:
+        """The ``spark.vsa.*`` settings the jar reads, from this config's fields."""
+        paths = {GEOIP_CITY_DB_KEY: self.geoip_city_db, GEOIP_ASN_DB_KEY: self.geoip_asn_db}
+        return {key: value for key, value in paths.items() if value}
 
     def table_path(self, table: str) -> str:
         """Where ``table`` is written."""

@@ -65,5 +65,162 @@ def mask_ip(ip: ColumnOrName) -> Column:
     return F.call_function("vsa_mask_ip", _col(ip))
 
 
+def geo_lookup(ip: ColumnOrName) -> Column:
+    """Country, region, city, location and autonomous system of an IP address (SQL:
+    ``vsa_geoip``).
+
+    The MaxMind DB files come from the Spark conf keys ``spark.vsa.geoip.cityDb`` and
+    ``spark.vsa.geoip.asnDb`` (``VsaConfig.geoip_city_db`` / ``geoip_asn_db``); they are opened
+    and verified when the query is analysed, so a missing or corrupt file fails the query at
+    once, naming the file.
+
+    Parameters
+    ----------
+    ip
+        A string column holding an IPv4 or IPv6 address.
+
+    Returns
+    -------
+    Column
+        A struct of ``country`` (ISO 3166-1 alpha-2), ``region`` (ISO code of the first
+        subdivision), ``city`` (English name), ``latitude``, ``longitude`` (doubles), ``asn``
+        (long) and ``as_org``. A null input gives null; otherwise fields are null where unknown:
+        not an IP literal (host names are never resolved), an address the databases do not
+        hold, or a database that is not configured.
+
+    Examples
+    --------
+    >>> spark.createDataFrame([("81.2.69.142",), ("1.128.0.0",), ("localhost",)], ["ip"]).select(
+    ...     geo_lookup("ip").alias("g")).select("g.country", "g.region", "g.city", "g.asn").show()
+    +-------+------+------+----+
+    |country|region|  city| asn|
+    +-------+------+------+----+
+    |     GB|   ENG|London|NULL|
+    |   NULL|  NULL|  NULL|1221|
+    |   NULL|  NULL|  NULL|NULL|
+    +-------+------+------+----+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_geoip", _col(ip))
+
+
+def viewer_key(viewer_id: ColumnOrName, secret: str) -> Column:
+    """A keyed pseudonym of an id (SQL: ``vsa_viewer_key``).
+
+    HMAC-SHA256 of the id's UTF-8 bytes under ``secret``, cut to its first 16 bytes and written
+    as 32 lower-case hex digits: the same id gives the same key under one secret, and nobody
+    without the secret can link a key to its id.
+
+    Parameters
+    ----------
+    viewer_id
+        The column to pseudonymize (cast to string).
+    secret
+        The key, a constant string (never a column).
+
+    Examples
+    --------
+    >>> spark.createDataFrame([("viewer-1",)], ["id"]).select(
+    ...     viewer_key("id", "s3cret").alias("key")).first()["key"]
+    'f0142901aef8ce1e659f1c668359da9c'
+    """
+    return F.call_function("vsa_viewer_key", _col(viewer_id), F.lit(secret))
+
+
+def viewer_sketch(viewer_id: ColumnOrName, lg_k: int | None = None) -> Column:
+    """Aggregate: a HyperLogLog sketch of the distinct ids (SQL: ``vsa_viewer_sketch``).
+
+    The sketch is Spark's own ``hll_sketch_agg`` (Apache DataSketches HLL_8), byte for byte, so
+    Spark's ``hll_*`` functions read it too. Store it and merge with :func:`sketch_union`; never
+    add estimates.
+
+    Parameters
+    ----------
+    viewer_id
+        The viewer id column (string, int, long or binary).
+    lg_k
+        log2 of the number of buckets, 4..21 (default 12: relative standard error about
+        1.04 / sqrt(2 ** lg_k) = 1.6%).
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([("a",), ("b",), ("a",)], ["viewer_id"])
+    >>> df.select(sketch_estimate(viewer_sketch("viewer_id"))).first()[0]
+    2
+    """
+    args = [_col(viewer_id)] if lg_k is None else [_col(viewer_id), F.lit(lg_k)]
+    return F.call_function("vsa_viewer_sketch", *args)
+
+
+def sketch_union(sketch: ColumnOrName, allow_different_lg_k: bool = False) -> Column:
+    """Aggregate: the union of the sketches of a group (SQL: ``vsa_sketch_union``).
+
+    Parameters
+    ----------
+    sketch
+        A binary column of :func:`viewer_sketch` results.
+    allow_different_lg_k
+        Whether sketches of different ``lg_k`` may be merged (the union takes the smallest);
+        otherwise that is an error.
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([(1, "a"), (1, "b"), (2, "a")], ["minute", "viewer_id"])
+    >>> per_minute = df.groupBy("minute").agg(viewer_sketch("viewer_id").alias("s"))
+    >>> per_minute.select(sketch_estimate(sketch_union("s"))).first()[0]
+    2
+    """
+    return F.call_function("vsa_sketch_union", _col(sketch), F.lit(allow_different_lg_k))
+
+
+def sketch_estimate(sketch: ColumnOrName) -> Column:
+    """The distinct count a sketch estimates, a long (SQL: ``vsa_sketch_estimate``).
+
+    Examples
+    --------
+    >>> spark.range(100).select(sketch_estimate(viewer_sketch("id"))).first()[0]
+    100
+    """
+    return F.call_function("vsa_sketch_estimate", _col(sketch))
+
+
+def sketch_lower_bound(sketch: ColumnOrName, num_std_dev: int) -> Column:
+    """The lower confidence bound of a sketch's estimate (SQL: ``vsa_sketch_lower_bound``).
+
+    Parameters
+    ----------
+    sketch
+        A binary column of sketches.
+    num_std_dev
+        1, 2 or 3 standard deviations (about 68.3%, 95.4%, 99.7% confidence).
+
+    Examples
+    --------
+    >>> s = spark.range(100000).select(viewer_sketch("id").alias("s"))
+    >>> s.select(sketch_lower_bound("s", 3) < 100000).first()[0]
+    True
+    """
+    return F.call_function("vsa_sketch_lower_bound", _col(sketch), F.lit(num_std_dev))
+
+
+def sketch_upper_bound(sketch: ColumnOrName, num_std_dev: int) -> Column:
+    """The upper confidence bound of a sketch's estimate (SQL: ``vsa_sketch_upper_bound``).
+
+    Parameters
+    ----------
+    sketch
+        A binary column of sketches.
+    num_std_dev
+        1, 2 or 3 standard deviations (about 68.3%, 95.4%, 99.7% confidence).
+
+    Examples
+    --------
+    >>> s = spark.range(100000).select(viewer_sketch("id").alias("s"))
+    >>> s.select(sketch_upper_bound("s", 3) > 100000).first()[0]
+    True
+    """
+    return F.call_function("vsa_sketch_upper_bound", _col(sketch), F.lit(num_std_dev))
+
+
 def _col(c: ColumnOrName) -> Column:
     return F.col(c) if isinstance(c, str) else c

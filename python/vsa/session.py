@@ -48,7 +48,8 @@ def configure_spark(
     """Configures ``builder`` for vsa and returns it.
 
     Adds the bundled jars to ``spark.jars`` and vsa's extension to ``spark.sql.extensions``,
-    after whatever the builder already holds, and applies ``config.spark_conf``. Nothing is
+    after whatever the builder already holds, sets the ``spark.vsa.*`` keys of ``config`` (the
+    GeoIP databases) and applies ``config.spark_conf``. Nothing is
     downloaded: the jars ship inside the package.
 
     Parameters
@@ -57,7 +58,8 @@ def configure_spark(
         A ``SparkSession.builder`` (classic; for Spark Connect set the same options on the
         server).
     config
-        The vsa configuration; its ``spark_conf`` entries are set on the builder.
+        The vsa configuration; its GeoIP paths (``spark.vsa.geoip.cityDb``,
+        ``spark.vsa.geoip.asnDb``) and its ``spark_conf`` entries are set on the builder.
 
     Examples
     --------
@@ -70,7 +72,8 @@ def configure_spark(
     if not isinstance(builder, SparkSession.Builder):
         raise TypeError(f"configure_spark expects a SparkSession.Builder, got {type(builder)!r}")
     options = getattr(builder, "_options", {})
-    for key, value in (config.spark_conf if config else {}).items():
+    conf = {**config.jvm_conf, **config.spark_conf} if config else {}
+    for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.config("spark.jars", _append(options.get("spark.jars"), bundled_jars())).config(
         "spark.sql.extensions", _append(options.get("spark.sql.extensions"), [EXTENSION_CLASS])

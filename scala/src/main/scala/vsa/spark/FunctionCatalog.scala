@@ -3,7 +3,7 @@ package vsa.spark
 import org.apache.spark.sql.AnalysisException
 import org.apache.spark.sql.catalyst.FunctionIdentifier
 import org.apache.spark.sql.catalyst.expressions.{Expression, ExpressionInfo}
-import vsa.spark.expressions.{MaskIp, ParseUserAgent}
+import vsa.spark.expressions._
 
 import scala.reflect.ClassTag
 
@@ -17,24 +17,83 @@ final case class CatalogEntry(name: String, info: ExpressionInfo, builder: Seq[E
 object FunctionCatalog {
 
   val entries: Seq[CatalogEntry] = Seq(
-    unary[ParseUserAgent](
+    // Enrichment
+    function[ParseUserAgent](
       "vsa_parse_ua",
       usage = "_FUNC_(ua) - Parses a user agent into browser, OS and device fields (uap-core rules) and a device_type.",
       example =
         "> SELECT _FUNC_('Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1').device_type;\n       mobile",
       group = "misc_funcs"
-    )(ParseUserAgent(_)),
-    unary[MaskIp](
+    ) { case Seq(ua) => ParseUserAgent(ua) },
+    function[GeoIp](
+      "vsa_geoip",
+      usage =
+        "_FUNC_(ip) - Country (ISO code), region (first subdivision's ISO code), city, latitude, longitude, asn and as_org of an IP address, from the MaxMind DB files of spark.vsa.geoip.cityDb and spark.vsa.geoip.asnDb. Fields are null where unknown.",
+      example = "> SELECT _FUNC_('81.2.69.142').city;\n       London",
+      group = "misc_funcs"
+    ) { case Seq(ip) => GeoIp.fromConf(ip) },
+    // Privacy
+    function[MaskIp](
       "vsa_mask_ip",
       usage =
         "_FUNC_(ip) - Truncates an IP address to its network: /24 for IPv4, /48 for IPv6. Null when not an address.",
       example = "> SELECT _FUNC_('203.0.113.77');\n       203.0.113.0",
       group = "misc_funcs"
-    )(MaskIp(_))
+    ) { case Seq(ip) => MaskIp(ip) },
+    function[ViewerKey](
+      "vsa_viewer_key",
+      usage =
+        "_FUNC_(id, secret) - A keyed pseudonym of id: the first 16 bytes of HMAC-SHA256(secret, id) as 32 hex digits. The secret must be a constant.",
+      example = "> SELECT _FUNC_('viewer-1', 's3cret');\n       f0142901aef8ce1e659f1c668359da9c",
+      group = "hash_funcs"
+    ) { case Seq(id, secret) => ViewerKey(id, secret) },
+    // Unique viewers
+    function[ViewerSketch](
+      "vsa_viewer_sketch",
+      usage =
+        "_FUNC_(id[, lgK]) - A HyperLogLog sketch (DataSketches HLL_8, as hll_sketch_agg) of the distinct ids; lgK 4..21, default 12 (relative standard error about 1.04/sqrt(2^lgK)).",
+      example = "> SELECT vsa_sketch_estimate(_FUNC_(id)) FROM VALUES ('a'), ('b'), ('a') AS t(id);\n       2",
+      group = "agg_funcs"
+    ) {
+      case Seq(id)      => new ViewerSketch(id)
+      case Seq(id, lgK) => ViewerSketch(id, lgK)
+    },
+    function[SketchUnion](
+      "vsa_sketch_union",
+      usage =
+        "_FUNC_(sketch[, allowDifferentLgK]) - The union of the sketches of a group (as hll_union_agg); different lgK values are an error unless allowDifferentLgK is true.",
+      example =
+        "> SELECT vsa_sketch_estimate(_FUNC_(s)) FROM (SELECT vsa_viewer_sketch(id) AS s FROM VALUES ('a', 1), ('b', 2), ('a', 2) AS t(id, m) GROUP BY m);\n       2",
+      group = "agg_funcs"
+    ) {
+      case Seq(sketch)        => new SketchUnion(sketch)
+      case Seq(sketch, allow) => SketchUnion(sketch, allow)
+    },
+    function[SketchEstimate](
+      "vsa_sketch_estimate",
+      usage = "_FUNC_(sketch) - The distinct count a vsa_viewer_sketch estimates (as hll_sketch_estimate).",
+      example = "> SELECT _FUNC_(vsa_viewer_sketch(id)) FROM VALUES ('a'), ('b') AS t(id);\n       2",
+      group = "misc_funcs"
+    ) { case Seq(sketch) => new SketchEstimate(sketch) },
+    function[SketchBound](
+      "vsa_sketch_lower_bound",
+      usage = "_FUNC_(sketch, numStdDev) - The lower confidence bound of a sketch's estimate, numStdDev 1, 2 or 3.",
+      example = "> SELECT round(_FUNC_(vsa_viewer_sketch(id), 2), 3) FROM VALUES ('a'), ('b') AS t(id);\n       2.0",
+      group = "misc_funcs"
+    ) { case Seq(sketch, n) => SketchBound(sketch, n, upper = false) },
+    function[SketchBound](
+      "vsa_sketch_upper_bound",
+      usage = "_FUNC_(sketch, numStdDev) - The upper confidence bound of a sketch's estimate, numStdDev 1, 2 or 3.",
+      example = "> SELECT round(_FUNC_(vsa_viewer_sketch(id), 2), 3) FROM VALUES ('a'), ('b') AS t(id);\n       2.0",
+      group = "misc_funcs"
+    ) { case Seq(sketch, n) => SketchBound(sketch, n, upper = true) }
   )
 
-  private def unary[T <: Expression: ClassTag](name: String, usage: String, example: String, group: String)(
-      build: Expression => T
+  /** An entry whose builder accepts the argument lists `build` is defined for, and otherwise fails analysis with
+    * Spark's own wrong-number-of-arguments error.
+    */
+  private def function[T <: Expression: ClassTag](name: String, usage: String, example: String, group: String)(
+      build: PartialFunction[Seq[Expression], Expression]
   ): CatalogEntry = {
     val info = new ExpressionInfo(
       implicitly[ClassTag[T]].runtimeClass.getName,
@@ -49,19 +108,28 @@ object FunctionCatalog {
       "",
       "scala_udf"
     )
-    val builder: Seq[Expression] => Expression = {
-      case Seq(arg) => build(arg)
-      case args =>
-        throw new AnalysisException(
-          errorClass = "WRONG_NUM_ARGS.WITHOUT_SUGGESTION",
-          messageParameters = Map(
-            "functionName" -> s"`$name`",
-            "expectedNum" -> "1",
-            "actualNum" -> args.length.toString,
-            "docroot" -> "https://spark.apache.org/docs/latest"
+    val builder: Seq[Expression] => Expression = args =>
+      build.applyOrElse(
+        args,
+        (wrong: Seq[Expression]) =>
+          throw new AnalysisException(
+            errorClass = "WRONG_NUM_ARGS.WITHOUT_SUGGESTION",
+            messageParameters = Map(
+              "functionName" -> s"`$name`",
+              "expectedNum" -> expectedArity(usage),
+              "actualNum" -> wrong.length.toString,
+              "docroot" -> "https://spark.apache.org/docs/latest"
+            )
           )
-        )
-    }
+      )
     CatalogEntry(name, info, builder)
+  }
+
+  /** "1", "2" or "1 or 2", read from the usage's signature, e.g. `_FUNC_(id[, lgK])`. */
+  private def expectedArity(usage: String): String = {
+    val signature = usage.takeWhile(_ != ')')
+    val required = signature.takeWhile(_ != '[').count(_ == ',') + 1
+    val optional = signature.count(_ == '[')
+    if (optional == 0) required.toString else s"$required or ${required + optional}"
   }
 }

@@ -1,20 +1,9 @@
 package vsa.spark
 
-import org.apache.spark.sql.{Row, SparkSession}
-import org.scalatest.BeforeAndAfterAll
+import org.apache.spark.sql.Row
 import org.scalatest.funsuite.AnyFunSuite
 
-class FunctionCatalogSpec extends AnyFunSuite with BeforeAndAfterAll {
-
-  private lazy val spark = SparkSession
-    .builder()
-    .master("local[1]")
-    .config("spark.sql.extensions", classOf[VsaSparkSessionExtensions].getName)
-    .config("spark.ui.enabled", "false")
-    .config("spark.sql.shuffle.partitions", "1")
-    .getOrCreate()
-
-  override def afterAll(): Unit = spark.stop()
+class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
 
   test("every catalog entry is registered with the session and documented") {
     for (entry <- FunctionCatalog.entries) {
@@ -22,6 +11,19 @@ class FunctionCatalogSpec extends AnyFunSuite with BeforeAndAfterAll {
       val usage = spark.sql(s"DESCRIBE FUNCTION ${entry.name}").collect().map(_.getString(0)).mkString("\n")
       assert(usage.contains(entry.name) && usage.contains("Usage"), usage)
     }
+  }
+
+  test("every catalog example runs and gives the result it shows") {
+    spark.conf.set(vsa.spark.expressions.GeoIp.CityDbKey, SharedData.mmdb("GeoIP2-City-Test.mmdb"))
+    try
+      for (entry <- FunctionCatalog.entries) {
+        val example = entry.info.getExamples.trim.stripPrefix("Examples:").trim
+        val (query, expected) = example.stripPrefix("> ").split(";\n", 2) match {
+          case Array(q, e) => (q.replace("_FUNC_", entry.name), e.trim)
+        }
+        assert(spark.sql(query).first().get(0).toString == expected, s"${entry.name}: $query")
+      }
+    finally spark.conf.unset(vsa.spark.expressions.GeoIp.CityDbKey)
   }
 
   test("vsa_parse_ua from SQL: a real agent, null, empty and garbage") {

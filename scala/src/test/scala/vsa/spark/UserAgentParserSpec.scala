@@ -79,7 +79,8 @@ class UserAgentParserSpec extends AnyFunSuite {
   test("the cache returns the same answer as a fresh parse") {
     val ua =
       "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15"
-    assert(UserAgentParser.parse(ua).fields.toSeq == UserAgentParser.parseUncached(ua).fields.toSeq)
-    assert(UserAgentParser.parse(ua) eq UserAgentParser.parse(ua))
+    val bytes = org.apache.spark.unsafe.types.UTF8String.fromString(ua)
+    assert(UserAgentParser.parse(bytes).fields.toSeq == UserAgentParser.parseUncached(ua).fields.toSeq)
+    assert(UserAgentParser.parse(bytes) eq UserAgentParser.parse(bytes.clone()))
   }
 }

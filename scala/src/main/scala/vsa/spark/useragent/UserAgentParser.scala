@@ -2,8 +2,16 @@ package vsa.spark.useragent
 
 import java.util.concurrent.ConcurrentHashMap
 
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow
+import org.apache.spark.unsafe.types.UTF8String
+
 /** A parsed user agent: the fields of `vsa_parse_ua`, in its struct's order. */
-final case class ParsedUserAgent(fields: Array[String])
+final case class ParsedUserAgent(fields: Array[String]) {
+
+  /** The fields as the struct value of `vsa_parse_ua`, encoded once per cached agent; never mutated. */
+  lazy val row: InternalRow = new GenericInternalRow(fields.map(UTF8String.fromString): Array[Any])
+}
 
 object ParsedUserAgent {
   val FieldNames: Seq[String] = Seq(
@@ -32,16 +40,17 @@ object UserAgentParser {
   // bounds the cost of a hostile input.
   val MaxLength = 1024
 
-  private val cache = new ConcurrentHashMap[String, ParsedUserAgent]()
+  // Keyed by the UTF-8 bytes Spark holds, so a hit neither decodes nor re-encodes the agent.
+  private val cache = new ConcurrentHashMap[UTF8String, ParsedUserAgent]()
 
-  def parse(ua: String): ParsedUserAgent = {
+  def parse(ua: UTF8String): ParsedUserAgent = {
     val cached = cache.get(ua)
     if (cached != null) return cached
-    val parsed = parseUncached(ua)
+    val parsed = parseUncached(ua.toString)
     // Dropping everything at capacity keeps the bound without per-entry bookkeeping; the hot
     // agents come back within a few rows.
     if (cache.size() >= CacheCapacity) cache.clear()
-    cache.put(ua, parsed)
+    cache.put(ua.clone(), parsed) // the input may point into a buffer Spark reuses
     parsed
   }
 

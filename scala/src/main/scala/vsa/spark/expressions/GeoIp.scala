@@ -1,0 +1,118 @@
+package vsa.spark.expressions
+
+import java.util.concurrent.ConcurrentHashMap
+
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.expressions.codegen.{CodegenContext, ExprCode}
+import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression, GenericInternalRow, UnaryExpression}
+import org.apache.spark.sql.internal.SQLConf
+import org.apache.spark.sql.types._
+import org.apache.spark.unsafe.types.UTF8String
+import vsa.spark.geoip.{AsnRecord, CityRecord, GeoIpDatabase}
+
+/** `vsa_geoip(ip)`: country, region, city, location and autonomous system of an IP address, from the MaxMind DB files
+  * named by `spark.vsa.geoip.cityDb` and `spark.vsa.geoip.asnDb`.
+  *
+  * The files are read from the session's conf when the function is resolved, and opened and verified then, so a missing
+  * or corrupt database fails the query when it is analysed, not row by row. The fields are those the Python `geoip2`
+  * reader gives: `country.iso_code` (no fallback to `registered_country`), the first subdivision's `iso_code`,
+  * `city.names.en`, `location.latitude/longitude`, `autonomous_system_number/organization`.
+  *
+  * A null input gives null; anything else gives a struct, whose fields are null where nothing is known: not an IP
+  * literal (names are never resolved), an address the database does not hold, or a database that is not configured.
+  */
+case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String])
+    extends UnaryExpression
+    with ExpectsInputTypes {
+
+  override def inputTypes = Seq(StringType)
+
+  override def dataType: DataType = GeoIp.ResultType
+
+  @transient private lazy val city = cityDb.map(GeoIpDatabase.open(_, GeoIp.CityDbKey))
+  @transient private lazy val asn = asnDb.map(GeoIpDatabase.open(_, GeoIp.AsnDbKey))
+
+  // Events of one viewer repeat its address: a bounded cache of answers (cleared when full, as the user-agent
+  // parser's) spares most rows the tree walk. Per expression instance, i.e. per task.
+  @transient private lazy val answers = new ConcurrentHashMap[UTF8String, InternalRow]()
+
+  override protected def nullSafeEval(input: Any): Any = answer(input.asInstanceOf[UTF8String])
+
+  // A call of `answer`, so the projection stays in whole-stage code generation (see ParseUserAgent).
+  override protected def doGenCode(ctx: CodegenContext, ev: ExprCode): ExprCode = {
+    val self = ctx.addReferenceObj("geoip", this)
+    defineCodeGen(ctx, ev, ip => s"$self.answer($ip)")
+  }
+
+  def answer(ip: UTF8String): InternalRow = {
+    val cached = answers.get(ip)
+    if (cached != null) return cached
+    val row = lookup(ip.toString.trim)
+    if (answers.size() >= GeoIp.CacheCapacity) answers.clear()
+    answers.put(ip.clone(), row) // the input may point into a buffer Spark reuses
+    row
+  }
+
+  private def lookup(ip: String): InternalRow = {
+    val row = new GenericInternalRow(GeoIp.ResultType.length)
+    MaskIp.parseLiteral(ip).foreach { address =>
+      city.map(_.lookup(address, classOf[CityRecord])).filter(_ != null).foreach { record =>
+        row.update(0, record.countryIsoCode)
+        row.update(1, record.regionIsoCode)
+        row.update(2, record.cityName)
+        row.update(3, record.latitude)
+        row.update(4, record.longitude)
+      }
+      asn.map(_.lookup(address, classOf[AsnRecord])).filter(_ != null).foreach { record =>
+        row.update(5, record.asn)
+        row.update(6, record.asOrg)
+      }
+    }
+    row
+  }
+
+  override protected def withNewChildInternal(newChild: Expression): GeoIp = copy(child = newChild)
+
+  override def prettyName: String = "vsa_geoip"
+}
+
+object GeoIp {
+  val CityDbKey = "spark.vsa.geoip.cityDb"
+  val AsnDbKey = "spark.vsa.geoip.asnDb"
+  val CacheCapacity = 65536
+
+  val ResultType: StructType = StructType(
+    Seq(
+      StructField("country", StringType),
+      StructField("region", StringType),
+      StructField("city", StringType),
+      StructField("latitude", DoubleType),
+      StructField("longitude", DoubleType),
+      StructField("asn", LongType),
+      StructField("as_org", StringType)
+    )
+  )
+
+  /** Builds the expression from the session's conf, opening and verifying both databases now (on the driver). */
+  def fromConf(child: Expression): GeoIp = {
+    val conf = SQLConf.get
+    def path(key: String) = Option(conf.getConfString(key, null)).map(_.trim).filter(_.nonEmpty)
+    val cityDb = path(CityDbKey)
+    val asnDb = path(AsnDbKey)
+    if (cityDb.isEmpty && asnDb.isEmpty)
+      throw new IllegalArgumentException(
+        s"vsa_geoip needs a GeoIP database: set $CityDbKey (a GeoIP2/GeoLite2 City .mmdb) and/or $AsnDbKey " +
+          "(a GeoLite2 ASN .mmdb)"
+      )
+    expectType(cityDb, CityDbKey, "City")
+    expectType(asnDb, AsnDbKey, "ASN")
+    GeoIp(child, cityDb, asnDb)
+  }
+
+  private def expectType(path: Option[String], key: String, kind: String): Unit =
+    path.map(GeoIpDatabase.open(_, key)).filterNot(_.databaseType.contains(kind)).foreach { db =>
+      throw new IllegalArgumentException(
+        s"GeoIP database ${db.path} ($key) is a ${db.databaseType} database, not a $kind database"
+      )
+    }
+}
