@@ -53,6 +53,9 @@ def test_kafka_to_parquet_exactly_once(spark, kafka, tmp_path):
         "desktop",
         "mobile",
     }
+    # Located from the full address (MaxMind's test database), before it is masked.
+    countries = {r.country for r in table.select("country").distinct().collect()}
+    assert {"GB", "US", "SE"} <= countries
     # Privacy on by default: no full client address is written.
     assert table.where("client_ip NOT RLIKE '(\\\\.0$)|(::$)'").count() == 0
     assert set(table.columns) >= {"date", "hour", "kafka_partition", "kafka_offset", "extra"}

@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from vsa.config import VsaConfig
-from vsa.enrich import mask_client_ip, mask_ips_in_text, with_user_agent
+from vsa.enrich import mask_client_ip, mask_ips_in_text, with_geo, with_user_agent
 from vsa.kpis import DIMENSION_TABLES, minute_kpis, rollup
 from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
 from vsa.sessions import sessionize, view_slices, views
@@ -37,7 +37,8 @@ TIME_COLUMNS = {
 
 def player_events(parsed: DataFrame, config: VsaConfig) -> DataFrame:
     """The ``player_events`` table from :func:`vsa.normalize.parse_player_events`' output."""
-    return mask_client_ip(with_user_agent(valid_player_events(parsed)), config)
+    enriched = with_geo(with_user_agent(valid_player_events(parsed)))
+    return mask_client_ip(enriched, config)
 
 
 def dead_letters(parsed: DataFrame, config: VsaConfig) -> DataFrame:
