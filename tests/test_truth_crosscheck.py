@@ -22,7 +22,7 @@ from vsa.simulate.truth import classify, compute
 from vsa.sinks import read_table
 
 RATIOS = ("rebuffer_ratio", "avg_bitrate_kbps")
-BATCH = 200  # records per micro-batch: several batches, so that late events are seen late
+BATCH = 5000  # records per micro-batch: many batches, so that late events are seen late
 TIMES = ("view_start", "view_end", "closed_at")
 
 
@@ -36,7 +36,9 @@ class Truth:
 
 @pytest.fixture(scope="module")
 def run(spark, kafka, tmp_path_factory):
-    sim = simulate(Spec(sessions=400, seed=5, start_ms=1_764_000_000_000, span_s=1800, flush=True))
+    # ≥ 10,000 views over more than two hours of event time.
+    sim = simulate(Spec(sessions=9000, seed=5, start_ms=1_764_000_000_000, span_s=7200, flush=True))
+    assert len(sim.views) >= 10_000
     topic = "player-events-truth"
     config = VsaConfig(
         kafka_bootstrap_servers=kafka.bootstrap_servers,
