@@ -44,7 +44,7 @@ def run(spark, kafka, tmp_path_factory):
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         player_events_topic=topic,
         output_root=str(tmp_path_factory.mktemp("truth")),
-        max_offsets_per_trigger=200,
+        max_offsets_per_trigger=BATCH,
     )
     kafka.create_topic(topic, partitions=1)
     produce(spark, kafka.bootstrap_servers, topic, sim.records)

@@ -40,17 +40,26 @@ USER_AGENTS = (
     "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Safari/537.36",
 )
-# Networks present in MaxMind's test databases and in GeoLite2 (London, Milton WA, Linköping,
-# Changchun, Boxford, an Australian carrier, and an IPv6 block).
+# Client addresses: (template, first host, last host) over ranges that MaxMind's test City
+# database locates (London, Milton WA, Linköping, Changchun, Boxford, an IPv6 block in the
+# US), plus an Australian carrier's block that only its ASN database knows.
 CLIENT_NETWORKS = (
-    "81.2.69.{}",
-    "216.160.83.{}",
-    "89.160.20.{}",
-    "175.16.199.{}",
-    "2.125.160.{}",
-    "1.128.0.{}",
-    "2001:480::{:x}",
+    ("81.2.69.{}", 142, 207),
+    ("216.160.83.{}", 56, 71),
+    ("89.160.20.{}", 112, 254),
+    ("175.16.199.{}", 1, 254),
+    ("2.125.160.{}", 216, 223),
+    ("1.128.0.{}", 1, 254),
+    ("2001:480:10::{:x}", 1, 0xFFFF),
 )
+
+
+def client_ip(rng: random.Random) -> str:
+    """A client address from :data:`CLIENT_NETWORKS`."""
+    template, first, last = rng.choice(CLIENT_NETWORKS)
+    return template.format(rng.randint(first, last))
+
+
 PLAYERS = (("shaka", "4.7.11"), ("hls.js", "1.5.7"), ("exoplayer", "2.19.1"), ("avplayer", "17.2"))
 CDNS = ("akamai", "cloudfront", "fastly")
 BITRATES_KBPS = (800, 1600, 3000, 4500, 6000)
@@ -98,7 +107,6 @@ def generate(traffic: Traffic) -> Iterator[tuple[str, str]]:
 def _session(rng: random.Random, n: int, begin: int, traffic: Traffic) -> list[dict]:
     viewer = rng.randrange(traffic.viewers)
     player, player_version = rng.choice(PLAYERS)
-    network = rng.choice(CLIENT_NETWORKS)
     common = {
         "session_id": f"s-{traffic.seed}-{n}",
         "viewer_id": f"viewer-{viewer}",
@@ -107,7 +115,7 @@ def _session(rng: random.Random, n: int, begin: int, traffic: Traffic) -> list[d
         "player_name": player,
         "player_version": player_version,
         "user_agent": USER_AGENTS[viewer % len(USER_AGENTS)],
-        "client_ip": network.format(rng.randrange(1, 255)),
+        "client_ip": client_ip(rng),
         "cdn": rng.choice(CDNS),
     }
     out: list[dict] = []

@@ -17,7 +17,7 @@ import random
 import uuid
 from dataclasses import dataclass
 
-from vsa.generate import BITRATES_KBPS, CDNS, CLIENT_NETWORKS, PLAYERS, USER_AGENTS
+from vsa.generate import BITRATES_KBPS, CDNS, PLAYERS, USER_AGENTS, client_ip
 
 HOUR_MS = 3_600_000
 FIELD_ORDER = (
@@ -72,7 +72,7 @@ class Population:
             "player_name": player,
             "player_version": version,
             "user_agent": USER_AGENTS[n % len(USER_AGENTS)],
-            "client_ip": rng.choice(CLIENT_NETWORKS).format(rng.randrange(1, 255)),
+            "client_ip": client_ip(rng),
         }
 
     def stream_type(self, video: int) -> str:
