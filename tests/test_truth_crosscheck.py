@@ -22,7 +22,7 @@ from vsa.simulate.truth import classify, compute
 from vsa.sinks import read_table
 
 RATIOS = ("rebuffer_ratio", "avg_bitrate_kbps")
-BATCH = 5000  # records per micro-batch: many batches, so that late events are seen late
+BATCH = 200  # records per micro-batch: many batches, so that late events are seen late
 TIMES = ("view_start", "view_end", "closed_at")
 
 

@@ -15,6 +15,12 @@ import scala.collection.mutable.ArrayBuffer
 object Sessionizer {
   private val MinuteMs = 60000L
 
+  /** A session with nothing open is remembered (its last view number) for this many view timeouts after its last event,
+    * so a player that comes back within that time continues its view numbering; after it, the state goes and a
+    * returning session starts again at 1.
+    */
+  private val SessionMemory = 6
+
   // Player states (docs/views.md).
   private val Startup = 1
   private val Waiting = 2
@@ -326,7 +332,7 @@ object Sessionizer {
       if (!streaming) ()
       else if (
         view.isEmpty && closing.isEmpty && pending.isEmpty &&
-        watermark > lastActivity + 2 * settings.viewTimeoutMs
+        watermark > lastActivity + SessionMemory * settings.viewTimeoutMs
       ) state.remove()
       else {
         state.update(SessionState(lastOrdinal, lastActivity, pending, view, closing))
@@ -335,7 +341,7 @@ object Sessionizer {
         val wakeUps = pending.headOption.map(_.ts - 1).toSeq ++
           view.toSeq.flatMap(v => Seq(v.nextMinute + MinuteMs - 1, v.lastTs + settings.viewTimeoutMs - 1)) ++
           closing.map(v => minuteOf(v.closedAt.get) + MinuteMs - 1) :+
-          (lastActivity + 2 * settings.viewTimeoutMs)
+          (lastActivity + SessionMemory * settings.viewTimeoutMs)
         state.setTimeoutTimestamp(math.max(wakeUps.min, watermark + 1))
       }
   }
