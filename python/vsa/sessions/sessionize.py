@@ -8,6 +8,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 
 from vsa.config import VsaConfig
+from vsa.enrich import GEO_COLUMNS, USER_AGENT_COLUMNS
 
 # Descriptive columns a view takes from its first event that has them (in this order).
 ATTRIBUTE_COLUMNS = (
@@ -16,19 +17,8 @@ ATTRIBUTE_COLUMNS = (
     "cdn",
     "player_name",
     "player_version",
-    "browser_family",
-    "browser_major",
-    "os_family",
-    "os_major",
-    "device_family",
-    "device_brand",
-    "device_model",
-    "device_type",
-    "country",
-    "region",
-    "city",
-    "asn",
-    "as_org",
+    *USER_AGENT_COLUMNS,
+    *GEO_COLUMNS,
 )
 SLICE_COLUMNS = (
     "view_id",
