@@ -23,6 +23,7 @@ from vsa.session import build_session
 from vsa.sessions import sessionize
 from vsa.simulate import Faults, Spec, simulate
 from vsa.simulate.truth import Rules, compute, parse
+from vsa.sources import RAW_SCHEMA
 
 SLICE_SCHEMA = (
     "view_id string, minute long, watch_time_ms long, playing_time_ms long, "
@@ -65,8 +66,7 @@ def main() -> None:
     spark = build_session(config, master="local[2]")
     raw = spark.createDataFrame(
         [(v, "t", 0, i, None) for i, (_, v) in enumerate(sim.records)],
-        "raw string, kafka_topic string, kafka_partition int, kafka_offset long, "
-        "kafka_timestamp timestamp",
+        RAW_SCHEMA,
     ).cache()
     events = valid_player_events(parse_player_events(raw)).cache()
     print(f"{events.count()} events, {args.sessions} sessions, {len(sim.slices)} slices (truth)")

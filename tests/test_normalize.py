@@ -8,6 +8,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
+from vsa.sources import RAW_SCHEMA
 
 GOOD = {
     "event_id": "e1",
@@ -26,8 +27,7 @@ def raw_frame(spark: SparkSession, records: list[str]) -> DataFrame:
     rows = [(r, "player-events", 0, i, None) for i, r in enumerate(records)]
     return spark.createDataFrame(
         rows,
-        "raw string, kafka_topic string, kafka_partition int, kafka_offset long, "
-        "kafka_timestamp timestamp",
+        RAW_SCHEMA,
     )
 
 

@@ -19,6 +19,7 @@ from vsa.config import VsaConfig
 from vsa.pipeline import transform
 from vsa.sessions import views
 from vsa.simulate.truth import Rules, compute
+from vsa.sources import RAW_SCHEMA
 
 SCENARIOS = [
     name
@@ -28,10 +29,6 @@ SCENARIOS = [
     < test_simulate.test_slices_sum_to_their_view.__code__.co_firstlineno
     and "sim" not in fn.__code__.co_varnames[: fn.__code__.co_argcount]
 ]
-RAW_SCHEMA = (
-    "raw string, kafka_topic string, kafka_partition int, kafka_offset long, "
-    "kafka_timestamp timestamp"
-)
 
 
 def epoch_ms(value):
