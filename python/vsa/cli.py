@@ -125,7 +125,7 @@ def _run(config: VsaConfig, available_now: bool) -> int:
     if available_now:
         result = pipeline.run_until_caught_up(spark, config)
         _print_rows(config, result.rows_written)
-        print(f"late events dropped: {result.late_events}")
+        print(f"late events (dead-lettered): {result.late_events}")
         return 0
     queries = pipeline.start(spark, config)
     try:
