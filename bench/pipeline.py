@@ -66,7 +66,23 @@ def child(args: argparse.Namespace) -> None:
         for op in p.stateOperators
         if op.numRowsTotal
     ]
-    print(json.dumps({"seconds": seconds, "state_bytes_per_session": max(state, default=None)}))
+    # Where the time went, summed over the batches of every query (Spark's durationMs).
+    phases: dict[str, int] = {}
+    for q in queries:
+        for p in q.recentProgress:
+            for phase, ms in p.durationMs.items():
+                phases[phase] = phases.get(phase, 0) + ms
+    batches = sum(len(q.recentProgress) for q in queries)
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "state_bytes_per_session": max(state, default=None),
+                "batches": batches,
+                "phases_ms": phases,
+            }
+        )
+    )
 
 
 def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) -> None:
@@ -79,6 +95,7 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     parser.add_argument("--bootstrap")
     parser.add_argument("--topic", default="bench-events")
     parser.add_argument("--out")
+    parser.add_argument("--verbose", action="store_true", help="batches and time by phase")
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -130,6 +147,8 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
             state = result["state_bytes_per_session"]
             per_1000 = f"{state * 1000 / 2**20:,.1f} MiB" if state else ""
             extra = f"  state {per_1000} per 1,000 open sessions" if state else ""
+            if args.verbose:
+                print(f"  {result['batches']} batches, ms by phase: {result['phases_ms']}")
             print(
                 f"{case:6s} {master}: {result['seconds']:6.1f} s  "
                 f"{rates[(case, master)]:9,.0f} records/s{extra}"
