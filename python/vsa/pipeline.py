@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from vsa.cdn import CDN_TIME_COLUMNS, cdn_tables, read_cdn_files
 from vsa.config import VsaConfig
 from vsa.enrich import mask_client_ip, mask_ips_in_text, with_geo, with_user_agent
 from vsa.kpis import DIMENSION_TABLES, minute_kpis, rollup
+from vsa.kpis.cdn_qos import cdn_qos as cdn_qos_of
 from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
 from vsa.sessions import sessionize, view_slices, views
 from vsa.sinks import (
@@ -32,6 +34,7 @@ TIME_COLUMNS = {
     "view_slices": "minute",
     "views": "view_start",
     **{table: "window_start" for table in (*DIMENSION_TABLES, "kpi_hour", "kpi_day")},
+    **CDN_TIME_COLUMNS,
 }
 
 
@@ -113,14 +116,37 @@ def run_batch(spark: SparkSession, config: VsaConfig, events_path: str) -> RunRe
     return RunResult(rows_written=written)
 
 
+def run_cdn_batch(spark: SparkSession, config: VsaConfig, path: str, fmt: str) -> RunResult:
+    """``vsa batch --cdn-logs``: ``cdn_requests``, ``cdn_qos_minute`` and ``dead_letter`` from
+    log files in format ``fmt`` (a file or a directory; compressed files are read as such)."""
+    tables = cdn_tables(read_cdn_files(spark, path), config, fmt)
+    requests = tables["cdn_requests"].cache()
+    tables = {**tables, "cdn_requests": requests, "cdn_qos_minute": cdn_qos_of(requests, config)}
+    written = {
+        name: write_table_batch(df, config, name, TIME_COLUMNS[name]) for name, df in tables.items()
+    }
+    requests.unpersist()
+    return RunResult(rows_written=written)
+
+
 def _start_from_kafka(
     spark: SparkSession, config: VsaConfig, trigger: dict[str, object] | None
 ) -> list[StreamingQuery]:
     trigger = trigger or {"processingTime": config.trigger_interval}
     raw = read_kafka_stream(spark, config, config.player_events_topic)
+    tables = transform(raw, config)
+    if config.cdn_formats:
+        # One Kafka source for every CDN topic; its dead letters join the player events' in
+        # the one dead_letter query (a table has one writer).
+        cdn = cdn_tables(read_kafka_stream(spark, config, ",".join(config.cdn_formats)), config)
+        tables = {
+            **tables,
+            **cdn,
+            "dead_letter": tables["dead_letter"].unionByName(cdn["dead_letter"]),
+        }
     return [
         write_table_stream(df, config, name, TIME_COLUMNS[name], trigger)
-        for name, df in transform(raw, config).items()
+        for name, df in tables.items()
     ]
 
 

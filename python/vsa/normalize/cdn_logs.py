@@ -19,9 +19,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, MapType, StringType, StructField, StructType
 
+from vsa.config import CDN_LOG_FORMATS as FORMATS
+from vsa.config import VsaConfig
 from vsa.functions import parse_cmcd
 
-FORMATS = ("cloudfront", "cloudfront-realtime", "akamai-ds2", "edgecast", "fastly", "nginx")
 # The `cdn` column when the configuration names none.
 DEFAULT_CDN = {
     "cloudfront": "cloudfront",
@@ -34,34 +35,111 @@ DEFAULT_CDN = {
 
 # CloudFront standard logs, the 33 fields of the documented order (used when a file or record
 # has no `#Fields:` line of its own).
-CLOUDFRONT_FIELDS = (
-    "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status "
-    "cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id "
-    "x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher "
-    "x-edge-response-result-type cs-protocol-version fle-status fle-encrypted-fields c-port "
-    "time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len "
-    "sc-range-start sc-range-end"
-).split()
+CLOUDFRONT_FIELDS = [
+    "date",
+    "time",
+    "x-edge-location",
+    "sc-bytes",
+    "c-ip",
+    "cs-method",
+    "cs(Host)",
+    "cs-uri-stem",
+    "sc-status",
+    "cs(Referer)",
+    "cs(User-Agent)",
+    "cs-uri-query",
+    "cs(Cookie)",
+    "x-edge-result-type",
+    "x-edge-request-id",
+    "x-host-header",
+    "cs-protocol",
+    "cs-bytes",
+    "time-taken",
+    "x-forwarded-for",
+    "ssl-protocol",
+    "ssl-cipher",
+    "x-edge-response-result-type",
+    "cs-protocol-version",
+    "fle-status",
+    "fle-encrypted-fields",
+    "c-port",
+    "time-to-first-byte",
+    "x-edge-detailed-result-type",
+    "sc-content-type",
+    "sc-content-len",
+    "sc-range-start",
+    "sc-range-end",
+]
 
 # CloudFront real-time logs are positional: the fields chosen in the real-time log
 # configuration, in CloudFront's order. This default is that order for the fields the
 # normalized schema reads plus the CMCD fields; set `VsaConfig.cloudfront_realtime_fields` to
 # the configuration's own list.
-CLOUDFRONT_REALTIME_FIELDS = (
-    "timestamp c-ip time-to-first-byte sc-status sc-bytes cs-method cs-protocol cs-host "
-    "cs-uri-stem cs-bytes x-edge-location x-edge-request-id x-host-header time-taken "
-    "cs-protocol-version c-ip-version cs-user-agent cs-referer cs-cookie cs-uri-query "
-    "x-edge-response-result-type x-forwarded-for ssl-protocol ssl-cipher x-edge-result-type "
-    "fle-encrypted-fields fle-status sc-content-type sc-content-len sc-range-start sc-range-end "
-    "c-port x-edge-detailed-result-type c-country cs-accept-encoding cs-accept "
-    "cache-behavior-path-pattern cs-headers cs-header-names cs-headers-count "
-    "primary-distribution-id primary-distribution-dns-name origin-fbl origin-lbl asn "
-    "cmcd-encoded-bitrate cmcd-buffer-length cmcd-buffer-starvation cmcd-content-id "
-    "cmcd-object-duration cmcd-deadline cmcd-measured-throughput cmcd-next-object-request "
-    "cmcd-next-range-request cmcd-object-type cmcd-playback-rate "
-    "cmcd-requested-maximum-throughput cmcd-streaming-format cmcd-session-id cmcd-stream-type "
-    "cmcd-startup cmcd-top-bitrate cmcd-version"
-).split()
+CLOUDFRONT_REALTIME_FIELDS = [
+    "timestamp",
+    "c-ip",
+    "time-to-first-byte",
+    "sc-status",
+    "sc-bytes",
+    "cs-method",
+    "cs-protocol",
+    "cs-host",
+    "cs-uri-stem",
+    "cs-bytes",
+    "x-edge-location",
+    "x-edge-request-id",
+    "x-host-header",
+    "time-taken",
+    "cs-protocol-version",
+    "c-ip-version",
+    "cs-user-agent",
+    "cs-referer",
+    "cs-cookie",
+    "cs-uri-query",
+    "x-edge-response-result-type",
+    "x-forwarded-for",
+    "ssl-protocol",
+    "ssl-cipher",
+    "x-edge-result-type",
+    "fle-encrypted-fields",
+    "fle-status",
+    "sc-content-type",
+    "sc-content-len",
+    "sc-range-start",
+    "sc-range-end",
+    "c-port",
+    "x-edge-detailed-result-type",
+    "c-country",
+    "cs-accept-encoding",
+    "cs-accept",
+    "cache-behavior-path-pattern",
+    "cs-headers",
+    "cs-header-names",
+    "cs-headers-count",
+    "primary-distribution-id",
+    "primary-distribution-dns-name",
+    "origin-fbl",
+    "origin-lbl",
+    "asn",
+    "cmcd-encoded-bitrate",
+    "cmcd-buffer-length",
+    "cmcd-buffer-starvation",
+    "cmcd-content-id",
+    "cmcd-object-duration",
+    "cmcd-deadline",
+    "cmcd-measured-throughput",
+    "cmcd-next-object-request",
+    "cmcd-next-range-request",
+    "cmcd-object-type",
+    "cmcd-playback-rate",
+    "cmcd-requested-maximum-throughput",
+    "cmcd-streaming-format",
+    "cmcd-session-id",
+    "cmcd-stream-type",
+    "cmcd-startup",
+    "cmcd-top-bitrate",
+    "cmcd-version",
+]
 
 # The CloudFront real-time CMCD fields and the CMCD key each carries.
 CLOUDFRONT_CMCD_FIELDS = {
@@ -130,9 +208,34 @@ CMCD_FIELDS_TYPE = "struct<{}>".format(
     )
 )
 # CMCD keys with a typed column (the fields of `vsa_parse_cmcd`'s struct but `other`, `error`).
-CMCD_KEYS = (
-    "br bl bs bsd cdn cid d dl e msd mtp nor nrr ot pr rtp sf sid st sta su tb ts ttfb ttlb v"
-).split()
+CMCD_KEYS = [
+    "br",
+    "bl",
+    "bs",
+    "bsd",
+    "cdn",
+    "cid",
+    "d",
+    "dl",
+    "e",
+    "msd",
+    "mtp",
+    "nor",
+    "nrr",
+    "ot",
+    "pr",
+    "rtp",
+    "sf",
+    "sid",
+    "st",
+    "sta",
+    "su",
+    "tb",
+    "ts",
+    "ttfb",
+    "ttlb",
+    "v",
+]
 CMCD_OBJECT_TYPES = {
     "m": "manifest",
     "a": "audio",
@@ -153,20 +256,22 @@ _NGINX = (
     r'"((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"'
     r'(?: rt=(\S+) ut="?([^"]*?)"? cs=(\S+))?\s*$'
 )
-_NGINX_GROUPS = (
-    "remote_addr time_local request status body_bytes_sent http_referer http_user_agent "
-    "request_time upstream_response_time upstream_cache_status"
-).split()
+_NGINX_GROUPS = [
+    "remote_addr",
+    "time_local",
+    "request",
+    "status",
+    "body_bytes_sent",
+    "http_referer",
+    "http_user_agent",
+    "request_time",
+    "upstream_response_time",
+    "upstream_cache_status",
+]
 
 
 def parse_cdn_logs(
-    raw: DataFrame,
-    formats: Mapping[str | None, str],
-    *,
-    cdn_names: Mapping[str, str] | None = None,
-    pop: str | None = None,
-    realtime_fields: Sequence[str] = CLOUDFRONT_REALTIME_FIELDS,
-    fastly_fields: Mapping[str, str] | None = None,
+    raw: DataFrame, config: VsaConfig, formats: Mapping[str | None, str] | None = None
 ) -> DataFrame:
     """CDN log records → one row per log line: ``line`` (the line's text), ``request`` (a
     struct of :data:`REQUEST_FIELDS`), ``reason`` and ``detail`` (null for a good line).
@@ -174,18 +279,27 @@ def parse_cdn_logs(
     ``raw`` has the columns of :mod:`vsa.sources` and, for files, optionally ``file_header``
     (the file's ``#Fields:`` line). ``formats`` maps a Kafka topic to its format; the key
     ``None`` is the format of records without a topic (files) and of topics not listed.
+    Default: ``config.cdn_formats`` and ``config.cdn_log_format`` for the rest.
     Reasons: ``malformed_json``, ``malformed_line``, ``bad_field_count``, ``missing_field``,
     ``bad_timestamp``, ``bad_type``.
     """
+    if formats is None:
+        formats = {**config.cdn_formats, None: config.cdn_log_format}
     unknown = set(formats.values()) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown CDN log format(s) {sorted(unknown)}; formats are {FORMATS}")
-    names = {**DEFAULT_CDN, **(cdn_names or {})}
+    unknown_keys = set(config.fastly_field_map) - set(FASTLY_PRESET)
+    if unknown_keys:
+        raise ValueError(
+            f"fastly field map: unknown names {sorted(unknown_keys)}; names are "
+            f"{', '.join(FASTLY_PRESET)}"
+        )
+    names = {f: config.cdn_name or DEFAULT_CDN[f] for f in FORMATS}
     lines = _lines(raw)
     options = {
-        "pop": pop,
-        "realtime_fields": list(realtime_fields),
-        "fastly_fields": {**FASTLY_PRESET, **(fastly_fields or {})},
+        "pop": config.cdn_pop,
+        "realtime_fields": list(config.cloudfront_realtime_fields or CLOUDFRONT_REALTIME_FIELDS),
+        "fastly_fields": {**FASTLY_PRESET, **config.fastly_field_map},
     }
     by_topic = [(t, f) for t, f in formats.items() if t is not None]
     default = formats.get(None)
@@ -260,6 +374,8 @@ def with_cmcd(requests: DataFrame) -> DataFrame:
         value = F.col("_cmcd").getField(key)
         if fields and key in CLOUDFRONT_CMCD_FIELDS.values():
             value = F.coalesce(value, F.col("cmcd_fields").getField(key))
+        if fields and key == "v":  # 1 when omitted, as vsa_parse_cmcd has it
+            value = F.coalesce(value, F.when(F.col("cmcd_fields").isNotNull(), F.lit(1)))
         columns[f"cmcd_{key}"] = value
     columns["cmcd_other"] = F.col("_cmcd.other")
     columns["cmcd_error"] = F.col("_cmcd.error")
@@ -294,7 +410,7 @@ def _lines(raw: DataFrame) -> DataFrame:
     """One row per non-blank, non-comment line, with the record's (or file's) #Fields line."""
     text = F.col("raw")
     split = F.when(text.contains("\n"), F.split(text, r"\r?\n")).otherwise(F.array(text))
-    header = F.element_at(F.filter(split, lambda line: line.startswith("#Fields:")), 1)
+    header = F.try_element_at(F.filter(split, lambda line: line.startswith("#Fields:")), F.lit(1))
     if "file_header" in raw.columns:
         header = F.coalesce(header, F.col("file_header"))
     keep = [c for c in raw.columns if c not in ("raw", "file_header")]
@@ -479,7 +595,7 @@ def _cloudfront_realtime(line: Column, options: dict) -> tuple[Column, Column, C
     for field, key in CLOUDFRONT_CMCD_FIELDS.items():
         value = get(field) if field in fields else F.lit(None).cast("string")
         if key in ("bs", "su"):
-            value = F.lower(value).isin("true", "1")
+            value = F.coalesce(F.lower(value).isin("true", "1"), F.lit(False))
         elif key == "pr":
             value = value.try_cast("double")
         elif key in ("br", "bl", "d", "dl", "mtp", "rtp", "tb", "v"):

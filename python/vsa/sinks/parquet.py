@@ -29,6 +29,8 @@ TABLES = (
     "kpi_by_cdn",
     "kpi_hour",
     "kpi_day",
+    "cdn_requests",
+    "cdn_qos_minute",
 )
 PARTITION_COLUMNS = ("date", "hour")
 
