@@ -299,7 +299,7 @@ def test_cloudfront_realtime(spark):
     query_cmcd = no_cmcd.replace("\t/m/index.mpd\t", "\t/m/v.m4s\t").replace(
         "\t-\t-\tMiss", "\t-\tCMCD=br%3D800%2Cot%3Dm\tMiss"
     )
-    broken = ["1700000001.5\tonly\tthree", "yesterday\t" + "\t".join(["-"] * 23)]
+    broken = ["1700000001.5\tonly\tthree", "\t".join(["yesterday", "-", "-", "200"] + ["-"] * 20)]
     rows, dead = run(
         spark,
         "cloudfront-realtime",
