@@ -16,6 +16,7 @@ from vsa.enrich import mask_client_ip, mask_ips_in_text, with_geo, with_user_age
 from vsa.kpis.cdn_qos import cdn_qos
 from vsa.normalize.cdn_logs import (
     cdn_log_dead_letters,
+    field_names,
     parse_cdn_logs,
     valid_cdn_requests,
     with_cmcd,
@@ -67,12 +68,13 @@ def cdn_tables(raw: DataFrame, config: VsaConfig, fmt: str | None = None) -> dic
 
 def read_cdn_files(spark: SparkSession, path: str) -> DataFrame:
     """Log files (plain or compressed, a file or a directory) as raw records, one per line, with
-    ``file_header``: the file's own ``#Fields:`` line (CloudFront standard logs), if any."""
+    ``file_fields``: the names of the file's own ``#Fields:`` line (CloudFront standard
+    logs), if any."""
     lines = spark.read.text(path).select("value", F.col("_metadata.file_path").alias("_file"))
     headers = (
         lines.where(F.col("value").startswith("#Fields:"))
         .groupBy("_file")
-        .agg(F.first("value").alias("file_header"))
+        .agg(field_names(F.first("value")).alias("file_fields"))
     )
     return (
         lines.where(F.trim("value") != "")
@@ -83,6 +85,6 @@ def read_cdn_files(spark: SparkSession, path: str) -> DataFrame:
             F.lit(None).cast("int").alias("kafka_partition"),
             F.lit(None).cast("long").alias("kafka_offset"),
             F.lit(None).cast("timestamp").alias("kafka_timestamp"),
-            "file_header",
+            "file_fields",
         )
     )

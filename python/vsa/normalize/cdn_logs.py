@@ -276,9 +276,10 @@ def parse_cdn_logs(
     """CDN log records → one row per log line: ``line`` (the line's text), ``request`` (a
     struct of :data:`REQUEST_FIELDS`), ``reason`` and ``detail`` (null for a good line).
 
-    ``raw`` has the columns of :mod:`vsa.sources` and, for files, optionally ``file_header``
-    (the file's ``#Fields:`` line). ``formats`` maps a Kafka topic to its format; the key
-    ``None`` is the format of records without a topic (files) and of topics not listed.
+    ``raw`` has the columns of :mod:`vsa.sources` and, for files, optionally ``file_fields``
+    (the names of the file's ``#Fields:`` line, :func:`field_names`). ``formats`` maps a Kafka
+    topic to its format; the key ``None`` is the format of records without a topic (files)
+    and of topics not listed.
     Default: ``config.cdn_formats`` and ``config.cdn_log_format`` for the rest.
     Reasons: ``malformed_json``, ``malformed_line``, ``bad_field_count``, ``missing_field``,
     ``bad_timestamp``, ``bad_type``.
@@ -301,38 +302,68 @@ def parse_cdn_logs(
         "realtime_fields": list(config.cloudfront_realtime_fields or CLOUDFRONT_REALTIME_FIELDS),
         "fastly_fields": {**FASTLY_PRESET, **config.fastly_field_map},
     }
-    by_topic = [(t, f) for t, f in formats.items() if t is not None]
+    by_topic = {t: f for t, f in formats.items() if t is not None}
     default = formats.get(None)
-    if default is not None and not by_topic:
-        lines = lines.withColumn("_fmt", F.lit(default))
-    else:
-        chosen = None
-        for topic, fmt in by_topic:
-            when = F.col("kafka_topic") == topic
-            chosen = F.when(when, F.lit(fmt)) if chosen is None else chosen.when(when, F.lit(fmt))
-        lines = lines.withColumn("_fmt", chosen.otherwise(F.lit(default)))
-    # Edgecast's batched form holds many requests in one record: one row each.
-    if "edgecast" in formats.values():
-        lines = _unbatch_edgecast(lines)
-    parsed = None
+    topic = F.col("kafka_topic")
+    # Each format parses its own rows, and the results are unioned: one CASE WHEN over the
+    # formats would hide each field's expression from subexpression elimination.
+    parts = []
     for fmt in dict.fromkeys(formats.values()):
+        mine = [t for t, f in by_topic.items() if f == fmt]
+        others = [t for t, f in by_topic.items() if f != fmt]
+        if fmt == default:
+            rows = lines if not others else lines.where(topic.isNull() | ~topic.isin(*others))
+        else:
+            rows = lines.where(topic.isin(*mine))
+        if fmt == "edgecast":  # its batched form holds many requests in one record
+            rows = _unbatch_edgecast(rows)
+        # The split line (or JSON map) as a column of its own: Spark does not inline an
+        # expensive expression that many others read, so it is computed once per line.
+        for name, prepared in _PREPARE[fmt](F.col("line")):
+            rows = rows.withColumn(name, prepared)
         request, reason, detail = _PARSERS[fmt](F.col("line"), options)
         request = request.withField("cdn", F.lit(names[fmt]))
-        result = F.struct(request.alias("request"), reason.alias("reason"), detail.alias("detail"))
-        parsed = (
-            F.when(F.col("_fmt") == fmt, result)
-            if parsed is None
-            else parsed.when(F.col("_fmt") == fmt, result)
-        )
-    out = lines.withColumn("_p", parsed)
-    keep = [c for c in raw.columns if c not in ("raw", "file_header")]
-    return out.select(
-        *keep,
-        "line",
-        F.col("_p.request").alias("request"),
-        F.col("_p.reason").alias("reason"),
-        F.col("_p.detail").alias("detail"),
-    )
+        parsed = rows.withColumns({"request": request, "reason": reason, "detail": detail})
+        parts.append(parsed.drop(*(name for name, _ in _PREPARE[fmt](F.col("line")))))
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.unionByName(part)
+    keep = [c for c in raw.columns if c not in ("raw", "file_fields")]
+    return out.select(*keep, "line", "request", "reason", "detail")
+
+
+def field_names(header: Column) -> Column:
+    """The names of a ``#Fields:`` header line, as an array (null for null)."""
+    return F.split(F.trim(F.regexp_replace(header, "^#Fields:", "")), r"\s+")
+
+
+def _nginx_parts() -> Column:
+    joined = F.col("_joined")
+    return F.when(joined.startswith("\u0002"), F.split(F.substring(joined, 2, 1 << 30), "\u0001"))
+
+
+# Per format, the columns computed once per line before the fields are read.
+_PREPARE: dict[str, Callable[[Column], list[tuple[str, Column]]]] = {
+    "cloudfront": lambda line: [
+        ("_v", F.split(line, "\t")),
+        ("_names", F.coalesce("_header", F.array(*map(F.lit, CLOUDFRONT_FIELDS)))),
+    ],
+    "cloudfront-realtime": lambda line: [("_v", F.split(line, "\t"))],
+    "akamai-ds2": lambda line: [("_v", F.from_json(line, _MAP))],
+    "edgecast": lambda line: [("_v", F.from_json(line, _MAP))],
+    "fastly": lambda line: [("_v", F.from_json(line, _MAP))],
+    "nginx": lambda line: [
+        (
+            "_joined",
+            F.regexp_replace(
+                line,
+                _NGINX,
+                "\u0002" + "\u0001".join(f"${i + 1}" for i in range(len(_NGINX_GROUPS))),
+            ),
+        ),
+        ("_v", _nginx_parts()),
+    ],
+}
 
 
 def valid_cdn_requests(parsed: DataFrame) -> DataFrame:
@@ -365,8 +396,9 @@ def with_cmcd(requests: DataFrame) -> DataFrame:
     ``cmcd-*`` fields fill the keys neither had (``cmcd_fields``, when present).
     """
     query = F.col("query")
-    from_query = F.when(query.contains("CMCD="), parse_cmcd(F.concat(F.lit("?"), query)))
-    cmcd = F.coalesce(from_query, parse_cmcd(F.col("cmcd_text")))
+    # One call per row: the query (as a query string) if it has CMCD, else the header values.
+    text = F.coalesce(F.when(query.contains("CMCD="), F.concat(F.lit("?"), query)), "cmcd_text")
+    cmcd = parse_cmcd(text)
     out = requests.withColumn("_cmcd", cmcd)
     fields = "cmcd_fields" in requests.columns  # absent when a caller built its own rows
     columns = {}
@@ -410,10 +442,16 @@ def _lines(raw: DataFrame) -> DataFrame:
     """One row per non-blank, non-comment line, with the record's (or file's) #Fields line."""
     text = F.col("raw")
     split = F.when(text.contains("\n"), F.split(text, r"\r?\n")).otherwise(F.array(text))
-    header = F.try_element_at(F.filter(split, lambda line: line.startswith("#Fields:")), F.lit(1))
-    if "file_header" in raw.columns:
-        header = F.coalesce(header, F.col("file_header"))
-    keep = [c for c in raw.columns if c not in ("raw", "file_header")]
+    # Only a record of several lines (a whole file sent as one record) can hold a header.
+    header = F.when(
+        text.contains("\n"),
+        field_names(
+            F.try_element_at(F.filter(split, lambda line: line.startswith("#Fields:")), F.lit(1))
+        ),
+    )
+    if "file_fields" in raw.columns:
+        header = F.coalesce(header, F.col("file_fields"))
+    keep = [c for c in raw.columns if c not in ("raw", "file_fields")]
     return (
         raw.select(*keep, header.alias("_header"), F.explode(split).alias("line"))
         .withColumn("line", F.regexp_replace("line", r"\r$", ""))
@@ -424,7 +462,7 @@ def _lines(raw: DataFrame) -> DataFrame:
 def _unbatch_edgecast(lines: DataFrame) -> DataFrame:
     """RTLD's batched form (``{"logs": [...], ...}``) → one line per request, as JSON."""
     batch = F.from_json("line", _EDGECAST_BATCH).getField("logs")
-    many = (F.col("_fmt") == "edgecast") & F.col("line").contains('"logs"') & batch.isNotNull()
+    many = F.col("line").contains('"logs"') & batch.isNotNull()
     items = F.when(many, F.transform(batch, lambda m: F.to_json(m))).otherwise(
         F.array(F.col("line"))
     )
@@ -515,7 +553,7 @@ def _validate(
 
 
 def _positional(line: Column, names: Column) -> tuple[Callable[[str], Column], Column]:
-    values = F.split(line, "\t")
+    values = F.col("_v")
     return (
         lambda name: _dash(F.get(values, F.array_position(names, name).cast("int") - 1)),
         F.size(values) != F.size(names),
@@ -523,10 +561,7 @@ def _positional(line: Column, names: Column) -> tuple[Callable[[str], Column], C
 
 
 def _cloudfront(line: Column, options: dict) -> tuple[Column, Column, Column]:
-    header = F.split(F.trim(F.regexp_replace(F.col("_header"), "^#Fields:", "")), r"\s+")
-    names = F.when(F.col("_header").isNotNull(), header).otherwise(
-        F.array(*map(F.lit, CLOUDFRONT_FIELDS))
-    )
+    names = F.col("_names")
     get, wrong_count = _positional(line, names)
     date, time = get("date"), get("time")
     stamp = F.concat(date, F.lit(" "), time, F.lit(" +0000"))
@@ -557,7 +592,7 @@ def _cloudfront(line: Column, options: dict) -> tuple[Column, Column, Column]:
             "bad_field_count",
             F.format_string(
                 "%d tab-separated fields, the #Fields list has %d",
-                F.size(F.split(line, "\t")),
+                F.size(F.col("_v")),
                 F.size(names),
             ),
         )
@@ -615,7 +650,7 @@ def _cloudfront_realtime(line: Column, options: dict) -> tuple[Column, Column, C
             "bad_field_count",
             F.format_string(
                 "%d tab-separated fields, the configured real-time field list has %d",
-                F.size(F.split(line, "\t")),
+                F.size(F.col("_v")),
                 F.lit(len(fields)),
             ),
         )
@@ -624,7 +659,7 @@ def _cloudfront_realtime(line: Column, options: dict) -> tuple[Column, Column, C
 
 
 def _json_fields(line: Column) -> tuple[Callable[[str], Column], Column]:
-    fields = F.from_json(line, _MAP)
+    fields = F.col("_v")
     return lambda name: _dash(fields.getItem(name)), fields.isNull()
 
 
@@ -731,13 +766,10 @@ def _fastly(line: Column, options: dict) -> tuple[Column, Column, Column]:
 
 
 def _nginx(line: Column, options: dict) -> tuple[Column, Column, Column]:
-    # One regex pass: the groups joined by \u0001 (nginx escapes control bytes as \xHH, so it
-    # never occurs in a line), then a split; a line that does not match stays as it was.
-    joined = F.regexp_replace(
-        line, _NGINX, "\u0002" + "\u0001".join(f"${i + 1}" for i in range(len(_NGINX_GROUPS)))
-    )
-    matched = joined.startswith("\u0002")
-    parts = F.split(F.substring(joined, 2, 1 << 30), "\u0001")
+    # One regex pass (_PREPARE): the groups joined by \u0001 (nginx escapes control bytes as
+    # \xHH, so it never occurs in a line), then a split; null when the line does not match.
+    parts = F.col("_v")
+    matched = parts.isNotNull()
 
     def get(name: str) -> Column:
         return F.when(matched, _dash(F.get(parts, _NGINX_GROUPS.index(name))))
