@@ -152,6 +152,7 @@ object CmcdParser {
         if (i >= s.length) fail("unterminated inner list")
         items += bareItem()
         parameters()
+        if (i >= s.length) fail("unterminated inner list")
         if (peek != ' ' && peek != ')') fail("expected ' ' or ')' in inner list")
         skipSpaces()
       }
