@@ -251,10 +251,11 @@ CMCD_OBJECT_TYPES = {
 _MAP = MapType(StringType(), StringType())
 _EDGECAST_BATCH = StructType([StructField("logs", ArrayType(_MAP))])
 # nginx combined, with the extended variant's `rt=... ut="..." cs=...` optional at the end.
+# Possessive quantifiers: a line that does not match fails at once, without backtracking.
 _NGINX = (
-    r'^(\S+) \S+ \S+ \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-) '
-    r'"((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"'
-    r'(?: rt=(\S+) ut="?([^"]*?)"? cs=(\S+))?\s*$'
+    r'^(\S++) \S++ \S++ \[([^\]]++)\] "((?:[^"\\]++|\\.)*+)" (\d{3}) (\d++|-) '
+    r'"((?:[^"\\]++|\\.)*+)" "((?:[^"\\]++|\\.)*+)"'
+    r'(?: rt=(\S++) ut="?([^"]*?)"? cs=(\S++))?\s*$'
 )
 _NGINX_GROUPS = [
     "remote_addr",
@@ -421,15 +422,19 @@ def object_type(cmcd_ot: Column, path: Column) -> Column:
     named = F.lit(None).cast("string")
     for token, name in CMCD_OBJECT_TYPES.items():
         named = F.when(cmcd_ot == token, F.lit(name)).otherwise(named)
+    # String functions rather than regular expressions: this runs for every request.
     p = F.lower(path)
+    name = F.substring_index(p, "/", -1)
+    ext = F.substring_index(name, ".", -1)
+    segment = ext.isin("ts", "m4s", "mp4", "cmfv", "cmfa", "m4v", "webm", "m2ts", "m4f")
     guessed = (
-        F.when(p.rlike(r"\.(m3u8|mpd|f4m)$|/manifest(\(.*\))?$"), F.lit("manifest"))
-        .when(p.rlike(r"(^|[/_.-])init[^/]*$|\.(m4i|mp4i)$"), F.lit("init"))
-        .when(p.rlike(r"\.(vtt|webvtt|srt|ttml|dfxp)$"), F.lit("caption"))
-        .when(p.rlike(r"\.(key)$"), F.lit("key"))
-        .when(p.rlike(r"\.(aac|m4a|mp3|ac3|ec3|opus|cmfa)$"), F.lit("audio"))
-        .when(p.rlike(r"audio[^/]*/[^/]*\.(ts|m4s|mp4|cmf[av])$|audio[^/]*\.(ts|m4s)$"), "audio")
-        .when(p.rlike(r"\.(ts|m4s|mp4|m4v|cmfv|webm|m2ts|m4f)$"), F.lit("video"))
+        F.when(ext.isin("m3u8", "mpd", "f4m") | name.startswith("manifest"), F.lit("manifest"))
+        .when(name.contains("init") | ext.isin("m4i", "mp4i"), F.lit("init"))
+        .when(ext.isin("vtt", "webvtt", "srt", "ttml", "dfxp"), F.lit("caption"))
+        .when(ext == "key", F.lit("key"))
+        .when(ext.isin("aac", "m4a", "mp3", "ac3", "ec3", "opus", "cmfa"), F.lit("audio"))
+        .when(segment & p.contains("audio"), F.lit("audio"))
+        .when(segment, F.lit("video"))
         .when(p.isNotNull(), F.lit("other"))
     )
     return F.when(cmcd_ot.isNotNull(), F.coalesce(named, F.lit("other"))).otherwise(guessed)
@@ -454,7 +459,12 @@ def _lines(raw: DataFrame) -> DataFrame:
     keep = [c for c in raw.columns if c not in ("raw", "file_fields")]
     return (
         raw.select(*keep, header.alias("_header"), F.explode(split).alias("line"))
-        .withColumn("line", F.regexp_replace("line", r"\r$", ""))
+        .withColumn(
+            "line",
+            F.when(
+                F.col("line").endswith("\r"), F.expr("substring(line, 1, length(line) - 1)")
+            ).otherwise(F.col("line")),
+        )
         .where((F.trim("line") != "") & ~F.col("line").startswith("#"))
     )
 
