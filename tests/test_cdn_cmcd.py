@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
+
+from vsa.cli import main
 from vsa.functions import parse_cmcd
 
 # key → (dictionary member, typed value); CTA-5004 and spec/inputs.md (v1 and the v2 keys).
@@ -108,3 +111,10 @@ def test_malformed_dictionaries_name_the_problem(spark):
         assert got[text].br is None and got[text].other is None
     none = spark.createDataFrame([("a=1&b=2",), ("",), (None,)], "t string")
     assert [r.c for r in none.select(parse_cmcd("t").alias("c")).collect()] == [None] * 3
+
+
+def test_cli_batch_needs_events_or_cdn_logs(tmp_path, capsys):
+    for args in ([], ["--events", "e.jsonl", "--cdn-logs", "logs/"]):
+        with pytest.raises(SystemExit):
+            main(["batch", "--out", str(tmp_path), *args])
+        assert "--events or --cdn-logs" in capsys.readouterr().err
