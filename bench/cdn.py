@@ -150,7 +150,8 @@ def main() -> None:
             # Two input splits, so both cores work on every variant.
             size = log.stat().st_size
             spark.conf.set("spark.sql.files.maxPartitionBytes", str(size // 2 + 1))
-            full = cdn_tables(read_cdn_files(spark, str(log)), config, fmt)["cdn_requests"]
+            raw = read_cdn_files(spark, str(log), headers=fmt == "cloudfront")
+            full = cdn_tables(raw, config, fmt)["cdn_requests"]
             rows = full.count()
             assert rows == args.lines, (fmt, rows)
             vsa = timed(lambda full=full: write(full, str(work / "out-vsa")), args.runs)

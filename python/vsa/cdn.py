@@ -66,25 +66,25 @@ def cdn_tables(raw: DataFrame, config: VsaConfig, fmt: str | None = None) -> dic
     }
 
 
-def read_cdn_files(spark: SparkSession, path: str) -> DataFrame:
-    """Log files (plain or compressed, a file or a directory) as raw records, one per line, with
-    ``file_fields``: the names of the file's own ``#Fields:`` line (CloudFront standard
-    logs), if any."""
-    lines = spark.read.text(path).select("value", F.col("_metadata.file_path").alias("_file"))
-    headers = (
-        lines.where(F.col("value").startswith("#Fields:"))
+def read_cdn_files(spark: SparkSession, path: str, headers: bool = True) -> DataFrame:
+    """Log files (plain or compressed, a file or a directory) as raw records, one per line.
+    With ``headers`` (CloudFront standard logs), ``file_fields`` holds the names of each
+    file's own ``#Fields:`` line, if any: finding them costs one more pass over the files."""
+    lines = spark.read.text(path).where(F.trim("value") != "")
+    no_kafka = [
+        F.lit(None).cast("string").alias("kafka_topic"),
+        F.lit(None).cast("int").alias("kafka_partition"),
+        F.lit(None).cast("long").alias("kafka_offset"),
+        F.lit(None).cast("timestamp").alias("kafka_timestamp"),
+    ]
+    if not headers:
+        return lines.select(F.col("value").alias("raw"), *no_kafka)
+    with_file = lines.select("value", F.col("_metadata.file_path").alias("_file"))
+    fields = (
+        with_file.where(F.col("value").startswith("#Fields:"))
         .groupBy("_file")
         .agg(field_names(F.first("value")).alias("file_fields"))
     )
-    return (
-        lines.where(F.trim("value") != "")
-        .join(F.broadcast(headers), "_file", "left")
-        .select(
-            F.col("value").alias("raw"),
-            F.lit(None).cast("string").alias("kafka_topic"),
-            F.lit(None).cast("int").alias("kafka_partition"),
-            F.lit(None).cast("long").alias("kafka_offset"),
-            F.lit(None).cast("timestamp").alias("kafka_timestamp"),
-            "file_fields",
-        )
+    return with_file.join(F.broadcast(fields), "_file", "left").select(
+        F.col("value").alias("raw"), *no_kafka, "file_fields"
     )

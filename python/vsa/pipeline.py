@@ -119,7 +119,7 @@ def run_batch(spark: SparkSession, config: VsaConfig, events_path: str) -> RunRe
 def run_cdn_batch(spark: SparkSession, config: VsaConfig, path: str, fmt: str) -> RunResult:
     """``vsa batch --cdn-logs``: ``cdn_requests``, ``cdn_qos_minute`` and ``dead_letter`` from
     log files in format ``fmt`` (a file or a directory; compressed files are read as such)."""
-    tables = cdn_tables(read_cdn_files(spark, path), config, fmt)
+    tables = cdn_tables(read_cdn_files(spark, path, headers=fmt == "cloudfront"), config, fmt)
     requests = tables["cdn_requests"].cache()
     tables = {**tables, "cdn_requests": requests, "cdn_qos_minute": cdn_qos_of(requests, config)}
     written = {
