@@ -8,6 +8,8 @@ privacy truncates it), :mod:`vsa.kpis.cdn_qos` aggregates.
 
 from __future__ import annotations
 
+import re
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -64,6 +66,28 @@ def cdn_tables(raw: DataFrame, config: VsaConfig, fmt: str | None = None) -> dic
         "cdn_qos_minute": cdn_qos(requests, config),
         "dead_letter": cdn_dead_letters(parsed, config),
     }
+
+
+def read_cdn_stream(spark: SparkSession, config: VsaConfig) -> DataFrame:
+    """Every CDN topic of ``config`` as one stream of raw records (the columns of
+    :mod:`vsa.sources`). Subscribed by pattern, so a topic that does not exist yet (no CDN
+    configured) gives no records instead of failing the query, and is read once it appears."""
+    pattern = "|".join(f"^{re.escape(topic)}$" for topic in config.cdn_formats)
+    reader = (
+        spark.readStream.format("kafka")
+        .option("kafka.bootstrap.servers", config.kafka_bootstrap_servers)
+        .option("subscribePattern", pattern)
+        .option("startingOffsets", config.starting_offsets)
+    )
+    if config.max_offsets_per_trigger:
+        reader = reader.option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
+    return reader.load().select(
+        F.col("value").cast("string").alias("raw"),
+        F.col("topic").alias("kafka_topic"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+        F.col("timestamp").alias("kafka_timestamp"),
+    )
 
 
 def read_cdn_files(spark: SparkSession, path: str, headers: bool = True) -> DataFrame:

@@ -249,7 +249,7 @@ def parse_cmcd(text: ColumnOrName) -> Column:
     --------
     >>> df = spark.createDataFrame([
     ...     ("/v/seg_12.m4s?CMCD=bl%3D21300%2Cbr%3D3200%2Cbs%2Cot%3Dv%2Csid%3D%22s-1%22",),
-    ...     ('br=3200,sid="say \\"hi\\"",com.example-k=7',),
+    ...     (r'br=3200,sid="say \\"hi\\"",com.example-k=7',),
     ...     ("br=3200,",)], ["t"])
     >>> df.select(parse_cmcd("t").alias("c")).select(
     ...     "c.br", "c.bl", "c.bs", "c.sid", "c.other", "c.error").show(truncate=False)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
-from vsa.cdn import CDN_TIME_COLUMNS, cdn_tables, read_cdn_files
+from vsa.cdn import CDN_TIME_COLUMNS, cdn_tables, read_cdn_files, read_cdn_stream
 from vsa.config import VsaConfig
 from vsa.enrich import mask_client_ip, mask_ips_in_text, with_geo, with_user_agent
 from vsa.kpis import DIMENSION_TABLES, minute_kpis, rollup
@@ -138,7 +138,7 @@ def _start_from_kafka(
     if config.cdn_formats:
         # One Kafka source for every CDN topic; its dead letters join the player events' in
         # the one dead_letter query (a table has one writer).
-        cdn = cdn_tables(read_kafka_stream(spark, config, ",".join(config.cdn_formats)), config)
+        cdn = cdn_tables(read_cdn_stream(spark, config), config)
         tables = {
             **tables,
             **cdn,
