@@ -249,6 +249,8 @@ CMCD_OBJECT_TYPES = {
 }
 
 _MAP = MapType(StringType(), StringType())
+_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _EDGECAST_BATCH = StructType([StructField("logs", ArrayType(_MAP))])
 # nginx combined, with the extended variant's `rt=... ut="..." cs=...` optional at the end.
 # Possessive quantifiers: a line that does not match fails at once, without backtracking.
@@ -513,6 +515,28 @@ def _cache(value: Column, hits: Sequence[str], misses: Sequence[str]) -> Column:
     )
 
 
+def _nginx_time(text: Column) -> Column:
+    """``$time_local`` (``10/Oct/2000:13:55:36 -0700``) as ISO-8601 text, read by a cast (a
+    datetime pattern costs ~20x more per row)."""
+    month = F.lit(None).cast("string")
+    for n, name in enumerate(_MONTHS, 1):
+        month = F.when(F.substring(text, 4, 3) == name, F.lit(f"{n:02d}")).otherwise(month)
+    iso = F.concat(
+        F.substring(text, 8, 4),
+        F.lit("-"),
+        month,
+        F.lit("-"),
+        F.substring(text, 1, 2),
+        F.lit("T"),
+        F.substring(text, 13, 8),
+        F.substring(text, 22, 3),
+        F.lit(":"),
+        F.substring(text, 25, 2),
+    )
+    shape = r"^\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}$"
+    return F.when(text.rlike(shape), iso.try_cast("timestamp"))
+
+
 def _request(**columns: Column) -> Column:
     """The normalized struct, in :data:`REQUEST_FIELDS` order, nulls for what a format lacks."""
     return F.struct(
@@ -574,7 +598,8 @@ def _cloudfront(line: Column, options: dict) -> tuple[Column, Column, Column]:
     names = F.col("_names")
     get, wrong_count = _positional(line, names)
     date, time = get("date"), get("time")
-    stamp = F.concat(date, F.lit(" "), time, F.lit(" +0000"))
+    # ISO-8601 text read by a cast: ~20x cheaper per row than a datetime pattern.
+    stamp = F.concat(date, F.lit("T"), time, F.lit("Z"))
     text = {
         "timestamp": F.when(date.isNotNull() & time.isNotNull(), stamp),
         "status": get("sc-status"),
@@ -583,7 +608,7 @@ def _cloudfront(line: Column, options: dict) -> tuple[Column, Column, Column]:
         "download_ms": get("time-taken"),
     }
     request = _request(
-        timestamp=F.try_to_timestamp(text["timestamp"], F.lit("yyyy-MM-dd HH:mm:ss[.SSS] Z")),
+        timestamp=F.when(date.rlike(_DATE), text["timestamp"].try_cast("timestamp")),
         client_ip=get("c-ip"),
         user_agent=_decode(get("cs(User-Agent)")),
         host=F.coalesce(get("x-host-header"), get("cs(Host)")),
@@ -795,7 +820,7 @@ def _nginx(line: Column, options: dict) -> tuple[Column, Column, Column]:
         "download_ms": get("request_time"),
     }
     request = _request(
-        timestamp=F.try_to_timestamp(text["timestamp"], F.lit("dd/MMM/yyyy:HH:mm:ss Z")),
+        timestamp=_nginx_time(text["timestamp"]),
         client_ip=get("remote_addr"),
         user_agent=get("http_user_agent"),
         path=F.split_part(target, F.lit("?"), F.lit(1)),
