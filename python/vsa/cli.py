@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     batch = commands.add_parser("batch", help="the same tables from JSON-lines files")
-    batch.add_argument("--events", required=True, help="a JSON-lines file or a directory of them")
+    batch.add_argument("--events", help="a JSON-lines file or a directory of them")
+    batch.add_argument("--cdn-logs", help="CDN log files (a file or a directory), not --events")
+    batch.add_argument("--format", default="cloudfront", help="the CDN log format (docs/cdn.md)")
     batch.add_argument("--out", type=Path, required=True, help="output root of the tables")
 
     roll = commands.add_parser("rollup", help="kpi_hour and kpi_day from kpi_minute")
@@ -72,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         _print_rows(config, result.rows_written)
         return 0
     if args.command == "batch":
+        if (args.events is None) == (args.cdn_logs is None):
+            parser.error("batch needs --events or --cdn-logs (one of them)")
+        if args.cdn_logs is not None:
+            return _cdn_batch(
+                VsaConfig(output_root=str(args.out), cdn_log_format=args.format), args.cdn_logs
+            )
         return _batch(VsaConfig(output_root=str(args.out)), args.events)
     if args.command == "run":
         config = VsaConfig(
@@ -108,6 +116,16 @@ def _batch(config: VsaConfig, events: str) -> int:
 
     spark = build_session(config, app_name="vsa-batch")
     result = pipeline.run_batch(spark, config, events)
+    _print_rows(config, result.rows_written)
+    return 0
+
+
+def _cdn_batch(config: VsaConfig, path: str) -> int:
+    from vsa import pipeline
+    from vsa.session import build_session
+
+    spark = build_session(config, app_name="vsa-batch-cdn")
+    result = pipeline.run_cdn_batch(spark, config, path, config.cdn_log_format)
     _print_rows(config, result.rows_written)
     return 0
 

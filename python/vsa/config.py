@@ -7,6 +7,14 @@ from pathlib import Path
 
 GEOIP_CITY_DB_KEY = "spark.vsa.geoip.cityDb"
 GEOIP_ASN_DB_KEY = "spark.vsa.geoip.asnDb"
+CDN_LOG_FORMATS = (
+    "cloudfront",
+    "cloudfront-realtime",
+    "akamai-ds2",
+    "edgecast",
+    "fastly",
+    "nginx",
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,23 @@ class VsaConfig:
         Path of a GeoLite2 ASN ``.mmdb`` file for ``vsa_geoip`` (``spark.vsa.geoip.asnDb``).
     spark_conf
         Extra Spark settings applied by :func:`vsa.configure_spark`.
+    cdn_logs_topic
+        Topic of CDN access logs (one log line, or a whole log file, per record) that the
+        streaming job reads beside the player events; None or empty: no CDN topic.
+    cdn_log_format
+        The format of ``cdn_logs_topic`` and of ``vsa batch --cdn-logs`` (one of
+        ``CDN_LOG_FORMATS``; docs/cdn.md).
+    cdn_topic_formats
+        More CDN topics, each with its own format: ``{topic: format}``.
+    cdn_name
+        The ``cdn`` column of CDN requests; default: the vendor of the format.
+    cdn_pop
+        The ``pop`` column for formats that carry none (nginx).
+    cloudfront_realtime_fields
+        The field list of the CloudFront real-time log configuration, in its order; default:
+        ``vsa.normalize.cdn_logs.CLOUDFRONT_REALTIME_FIELDS``.
+    fastly_field_map
+        Your Fastly JSON keys for the preset's names (``vsa.normalize.cdn_logs.FASTLY_PRESET``).
     """
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -69,6 +94,13 @@ class VsaConfig:
     geoip_city_db: str | None = None
     geoip_asn_db: str | None = None
     spark_conf: dict[str, str] = field(default_factory=dict)
+    cdn_logs_topic: str | None = "cdn-logs"
+    cdn_log_format: str = "cloudfront"
+    cdn_topic_formats: dict[str, str] = field(default_factory=dict)
+    cdn_name: str | None = None
+    cdn_pop: str | None = None
+    cloudfront_realtime_fields: tuple[str, ...] | None = None
+    fastly_field_map: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.starting_offsets not in ("earliest", "latest"):
@@ -92,6 +124,27 @@ class VsaConfig:
             raise ValueError(f"watermark_seconds must be >= 0, not {self.watermark_seconds}")
         if not self.kafka_bootstrap_servers.strip():
             raise ValueError("kafka_bootstrap_servers must not be empty")
+        for fmt in (self.cdn_log_format, *self.cdn_topic_formats.values()):
+            if fmt not in CDN_LOG_FORMATS:
+                raise ValueError(
+                    f"unknown CDN log format {fmt!r}; formats are {', '.join(CDN_LOG_FORMATS)}"
+                )
+        if self.player_events_topic in self.cdn_formats:
+            raise ValueError(f"topic {self.player_events_topic!r} is both player events and CDN")
+        if self.cloudfront_realtime_fields is not None and (
+            len(set(self.cloudfront_realtime_fields)) != len(self.cloudfront_realtime_fields)
+            or not {"timestamp", "sc-status"} <= set(self.cloudfront_realtime_fields)
+        ):
+            raise ValueError(
+                "cloudfront_realtime_fields must list distinct fields including timestamp and "
+                "sc-status"
+            )
+
+    @property
+    def cdn_formats(self) -> dict[str, str]:
+        """Every CDN topic the streaming job reads, with its format."""
+        topics = {self.cdn_logs_topic: self.cdn_log_format} if self.cdn_logs_topic else {}
+        return {**topics, **self.cdn_topic_formats}
 
     @property
     def jvm_conf(self) -> dict[str, str]:

@@ -222,5 +222,48 @@ def sketch_upper_bound(sketch: ColumnOrName, num_std_dev: int) -> Column:
     return F.call_function("vsa_sketch_upper_bound", _col(sketch), F.lit(num_std_dev))
 
 
+def parse_cmcd(text: ColumnOrName) -> Column:
+    """The CMCD (CTA-5004) keys of a request, typed (SQL: ``vsa_parse_cmcd``).
+
+    Parameters
+    ----------
+    text
+        A string column holding either a query string or URL (its ``CMCD`` argument is read
+        and URL-decoded) or a CMCD header value (``CMCD-Object``, ``CMCD-Request``,
+        ``CMCD-Status``, ``CMCD-Session``, or several joined by ``","``). Text that starts
+        with ``CMCD=`` or has a ``?`` or ``&`` outside quoted strings is a query string.
+
+    Returns
+    -------
+    Column
+        A struct with one field per key of spec/inputs.md (``br``, ``bl``, ``bs``, ``bsd``,
+        ``cdn``, ``cid``, ``d``, ``dl``, ``e``, ``msd``, ``mtp``, ``nor``, ``nrr``, ``ot``,
+        ``pr``, ``rtp``, ``sf``, ``sid``, ``st``, ``sta``, ``su``, ``tb``, ``ts``, ``ttfb``,
+        ``ttlb``, ``v``): integers as long, ``pr`` as double, ``bs``/``su`` as booleans
+        (false when absent, as CMCD omits false), ``v`` 1 when omitted; for v2 inner lists the
+        first item. ``other`` maps every other key (and whole inner lists) to its text;
+        ``error`` says why a malformed dictionary could not be read (then every other field
+        is null). Null when the text carries no CMCD.
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([
+    ...     ("/v/seg_12.m4s?CMCD=bl%3D21300%2Cbr%3D3200%2Cbs%2Cot%3Dv%2Csid%3D%22s-1%22",),
+    ...     (r'br=3200,sid="say \\"hi\\"",com.example-k=7',),
+    ...     ("br=3200,",)], ["t"])
+    >>> df.select(parse_cmcd("t").alias("c")).select(
+    ...     "c.br", "c.bl", "c.bs", "c.sid", "c.other", "c.error").show(truncate=False)
+    +----+-----+-----+--------+--------------------+--------------------------------+
+    |br  |bl   |bs   |sid     |other               |error                           |
+    +----+-----+-----+--------+--------------------+--------------------------------+
+    |3200|21300|true |s-1     |{}                  |NULL                            |
+    |3200|NULL |false|say "hi"|{com.example-k -> 7}|NULL                            |
+    |NULL|NULL |NULL |NULL    |NULL                |trailing ',', found end of input|
+    +----+-----+-----+--------+--------------------+--------------------------------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_parse_cmcd", _col(text))
+
+
 def _col(c: ColumnOrName) -> Column:
     return F.col(c) if isinstance(c, str) else c

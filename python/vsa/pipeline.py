@@ -12,9 +12,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
+from vsa.cdn import CDN_TIME_COLUMNS, cdn_tables, read_cdn_files, read_cdn_stream
 from vsa.config import VsaConfig
 from vsa.enrich import mask_client_ip, mask_ips, mask_ips_in_text, with_geo, with_user_agent
 from vsa.kpis import DIMENSION_TABLES, minute_kpis, rollup
+from vsa.kpis.cdn_qos import cdn_qos as cdn_qos_of
 from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
 from vsa.sessions import rejected_events, sessionize, view_slices, views
 from vsa.sinks import (
@@ -39,6 +41,7 @@ TIME_COLUMNS = {
     "view_slices": "minute",
     "views": "view_start",
     **{table: "window_start" for table in (*DIMENSION_TABLES, "kpi_hour", "kpi_day")},
+    **CDN_TIME_COLUMNS,
 }
 
 
@@ -136,18 +139,40 @@ def run_batch(spark: SparkSession, config: VsaConfig, events_path: str) -> RunRe
     return RunResult(rows_written=written)
 
 
+def run_cdn_batch(spark: SparkSession, config: VsaConfig, path: str, fmt: str) -> RunResult:
+    """``vsa batch --cdn-logs``: ``cdn_requests``, ``cdn_qos_minute`` and ``dead_letter`` from
+    log files in format ``fmt`` (a file or a directory; compressed files are read as such)."""
+    tables = cdn_tables(read_cdn_files(spark, path, headers=fmt == "cloudfront"), config, fmt)
+    requests = tables["cdn_requests"].cache()
+    tables = {**tables, "cdn_requests": requests, "cdn_qos_minute": cdn_qos_of(requests, config)}
+    written = {
+        name: write_table_batch(df, config, name, TIME_COLUMNS[name]) for name, df in tables.items()
+    }
+    requests.unpersist()
+    return RunResult(rows_written=written)
+
+
 def _start_from_kafka(
     spark: SparkSession, config: VsaConfig, trigger: dict[str, object] | None
 ) -> list[StreamingQuery]:
     trigger = trigger or {"processingTime": config.trigger_interval}
     stages = transform(read_kafka_stream(spark, config, config.player_events_topic), config)
     late = F.sum(F.when(F.col("rejected.reason") == "late", 1).otherwise(0)).alias("late")
-    return [
+    queries = [
         write_table_stream(stages.player_events, config, "player_events", "ts", trigger),
         write_table_stream(
             stages.sessions, config, SESSIONS, TIME_COLUMNS[SESSIONS], trigger, metrics=[late]
         ),
     ]
+    if config.cdn_formats:
+        # One Kafka source for every CDN topic; its dead letters go with the derived queries'.
+        cdn = cdn_tables(read_cdn_stream(spark, config), config)
+        queries += [
+            write_table_stream(df, config, name, TIME_COLUMNS[name], trigger)
+            for name, df in cdn.items()
+            if name != "dead_letter"
+        ]
+    return queries
 
 
 def _start_derived(
@@ -157,14 +182,17 @@ def _start_derived(
     # The sessionizer's output schema, planned (not run) over an empty batch input.
     schema = transform(empty_raw(spark), config).sessions.schema
     sessions = read_table_stream(spark, config, SESSIONS, schema)
-    # One query writes dead_letter: the parse rejects (from Kafka) and the sessionizer's.
+    # One query writes dead_letter (a table has one writer): the parse rejects (from Kafka),
+    # the sessionizer's (from _sessions) and the CDN logs' (from their topics).
     parse_rejects = transform(
         read_kafka_stream(spark, config, config.player_events_topic), config
     ).parse_rejects
-    tables = {
-        "dead_letter": parse_rejects.unionByName(rejected_events(sessions)),
-        **from_sessions(sessions, config),
-    }
+    letters = parse_rejects.unionByName(rejected_events(sessions))
+    if config.cdn_formats:
+        letters = letters.unionByName(
+            cdn_tables(read_cdn_stream(spark, config), config)["dead_letter"]
+        )
+    tables = {"dead_letter": letters, **from_sessions(sessions, config)}
     return [
         write_table_stream(df, config, name, TIME_COLUMNS[name], trigger)
         for name, df in tables.items()

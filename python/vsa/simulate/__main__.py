@@ -61,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
         help="share of valid events with ts as ISO-8601 text instead of epoch ms",
     )
     p.add_argument(
+        "--cdn-format",
+        help="with --out: also write cdn.log, the sessions' CDN requests in this log format "
+        "(vsa.simulate.cdn)",
+    )
+    p.add_argument(
         "--flush",
         action="store_true",
         help="end with one far-ahead event (session 'flush') that closes every view",
@@ -104,6 +109,26 @@ def write(sim: Simulation, out: Path) -> None:
         f.write("\n")
 
 
+def write_cdn_log(sim: Simulation, out: Path, fmt: str) -> int:
+    """Writes ``out/cdn.log``: the CDN requests of ``sim``'s sessions as ``fmt`` lines."""
+    from vsa.simulate import cdn
+
+    events = []
+    for _, value in sim.records:
+        try:
+            event = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    requests = cdn.cdn_requests(events, cdn.VENDOR[fmt], sim.spec.seed)
+    with open(out / "cdn.log", "w", encoding="utf-8", newline="\n") as f:
+        if fmt == "cloudfront":
+            f.write(cdn.CLOUDFRONT_HEADER + "\n")
+        f.writelines(cdn.log_line(r, fmt) + "\n" for r in requests)
+    return len(requests)
+
+
 def send(sim: Simulation, bootstrap: str, topic: str) -> int:
     """Sends the records of ``sim`` to ``topic`` in delivery order (one Kafka write)."""
     from pyspark.sql import SparkSession
@@ -130,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         write(sim, args.out)
         print(f"wrote {len(sim.records)} records and {len(sim.views)} views to {args.out}")
+        if args.cdn_format:
+            print(f"wrote {write_cdn_log(sim, args.out, args.cdn_format)} CDN log lines")
     if args.kafka is not None:
         sent = send(sim, args.kafka, args.topic)
         print(f"sent {sent} records to {args.topic} at {args.kafka}")

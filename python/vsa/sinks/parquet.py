@@ -29,6 +29,8 @@ TABLES = (
     "kpi_by_cdn",
     "kpi_hour",
     "kpi_day",
+    "cdn_requests",
+    "cdn_qos_minute",
 )
 # Written and read by the pipeline only (vsa.pipeline.SESSIONS).
 INTERNAL_TABLES = ("_sessions",)

@@ -32,6 +32,14 @@ object FunctionCatalog {
       example = "> SELECT _FUNC_('81.2.69.142').city;\n       London",
       group = "misc_funcs"
     ) { case Seq(ip) => GeoIp.fromConf(ip) },
+    // CDN logs
+    function[ParseCmcd](
+      "vsa_parse_cmcd",
+      usage =
+        "_FUNC_(text) - The CMCD (CTA-5004) keys of a query string's CMCD argument or of a CMCD header value, typed (br, bl, bs, bsd, cdn, cid, d, dl, e, msd, mtp, nor, nrr, ot, pr, rtp, sf, sid, st, sta, su, tb, ts, ttfb, ttlb, v), the other keys in `other`, and `error` for a malformed dictionary. Null without CMCD.",
+      example = "> SELECT _FUNC_('/seg_1.m4s?CMCD=br%3D3200%2Cbs%2Cot%3Dv%2Csid%3D%226e2fb550%22').br;\n       3200",
+      group = "string_funcs"
+    ) { case Seq(text) => ParseCmcd(text) },
     // Privacy
     function[MaskIp](
       "vsa_mask_ip",

@@ -1,0 +1,247 @@
+package vsa.spark.cmcd
+
+import scala.collection.mutable
+
+/** A value of a structured-field dictionary (RFC 8941), as CMCD (CTA-5004) sends it. */
+sealed trait SfValue {
+
+  /** The text kept in the map of keys without a typed column: strings and tokens bare, lists in their SF form. */
+  def text: String
+}
+final case class SfInteger(value: Long) extends SfValue { def text: String = value.toString }
+final case class SfDecimal(value: Double) extends SfValue {
+  def text: String = java.math.BigDecimal.valueOf(value).stripTrailingZeros.toPlainString
+}
+final case class SfString(value: String) extends SfValue { def text: String = value }
+final case class SfToken(value: String) extends SfValue { def text: String = value }
+final case class SfBoolean(value: Boolean) extends SfValue { def text: String = value.toString }
+final case class SfBytes(base64: String) extends SfValue { def text: String = s":$base64:" }
+final case class SfInnerList(items: Seq[SfValue]) extends SfValue {
+  def text: String = items.map(quoted).mkString("(", " ", ")")
+  private def quoted(v: SfValue): String = v match {
+    case SfString(s) => "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\""
+    case other       => other.text
+  }
+}
+
+/** Thrown at the first character that breaks the grammar; the message says where and what. */
+final class SfParseError(message: String) extends Exception(message, null, false, false)
+
+/** CMCD from a query string (`...&CMCD=<url-encoded dictionary>`) or from a header value (the dictionary itself).
+  *
+  * A hand-written parser of the RFC 8941 dictionary: every CDN request of the pipeline comes through here, and the
+  * grammar is small (keys, integers, decimals, quoted strings with `\"` and `\\` escapes, tokens, byte sequences,
+  * booleans `?1`/`?0` and the bare key for true, inner lists, parameters, which CMCD does not use and are dropped).
+  */
+object CmcdParser {
+
+  /** The dictionary of the `CMCD` query argument of `input` if it has one, else `input` read as a dictionary. `None`:
+    * no CMCD (null, empty, or a query string without the argument).
+    */
+  def parse(input: String): Option[mutable.LinkedHashMap[String, SfValue]] = {
+    val dictionary = if (looksLikeQuery(input)) queryArgument(input).map(percentDecode) else Some(input)
+    dictionary.map(_.trim).filter(_.nonEmpty).map(new Reader(_).dictionary())
+  }
+
+  /** A query string (or a URL), not a header value: it starts with `CMCD=`, or has a `?` or `&` outside quoted strings
+    * (a dictionary's keys are lower case, and CMCD has no `?` or `&` outside its strings but in `=?0`, `=?1`).
+    */
+  private def looksLikeQuery(s: String): Boolean = {
+    val quote = s.indexOf('"')
+    val before = if (quote < 0) s else s.substring(0, quote)
+    before.startsWith("CMCD=") || before.indexOf('&') >= 0 || before.indices.exists { i =>
+      // `=?0` and `=?1` are booleans
+      before.charAt(i) == '?' && !(i > 0 && before.charAt(i - 1) == '=' && i + 1 < before.length && "01"
+        .indexOf(before.charAt(i + 1)) >= 0)
+    }
+  }
+
+  private def queryArgument(query: String): Option[String] = {
+    val q = query.substring(query.indexOf('?') + 1) // a whole URL, a query with its '?', or a bare query
+    val start = if (q.startsWith("CMCD=")) 0 else { val i = q.indexOf("&CMCD="); if (i < 0) -1 else i + 1 }
+    if (start < 0) None
+    else {
+      val end = q.indexOf('&', start)
+      Some(q.substring(start + 5, if (end < 0) q.length else end))
+    }
+  }
+
+  /** %XX decoding only: CMCD is encoded with encodeURIComponent, so a `+` is a plus sign, never a space. */
+  def percentDecode(s: String): String =
+    if (s.indexOf('%') < 0) s
+    else {
+      val out = new java.io.ByteArrayOutputStream(s.length)
+      var i = 0
+      while (i < s.length) {
+        val c = s.charAt(i)
+        if (c == '%') {
+          if (i + 2 >= s.length) throw new SfParseError(s"bad percent-encoding at ${i + 1}")
+          val hi = Character.digit(s.charAt(i + 1), 16)
+          val lo = Character.digit(s.charAt(i + 2), 16)
+          if (hi < 0 || lo < 0) throw new SfParseError(s"bad percent-encoding at ${i + 1}")
+          out.write(hi * 16 + lo)
+          i += 3
+        } else {
+          val bytes = String.valueOf(c).getBytes(java.nio.charset.StandardCharsets.UTF_8)
+          out.write(bytes, 0, bytes.length)
+          i += 1
+        }
+      }
+      out.toString(java.nio.charset.StandardCharsets.UTF_8)
+    }
+
+  private final class Reader(s: String) {
+    private var i = 0
+
+    private def fail(what: String): Nothing = {
+      val at = if (i < s.length) s"'${s.charAt(i)}' at ${i + 1}" else "end of input"
+      throw new SfParseError(s"$what, found $at")
+    }
+    private def peek: Char = if (i < s.length) s.charAt(i) else '\u0000'
+    private def skipSpaces(): Unit = while (i < s.length && s.charAt(i) == ' ') i += 1
+    private def skipOws(): Unit = while (i < s.length && (s.charAt(i) == ' ' || s.charAt(i) == '\t')) i += 1
+
+    def dictionary(): mutable.LinkedHashMap[String, SfValue] = {
+      val out = mutable.LinkedHashMap.empty[String, SfValue]
+      skipSpaces()
+      while (i < s.length) {
+        val k = key()
+        val value =
+          if (peek == '=') { i += 1; if (peek == '(') innerList() else bareItem() }
+          else SfBoolean(true)
+        parameters()
+        out.remove(k) // RFC 8941: the last value wins, at the last position
+        out.update(k, value)
+        skipOws()
+        if (i < s.length) {
+          if (peek != ',') fail("expected ',' between members")
+          i += 1
+          skipOws()
+          if (i >= s.length) fail("trailing ','")
+        }
+      }
+      out
+    }
+
+    private def key(): String = {
+      val start = i
+      val c = peek
+      if (!(c >= 'a' && c <= 'z') && c != '*') fail("expected a key (lower-case letter or '*')")
+      i += 1
+      while (
+        i < s.length && {
+          val d = s.charAt(i); (d >= 'a' && d <= 'z') || (d >= '0' && d <= '9') || "_-.*".indexOf(d) >= 0
+        }
+      )
+        i += 1
+      s.substring(start, i)
+    }
+
+    private def parameters(): Unit = while (peek == ';') {
+      i += 1
+      skipSpaces()
+      key()
+      if (peek == '=') { i += 1; bareItem() }
+    }
+
+    private def innerList(): SfInnerList = {
+      i += 1 // '('
+      val items = Seq.newBuilder[SfValue]
+      skipSpaces()
+      while (peek != ')') {
+        if (i >= s.length) fail("unterminated inner list")
+        items += bareItem()
+        parameters()
+        if (i >= s.length) fail("unterminated inner list")
+        if (peek != ' ' && peek != ')') fail("expected ' ' or ')' in inner list")
+        skipSpaces()
+      }
+      i += 1
+      SfInnerList(items.result())
+    }
+
+    private def bareItem(): SfValue = peek match {
+      case c if c == '-' || (c >= '0' && c <= '9')           => number()
+      case '"'                                               => string()
+      case ':'                                               => bytes()
+      case '?'                                               => boolean()
+      case c if c == '*' || Character.isLetter(c) && c < 128 => token()
+      case _                                                 => fail("expected a value")
+    }
+
+    private def number(): SfValue = {
+      val start = i
+      if (peek == '-') i += 1
+      val intStart = i
+      while (i < s.length && s.charAt(i) >= '0' && s.charAt(i) <= '9') i += 1
+      val intDigits = i - intStart
+      if (intDigits == 0) fail("expected a digit")
+      if (peek == '.') {
+        if (intDigits > 12) fail("decimal with more than 12 integer digits")
+        i += 1
+        val fracStart = i
+        while (i < s.length && s.charAt(i) >= '0' && s.charAt(i) <= '9') i += 1
+        val fracDigits = i - fracStart
+        if (fracDigits == 0 || fracDigits > 3) fail("decimal needs 1 to 3 fractional digits")
+        SfDecimal(s.substring(start, i).toDouble)
+      } else {
+        if (intDigits > 15) fail("integer with more than 15 digits")
+        SfInteger(s.substring(start, i).toLong)
+      }
+    }
+
+    private def string(): SfString = {
+      i += 1 // '"'
+      val out = new java.lang.StringBuilder
+      while (true) {
+        if (i >= s.length) fail("unterminated string")
+        val c = s.charAt(i)
+        i += 1
+        if (c == '"') return SfString(out.toString)
+        if (c == '\\') {
+          if (i >= s.length || (s.charAt(i) != '"' && s.charAt(i) != '\\')) {
+            i -= 1; fail("a backslash in a string escapes only '\"' or '\\'")
+          }
+          out.append(s.charAt(i))
+          i += 1
+        } else if (c < 0x20 || c > 0x7e) { i -= 1; fail("a string holds printable ASCII only") }
+        else out.append(c)
+      }
+      fail("unreachable")
+    }
+
+    private def token(): SfToken = {
+      val start = i
+      i += 1
+      while (
+        i < s.length && {
+          val c = s.charAt(i); c < 128 && (Character.isLetterOrDigit(c) || "!#$%&'*+-.^_`|~:/".indexOf(c) >= 0)
+        }
+      )
+        i += 1
+      SfToken(s.substring(start, i))
+    }
+
+    private def bytes(): SfBytes = {
+      i += 1
+      val start = i
+      while (i < s.length && s.charAt(i) != ':') {
+        val c = s.charAt(i)
+        if (!(c < 128 && (Character.isLetterOrDigit(c) || c == '+' || c == '/' || c == '='))) fail("bad byte sequence")
+        i += 1
+      }
+      if (i >= s.length) fail("unterminated byte sequence")
+      i += 1
+      SfBytes(s.substring(start, i - 1))
+    }
+
+    private def boolean(): SfBoolean = {
+      i += 1
+      peek match {
+        case '1' => i += 1; SfBoolean(true)
+        case '0' => i += 1; SfBoolean(false)
+        case _   => fail("expected ?1 or ?0")
+      }
+    }
+  }
+}

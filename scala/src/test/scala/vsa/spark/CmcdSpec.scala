@@ -1,0 +1,95 @@
+package vsa.spark
+
+import org.apache.spark.sql.Row
+import org.scalatest.funsuite.AnyFunSuite
+import vsa.spark.expressions.ParseCmcd
+
+class CmcdSpec extends AnyFunSuite with LocalSpark {
+
+  private def parse(text: String): Row =
+    spark.sql("SELECT vsa_parse_cmcd(t) AS c FROM VALUES (?) AS v(t)", Array[Any](text)).first().getStruct(0)
+
+  test("every typed key of inputs.md from a header value") {
+    val c = parse(
+      "br=3200,bl=21300,bs,bsd=1200,cdn=\"cdn-a\",cid=\"movie-1\",d=4004,dl=18500,e=ps,msd=412,mtp=25400," +
+        "nor=\"..%2F300kbps%2Fsegment35.m4v\",nrr=\"12323-48763\",ot=v,pr=1.25,rtp=15000,sf=d," +
+        "sid=\"6e2fb550-c457-11e9-bb97-0800200c9a66\",st=v,sta=p,su,tb=6000,ts=1700000000000,ttfb=87,ttlb=431,v=2"
+    )
+    val expected = Map(
+      "br" -> 3200L,
+      "bl" -> 21300L,
+      "bs" -> true,
+      "bsd" -> 1200L,
+      "cdn" -> "cdn-a",
+      "cid" -> "movie-1",
+      "d" -> 4004L,
+      "dl" -> 18500L,
+      "e" -> "ps",
+      "msd" -> 412L,
+      "mtp" -> 25400L,
+      "nor" -> "..%2F300kbps%2Fsegment35.m4v",
+      "nrr" -> "12323-48763",
+      "ot" -> "v",
+      "pr" -> 1.25,
+      "rtp" -> 15000L,
+      "sf" -> "d",
+      "sid" -> "6e2fb550-c457-11e9-bb97-0800200c9a66",
+      "st" -> "v",
+      "sta" -> "p",
+      "su" -> true,
+      "tb" -> 6000L,
+      "ts" -> 1700000000000L,
+      "ttfb" -> 87L,
+      "ttlb" -> 431L,
+      "v" -> 2L
+    )
+    assert(ParseCmcd.KeyNames.toSet == expected.keySet)
+    for ((k, v) <- expected) assert(c.getAs[Any](k) == v, k)
+    assert(c.getAs[Map[String, String]]("other").isEmpty)
+    assert(c.getAs[String]("error") == null)
+  }
+
+  test("the query transport: the CMCD argument, URL-decoded, among other arguments") {
+    val c = parse("token=abc&CMCD=bl%3D21300%2Cbr%3D3200%2Cbs%2Ccid%3D%22a%2Bb%22%2Cot%3Dv&x=1")
+    assert(c.getAs[Long]("bl") == 21300L && c.getAs[Long]("br") == 3200L && c.getAs[Boolean]("bs"))
+    assert(c.getAs[String]("cid") == "a+b") // %2B is a plus sign, and so would be a bare '+'
+    assert(!c.getAs[Boolean]("su") && c.getAs[Long]("v") == 1L)
+  }
+
+  test("escapes, inner lists, unknown keys, parameters, booleans ?0 and ?1") {
+    val c = parse("""cid="say \"hi\" \\ o/",br=(3000 1500),com.example-x="k",bs=?0,su=?1,nb;p=1,zz=12.5""")
+    assert(c.getAs[String]("cid") == """say "hi" \ o/""")
+    assert(c.getAs[Long]("br") == 3000L)
+    assert(!c.getAs[Boolean]("bs") && c.getAs[Boolean]("su"))
+    val flags = parse("bs=?0,su=?1")
+    assert(!flags.getAs[Boolean]("bs") && flags.getAs[Boolean]("su") && flags.getAs[String]("error") == null)
+    assert(
+      c.getAs[Map[String, String]]("other") == Map(
+        "br" -> "(3000 1500)",
+        "com.example-x" -> "k",
+        "nb" -> "true",
+        "zz" -> "12.5"
+      )
+    )
+  }
+
+  test("no CMCD gives null; malformed dictionaries give an error, never an exception") {
+    val none = spark.sql("SELECT vsa_parse_cmcd(t) FROM VALUES ('a=1&b=2'), (''), (NULL) AS v(t)").collect()
+    assert(none.forall(_.isNullAt(0)))
+    val broken = Seq(
+      "br=3200," -> "trailing ','",
+      "cid=\"open" -> "unterminated string",
+      "Br=1" -> "expected a key",
+      "br=\"3200\"" -> "br: expected an integer, got a string",
+      "cid=\"a\\x\"" -> "backslash",
+      "br=1.2345" -> "fractional digits",
+      "br=12 bl=3" -> "expected ','",
+      "CMCD=br%3" -> "percent-encoding"
+    )
+    for ((input, message) <- broken) {
+      val c = parse(input)
+      assert(c.getAs[String]("error") != null && c.getAs[String]("error").contains(message), input)
+      assert(c.isNullAt(0), input)
+    }
+  }
+}
