@@ -150,9 +150,8 @@ def summary(
         lines.append(f"dead letters by reason: {listed}")
     elif "dead_letter" in rows_written:
         lines.append("dead letters by reason: none")
-    if late_events is not None:
+    if late_events is not None:  # a streaming run
         lines.append(f"late events (dropped by the watermark): {late_events:,}")
-    if late_events is not None or "dead_letter" in rows_written:
         lines.append(f"checkpoints: {config.checkpoint_path('')}")
     return "\n".join(lines)
 
