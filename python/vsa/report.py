@@ -85,7 +85,10 @@ def render(spark: SparkSession, config: VsaConfig) -> str:
     t = [r["window_start"].replace(tzinfo=timezone.utc).timestamp() * 1000 for r in rows]
 
     def series(column: str, scale: float = 1.0) -> list[Point]:
-        return [(x, None if r[column] is None else r[column] * scale) for x, r in zip(t, rows)]
+        return [
+            (x, None if r[column] is None else r[column] * scale)
+            for x, r in zip(t, rows, strict=True)
+        ]
 
     charts = [
         Chart(
@@ -223,9 +226,9 @@ def _cdn_charts(qos: DataFrame | None) -> list[Chart]:
         .collect()
     )
     label = [f"{r['cdn']} / {r['pop']}" for r in by_pop]
-    errors = [(n, r["errors"] * 100.0 / r["requests"]) for n, r in zip(label, by_pop)]
-    ttfb = [(n, float(r["p50"] or 0)) for n, r in zip(label, by_pop)]
-    ttfb95 = [(n, float(r["p95"] or 0)) for n, r in zip(label, by_pop)]
+    errors = [(n, r["errors"] * 100.0 / r["requests"]) for n, r in zip(label, by_pop, strict=True)]
+    ttfb = [(n, float(r["p50"] or 0)) for n, r in zip(label, by_pop, strict=True)]
+    ttfb95 = [(n, float(r["p95"] or 0)) for n, r in zip(label, by_pop, strict=True)]
     return [
         Chart("CDN error %", "4xx + 5xx of requests, by CDN / POP", bar_chart(errors, unit="%")),
         Chart(
