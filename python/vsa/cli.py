@@ -250,7 +250,8 @@ def _show_config(args: argparse.Namespace, config: VsaConfig) -> int:
     for key in config_keys():
         value = getattr(config, key)
         if isinstance(value, dict):
-            tables.append((key, value))
+            if value:
+                tables.append((key, value))
         elif value is None:
             print(f"# {key} unset")
         else:
