@@ -5,6 +5,7 @@ no WebDriver, no websocket library, just JSON messages ending in NUL on file des
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -134,10 +135,9 @@ class Browser:
             file.write(base64.b64decode(data))
 
     def close(self) -> None:
-        try:
+        # The browser may close the pipe before it replies.
+        with contextlib.suppress(Exception):
             self.call("Browser.close", timeout=5)
-        except Exception:  # noqa: BLE001 - it may close the pipe before replying
-            pass
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

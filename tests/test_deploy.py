@@ -9,8 +9,8 @@ import re
 import jsonschema
 import pytest
 import yaml
-from conftest import PROJECT_ROOT
 
+from conftest import PROJECT_ROOT
 from vsa.cli import parser
 from vsa.config import load_config
 

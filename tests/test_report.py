@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from browser import CHROMIUM, Browser
 
+from browser import CHROMIUM, Browser
 from vsa.report import REPORT_FILE, bar_chart, line_chart, nice_ticks, write_report
 
 # Per card: its title, whether it holds an SVG, how many marks (bars, lines) it has and how
