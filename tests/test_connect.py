@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pyspark.sql import Row
 
 from vsa import functions as vf
 from vsa.config import GEOIP_CITY_DB_KEY
