@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 GEOIP_CITY_DB_KEY = "spark.vsa.geoip.cityDb"
 GEOIP_ASN_DB_KEY = "spark.vsa.geoip.asnDb"
+# The module of the PyPI package maxminddb-geolite2 that holds its GeoLite2-City.mmdb.
+EMBEDDED_CITY_DB_PACKAGE = "_maxminddb_geolite2"
 # Kafka client settings that kafka_options may not hold, and why.
 RESERVED_KAFKA_OPTIONS = {
     "bootstrap.servers": "set kafka_bootstrap_servers instead",
@@ -79,7 +82,8 @@ class VsaConfig:
     geoip_city_db
         Path of a GeoIP2/GeoLite2 City ``.mmdb`` file for ``vsa_geoip`` (Spark conf
         ``spark.vsa.geoip.cityDb``); a local path on every node, or the name of a file shipped
-        with ``spark.files``.
+        with ``spark.files``. Unset: the GeoLite2 City database of July 2018 that the PyPI
+        package ``maxminddb-geolite2`` ships (CC BY-SA 4.0, by MaxMind), installed with vsa.
     geoip_asn_db
         Path of a GeoLite2 ASN ``.mmdb`` file for ``vsa_geoip`` (``spark.vsa.geoip.asnDb``).
     spark_conf
@@ -137,7 +141,10 @@ class VsaConfig:
     @property
     def jvm_conf(self) -> dict[str, str]:
         """The ``spark.vsa.*`` settings the jar reads, from this config's fields."""
-        paths = {GEOIP_CITY_DB_KEY: self.geoip_city_db, GEOIP_ASN_DB_KEY: self.geoip_asn_db}
+        paths = {
+            GEOIP_CITY_DB_KEY: self.geoip_city_db or embedded_city_db(),
+            GEOIP_ASN_DB_KEY: self.geoip_asn_db,
+        }
         return {key: value for key, value in paths.items() if value}
 
     def table_path(self, table: str) -> str:
@@ -148,6 +155,16 @@ class VsaConfig:
         """The checkpoint directory of the streaming query ``query``."""
         root = self.checkpoint_root or str(Path(self.output_root) / "_checkpoints")
         return str(Path(root) / query)
+
+
+def embedded_city_db() -> str | None:
+    """The GeoLite2 City database inside the installed package ``maxminddb-geolite2``
+    (July 2018; GeoLite2 data created by MaxMind, CC BY-SA 4.0), None without the package."""
+    spec = importlib.util.find_spec(EMBEDDED_CITY_DB_PACKAGE)
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "GeoLite2-City.mmdb"
+    return str(path) if path.is_file() else None
 
 
 class ConfigError(ValueError):
