@@ -119,3 +119,9 @@ def test_kafka_options_reach_the_kafka_source(spark):
     plan = read_kafka_stream(spark, config, "t")._jdf.queryExecution().logical().toString()
     assert "kafka.security.protocol=SASL_SSL" in plan
     assert "kafka.client.id=vsa-t" in plan
+
+
+def test_the_docs_show_the_example_file_as_it_is():
+    example = EXAMPLE.read_text()
+    docs = (PROJECT_ROOT / "docs" / "configuration.md").read_text()
+    assert example[example.index("kafka_bootstrap_servers") :] in docs

@@ -14,6 +14,7 @@ from vsa.config import VsaConfig
 log = logging.getLogger(__name__)
 EXTENSION_CLASS = "vsa.spark.VsaSparkSessionExtensions"
 JARS_DIR = Path(__file__).parent / "jars"
+LOG4J_CONFIG = Path(__file__).parent / "log4j2.properties"
 # Points at a development jar (e.g. scala/target/.../vsa-spark.jar) instead of the bundled one.
 DEV_JAR_ENV = "VSA_SPARK_JAR"
 
@@ -100,6 +101,8 @@ def build_session(
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     }
+    if not _submitted():  # spark-submit started the JVM already, with its own logging
+        defaults["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG4J_CONFIG}"
     for key, value in defaults.items():
         if key not in config.spark_conf:
             builder = builder.config(key, value)
