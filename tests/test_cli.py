@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from conftest import PROJECT_ROOT
 from vsa.cli import _overrides, main, parser
 
 COMMANDS = ("demo", "run", "batch", "rollup", "report", "generate", "kafka", "config")
@@ -72,3 +73,14 @@ def test_job_flags_map_to_config_keys():
         "player_events_topic": "t",
         "output_root": "o",
     }
+
+
+def test_readme_commands_parse():
+    """Every `vsa` command line of the README is one the parser accepts."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    lines = [line.split("#")[0].split() for line in readme.splitlines()]
+    commands = [words[1:] for words in lines if words and words[0] == ".venv/bin/vsa"]
+    assert len(commands) >= 8
+    for words in commands:
+        if words[0] != "simulate":
+            parser().parse_args(words)
