@@ -176,7 +176,7 @@ ENV_PREFIX = "VSA_"
 # of the config file.
 KAFKA_OPTION_ENV_PREFIX = "VSA_KAFKA_OPTION_"
 # vsa's environment variables that are not config keys (vsa.session, the tests).
-OTHER_ENV = frozenset({"VSA_SPARK_JAR", "VSA_SHARED_DATA"})
+OTHER_ENV = frozenset({"VSA_SPARK_JAR", "VSA_SHARED_DATA", "VSA_CHROMIUM"})
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 
