@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
+import subprocess
+import sys
 
 from conftest import flush_event
 from vsa import generate, pipeline
@@ -79,3 +82,31 @@ def test_quiet_logger_level():
 
     quiet_logs()
     assert logging.getLogger("py4j").level == logging.WARNING
+
+
+def test_vsa_run_from_a_config_file_logs_progress_and_prints_the_summary(kafka, tmp_path):
+    """`vsa run --available-now` as a user runs it: a TOML file, an env override, no terminal
+    (so the progress lines go to the log), the summary on stdout."""
+    topic = "player-events-cli"
+    records = list(generate.generate(generate.Traffic(sessions=4, seed=9, span_s=60)))
+    generate_args = ["generate", "--sessions", "4", "--seed", "9", "--span", "60"]
+    config_file = tmp_path / "vsa.toml"
+    config_file.write_text(
+        f'player_events_topic = "{topic}"\noutput_root = "{tmp_path / "tables"}"\n'
+        '[spark_conf]\n"spark.sql.shuffle.partitions" = 2\n'
+    )
+    env = {**os.environ, "VSA_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers}
+    for args in (generate_args, ["run", "--available-now"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "vsa", *args, "--config", str(config_file)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=400,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"INFO vsa\.progress: player_events +batch +0 +[\d,]+ rows", done.stderr)
+    assert "rows written:" in done.stdout
+    assert re.search(rf"player_events +{len(records):,} +{tmp_path / 'tables'}", done.stdout)
+    assert "late events (dropped by the watermark): 0" in done.stdout
+    assert f"checkpoints: {tmp_path / 'tables' / '_checkpoints'}" in done.stdout
