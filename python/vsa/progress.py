@@ -46,9 +46,7 @@ class Progress(StreamingQueryListener):
         Print the lines (True) or log them at INFO (False); defaults to whether ``out`` is a
         terminal.
 
-    Examples
-    --------
-    >>> progress = Progress.attach(spark)  # doctest: +SKIP
+    ``Progress.attach(spark)`` adds one to a session; ``totals`` sums what it has seen.
     """
 
     def __init__(self, out: TextIO | None = None, live: bool | None = None) -> None:
