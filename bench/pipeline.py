@@ -51,8 +51,8 @@ def child(args: argparse.Namespace) -> None:
         queries = [q]
     elif args.case == "views":
         raw = read_kafka_stream(spark, config, args.topic)
-        slices = pipeline.transform(raw, config)["view_slices"]
-        q = write_table_stream(slices, config, "view_slices", "minute", trigger)
+        sessions = pipeline.transform(raw, config).sessions
+        q = write_table_stream(sessions, config, pipeline.SESSIONS, "written_at", trigger)
         q.awaitTermination()
         queries = [q]
     else:
@@ -61,7 +61,7 @@ def child(args: argparse.Namespace) -> None:
     state = [
         op.memoryUsedBytes / op.numRowsTotal
         for q in queries
-        if q.name == "view_slices"
+        if q.name == pipeline.SESSIONS
         for p in q.recentProgress
         for op in p.stateOperators
         if op.numRowsTotal
@@ -69,8 +69,8 @@ def child(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": seconds, "state_bytes_per_session": max(state, default=None)}))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) -> None:
+    parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--sessions", type=int, default=4000)
     parser.add_argument("--batch", type=int, default=50_000, help="maxOffsetsPerTrigger")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -102,7 +102,7 @@ def main() -> None:
     print(f"{records} records ({args.sessions} sessions, {len(sim.views)} views) in Kafka")
     rates = {}
     try:
-        for case, master in CASES:
+        for case, master in cases:
             out = subprocess.run(
                 [
                     sys.executable,
@@ -128,7 +128,8 @@ def main() -> None:
             result = json.loads(out.stdout.strip().splitlines()[-1])
             rates[(case, master)] = records / result["seconds"]
             state = result["state_bytes_per_session"]
-            extra = f"  state {state:,.0f} B per open session" if state else ""
+            per_1000 = f"{state * 1000 / 2**20:,.1f} MiB" if state else ""
+            extra = f"  state {per_1000} per 1,000 open sessions" if state else ""
             print(
                 f"{case:6s} {master}: {result['seconds']:6.1f} s  "
                 f"{rates[(case, master)]:9,.0f} records/s{extra}"
@@ -136,12 +137,14 @@ def main() -> None:
     finally:
         broker.stop()
     floor = rates[("floor", "local[2]")]
-    print(f"views / floor: {rates[('views', 'local[2]')] / floor:.2f}x")
-    print(f"full  / floor: {rates[('full', 'local[2]')] / floor:.2f}x")
-    print(
-        f"full local[2] / local[1]: "
-        f"{rates[('full', 'local[2]')] / rates[('full', 'local[1]')]:.2f}x"
-    )
+    for case in ("views", "full"):
+        if (case, "local[2]") in rates:
+            print(f"{case:5s} / floor: {rates[(case, 'local[2]')] / floor:.2f}x")
+    if ("full", "local[1]") in rates:
+        print(
+            f"full local[2] / local[1]: "
+            f"{rates[('full', 'local[2]')] / rates[('full', 'local[1]')]:.2f}x"
+        )
 
 
 if __name__ == "__main__":

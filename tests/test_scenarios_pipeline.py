@@ -17,7 +17,7 @@ import pytest
 import test_simulate
 from vsa.config import VsaConfig
 from vsa.pipeline import transform
-from vsa.sessions import views
+from vsa.sessions import view_slices, views
 from vsa.simulate.truth import Rules, compute
 from vsa.sources import RAW_SCHEMA
 
@@ -44,7 +44,7 @@ def through_pipeline(spark, events: list[dict], rules: Rules):
     raw = spark.createDataFrame(
         [(json.dumps(e), "t", 0, i, None) for i, e in enumerate(events)], RAW_SCHEMA
     )
-    slices = transform(raw, config)["view_slices"].cache()
+    slices = view_slices(transform(raw, config).sessions).cache()
     got_views = [r.asDict() for r in views(slices).collect()]
     got_slices = [r.asDict() for r in slices.drop("closed_view").collect()]
     slices.unpersist()

@@ -323,6 +323,16 @@ def test_new_video_splits_same_video_resumes():
         )
     )
     check(view, watch_time_ms=11_000, playing_time_ms=9_000, startup_time_ms=1_000)
+    view, _ = one_view(
+        events(
+            ("playback_request", 0),
+            ("playback_start", 1),
+            ("playback_request", 9),  # while playing (its pause was lost): waiting, too
+            ("playback_start", 12),
+            ("view_end", 15),
+        )
+    )
+    check(view, watch_time_ms=15_000, playing_time_ms=11_000, startup_time_ms=1_000)
 
 
 def test_closing_events_and_what_follows_them():

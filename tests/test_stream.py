@@ -68,9 +68,18 @@ def test_kafka_to_parquet_exactly_once(spark, kafka, tmp_path):
     # A second run from the same checkpoints reads only what is new.
     more = events(seed=12, sessions=10)
     produce(spark, kafka.bootstrap_servers, topic, more)
-    pipeline.run_until_caught_up(spark, config)
+    again = pipeline.run_until_caught_up(spark, config)
 
     table = read_table(spark, config, "player_events")
     assert table.count() == len(first) + len(more)
     assert table.select("event_id").distinct().count() == len(first) + len(more)
-    assert read_table(spark, config, "dead_letter").count() == len(MALFORMED)
+    letters = read_table(spark, config, "dead_letter")
+    assert letters.where("reason != 'late'").count() == len(MALFORMED)
+    # The new events cover the same two minutes as the first ones, which the watermark has
+    # passed since: those behind it are dead letters now, each once.
+    late = [r.raw for r in letters.where("reason = 'late'").collect()]
+    assert len(late) == again.late_events > 0
+    assert {json.loads(raw)["event_id"] for raw in late} <= {
+        json.loads(v)["event_id"] for _, v in more
+    }
+    assert len(set(late)) == len(late)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 
 from vsa.config import VsaConfig
-from vsa.enrich import mask_client_ip, mask_ips_in_text, with_geo, with_user_agent
+from vsa.enrich import mask_client_ip, mask_ips, mask_ips_in_text, with_geo, with_user_agent
 from vsa.kpis import DIMENSION_TABLES, minute_kpis, rollup
 from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
-from vsa.sessions import sessionize, view_slices, views
+from vsa.sessions import rejected_events, sessionize, view_slices, views
 from vsa.sinks import (
     read_table,
     read_table_stream,
@@ -25,62 +26,80 @@ from vsa.sinks import (
 )
 from vsa.sources import empty_raw, read_kafka_stream, read_text_files
 
+# The sessionizer's output (slices, closed views, rejected events) as the one streaming query
+# that keeps sessions writes it; view_slices, views, the KPI tables and the sessionizer's dead
+# letters are all read from its committed files. Internal: not one of the tables of tables.md.
+SESSIONS = "_sessions"
+
 # Each table's event-time column, which gives its date/hour partitions.
 TIME_COLUMNS = {
     "player_events": "ts",
     "dead_letter": "received_at",
+    SESSIONS: "written_at",
     "view_slices": "minute",
     "views": "view_start",
     **{table: "window_start" for table in (*DIMENSION_TABLES, "kpi_hour", "kpi_day")},
 }
 
 
-def player_events(parsed: DataFrame, config: VsaConfig) -> DataFrame:
-    """The ``player_events`` table from :func:`vsa.normalize.parse_player_events`' output."""
-    enriched = with_geo(with_user_agent(valid_player_events(parsed)))
-    return mask_client_ip(enriched, config)
+@dataclass
+class Stages:
+    """The three outputs of the raw records: the valid events (``player_events``), the records
+    parsing rejected (``dead_letter`` rows) and the sessionizer's output."""
+
+    player_events: DataFrame
+    parse_rejects: DataFrame
+    sessions: DataFrame
 
 
-def dead_letters(parsed: DataFrame, config: VsaConfig) -> DataFrame:
-    """The ``dead_letter`` rows from :func:`vsa.normalize.parse_player_events`' output."""
-    return mask_ips_in_text(player_event_dead_letters(parsed), config)
-
-
-def transform(raw: DataFrame, config: VsaConfig) -> dict[str, DataFrame]:
-    """Raw records (the columns of :mod:`vsa.sources`) → every table but ``views``, which
-    derives from ``view_slices`` (:func:`vsa.sessions.views`)."""
+def transform(raw: DataFrame, config: VsaConfig) -> Stages:
+    """Raw records (the columns of :mod:`vsa.sources`) → normalize → enrich → sessionize."""
     parsed = parse_player_events(raw)
-    events = player_events(parsed, config)
+    events = mask_client_ip(with_geo(with_user_agent(valid_player_events(parsed))), config)
+    sessions = sessionize(events, config)
+    # Raw records reach the sessionizer only for the dead letters it writes: masked there.
+    sessions = sessions.withColumn(
+        "rejected",
+        F.when(
+            F.col("rejected").isNotNull(),
+            F.col("rejected").withField("raw", mask_ips(F.col("rejected.raw"), config)),
+        ),
+    )
+    return Stages(
+        player_events=events.drop("raw"),
+        parse_rejects=mask_ips_in_text(player_event_dead_letters(parsed), config),
+        sessions=sessions.withColumn(
+            "written_at", F.coalesce(F.timestamp_millis("slice.minute"), F.current_timestamp())
+        ),
+    )
+
+
+def from_sessions(sessions: DataFrame, config: VsaConfig) -> dict[str, DataFrame]:
+    """The tables computed from the sessionizer's output: ``view_slices``, ``views``, the minute
+    KPI tables."""
+    slices = view_slices(sessions)
     return {
-        "player_events": events,
-        "dead_letter": dead_letters(parsed, config),
-        "view_slices": view_slices(sessionize(events, config)),
+        "view_slices": slices,
+        "views": views(slices),
+        **{t: minute_kpis(slices, config, dims) for t, dims in DIMENSION_TABLES.items()},
     }
 
 
 @dataclass
 class RunResult:
-    """What a run did: rows written per table, player events dropped as later than the
-    watermark (by the sessionizer), the queries."""
+    """What a run did: rows written per table, player events that arrived behind the watermark
+    (dead-lettered as ``late``), the queries."""
 
     rows_written: dict[str, int]
     late_events: int = 0
     queries: list[StreamingQuery] = field(default_factory=list)
 
 
-def derived_from_slices(slices: DataFrame, config: VsaConfig) -> dict[str, DataFrame]:
-    """The tables computed from ``view_slices``: ``views`` and the minute KPI tables."""
-    return {
-        "views": views(slices),
-        **{t: minute_kpis(slices, config, dims) for t, dims in DIMENSION_TABLES.items()},
-    }
-
-
 def start(
     spark: SparkSession, config: VsaConfig, trigger: dict[str, object] | None = None
 ) -> list[StreamingQuery]:
     """Starts every streaming query of the job; each table has its own query and checkpoint.
-    The tables derived from ``view_slices`` read its committed files, a trigger behind."""
+    The tables derived from the sessionizer read its committed files, a trigger behind."""
     return _start_from_kafka(spark, config, trigger) + _start_derived(spark, config, trigger)
 
 
@@ -95,21 +114,25 @@ def run_until_caught_up(spark: SparkSession, config: VsaConfig) -> RunResult:
         query.awaitTermination()
     queries += derived
     return RunResult(
-        rows_written={q.name: rows_written(q) for q in queries},
-        late_events=sum(_late_events(q) for q in queries if q.name == "view_slices"),
+        rows_written={q.name: rows_written(q) for q in queries if q.name != SESSIONS},
+        late_events=sum(late_events(q) for q in queries),
         queries=queries,
     )
 
 
 def run_batch(spark: SparkSession, config: VsaConfig, events_path: str) -> RunResult:
     """``vsa batch``: the same tables from JSON-lines files (a file or a directory)."""
-    tables = transform(read_text_files(spark, events_path), config)
-    slices = tables["view_slices"].cache()
-    tables = {**tables, "view_slices": slices, **derived_from_slices(slices, config)}
+    stages = transform(read_text_files(spark, events_path), config)
+    sessions = stages.sessions.cache()
+    tables = {
+        "player_events": stages.player_events,
+        "dead_letter": stages.parse_rejects.unionByName(rejected_events(sessions)),
+        **from_sessions(sessions, config),
+    }
     written = {
         name: write_table_batch(df, config, name, TIME_COLUMNS[name]) for name, df in tables.items()
     }
-    slices.unpersist()
+    sessions.unpersist()
     return RunResult(rows_written=written)
 
 
@@ -117,10 +140,13 @@ def _start_from_kafka(
     spark: SparkSession, config: VsaConfig, trigger: dict[str, object] | None
 ) -> list[StreamingQuery]:
     trigger = trigger or {"processingTime": config.trigger_interval}
-    raw = read_kafka_stream(spark, config, config.player_events_topic)
+    stages = transform(read_kafka_stream(spark, config, config.player_events_topic), config)
+    late = F.sum(F.when(F.col("rejected.reason") == "late", 1).otherwise(0)).alias("late")
     return [
-        write_table_stream(df, config, name, TIME_COLUMNS[name], trigger)
-        for name, df in transform(raw, config).items()
+        write_table_stream(stages.player_events, config, "player_events", "ts", trigger),
+        write_table_stream(
+            stages.sessions, config, SESSIONS, TIME_COLUMNS[SESSIONS], trigger, metrics=[late]
+        ),
     ]
 
 
@@ -128,12 +154,20 @@ def _start_derived(
     spark: SparkSession, config: VsaConfig, trigger: dict[str, object] | None
 ) -> list[StreamingQuery]:
     trigger = trigger or {"processingTime": config.trigger_interval}
-    # The slices' schema, planned (not run) over an empty batch input.
-    batch_schema = transform(empty_raw(spark), config)["view_slices"].schema
-    slices = read_table_stream(spark, config, "view_slices", batch_schema)
+    # The sessionizer's output schema, planned (not run) over an empty batch input.
+    schema = transform(empty_raw(spark), config).sessions.schema
+    sessions = read_table_stream(spark, config, SESSIONS, schema)
+    # One query writes dead_letter: the parse rejects (from Kafka) and the sessionizer's.
+    parse_rejects = transform(
+        read_kafka_stream(spark, config, config.player_events_topic), config
+    ).parse_rejects
+    tables = {
+        "dead_letter": parse_rejects.unionByName(rejected_events(sessions)),
+        **from_sessions(sessions, config),
+    }
     return [
         write_table_stream(df, config, name, TIME_COLUMNS[name], trigger)
-        for name, df in derived_from_slices(slices, config).items()
+        for name, df in tables.items()
     ]
 
 
@@ -150,8 +184,8 @@ def run_rollup(spark: SparkSession, config: VsaConfig) -> RunResult:
     return RunResult(rows_written=written)
 
 
-def _late_events(query: StreamingQuery) -> int:
-    """Rows the query's stateful operators dropped as later than the watermark."""
-    return sum(
-        op.numRowsDroppedByWatermark for p in query.recentProgress for op in p.stateOperators
-    )
+def late_events(query: StreamingQuery) -> int:
+    """Player events the sessionizer's query dead-lettered as ``late``, in the progress reports
+    it still holds (0 for the other queries)."""
+    observed = (p.observedMetrics.get(query.name) for p in query.recentProgress)
+    return sum(row["late"] or 0 for row in observed if row is not None and "late" in row)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
@@ -19,8 +19,11 @@ def mask_client_ip(df: DataFrame, config: VsaConfig, column: str = "client_ip") 
     return df.withColumn(column, mask_ip(column))
 
 
+def mask_ips(text: Column, config: VsaConfig) -> Column:
+    """``text`` with every IPv4 address in it truncated to its /24, when privacy is on."""
+    return F.regexp_replace(text, _IPV4_IN_TEXT, "$1.0") if config.privacy else text
+
+
 def mask_ips_in_text(df: DataFrame, config: VsaConfig, column: str = "raw") -> DataFrame:
     """Truncates IPv4 addresses found anywhere in the text ``column`` when privacy is on."""
-    if not config.privacy:
-        return df
-    return df.withColumn(column, F.regexp_replace(column, _IPV4_IN_TEXT, "$1.0"))
+    return df.withColumn(column, mask_ips(F.col(column), config))

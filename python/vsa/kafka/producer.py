@@ -33,6 +33,12 @@ def produce(
         .write.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap_servers)
         .option("topic", topic)
+        # A topic created by this write may answer NOT_LEADER until its leader is elected; the
+        # idempotent producer's retries can then fail on sequence numbers. Plain retries with
+        # one request in flight keep the order without that.
+        .option("kafka.enable.idempotence", "false")
+        .option("kafka.acks", "all")
+        .option("kafka.max.in.flight.requests.per.connection", "1")
     )
     for name, value in (options or {}).items():
         writer = writer.option(f"kafka.{name}", value)

@@ -118,9 +118,10 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
 
 
 def valid_player_events(parsed: DataFrame) -> DataFrame:
-    """The valid events of :func:`parse_player_events`, flattened, with their Kafka coordinates."""
+    """The valid events of :func:`parse_player_events`, flattened, with their raw record and
+    Kafka coordinates."""
     return parsed.where(F.col("reason").isNull()).select(
-        "event.*", "kafka_topic", "kafka_partition", "kafka_offset"
+        "event.*", "raw", "kafka_topic", "kafka_partition", "kafka_offset"
     )
 
 

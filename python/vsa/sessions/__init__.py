@@ -1,5 +1,11 @@
 """Stage 4: player events → views and view slices (rules: docs/views.md)."""
 
-from vsa.sessions.sessionize import ATTRIBUTE_COLUMNS, sessionize, view_slices, views
+from vsa.sessions.sessionize import (
+    ATTRIBUTE_COLUMNS,
+    rejected_events,
+    sessionize,
+    view_slices,
+    views,
+)
 
-__all__ = ["ATTRIBUTE_COLUMNS", "sessionize", "view_slices", "views"]
+__all__ = ["ATTRIBUTE_COLUMNS", "rejected_events", "sessionize", "view_slices", "views"]

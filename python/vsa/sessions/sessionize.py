@@ -41,10 +41,13 @@ SLICE_COLUMNS = (
 
 
 def sessionize(events: DataFrame, config: VsaConfig) -> DataFrame:
-    """Runs the sessionizer over valid player events (streaming or batch).
+    """Runs the sessionizer over valid player events (streaming or batch) that still carry their
+    ``raw`` record and Kafka coordinates.
 
     Returns one row per emitted slice: struct ``slice`` and, on the slice that ends a view,
     struct ``closed_view``; descriptive columns travel in ``attrs`` (see :func:`view_slices`).
+    An event the sessionizer rejects (``late``, ``duplicate``) is a row with struct
+    ``rejected`` instead (see :func:`rejected_events`).
     """
     attributes = [c for c in ATTRIBUTE_COLUMNS if c in events.columns]
     if events.isStreaming:
@@ -58,6 +61,10 @@ def sessionize(events: DataFrame, config: VsaConfig) -> DataFrame:
         "video_id",
         "bitrate_kbps",
         F.array(*[F.col(c).cast("string") for c in attributes]).alias("attrs"),
+        "raw",
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
     ).withColumnRenamed("ts_ms", "ts")
     spark = events.sparkSession
     jdf = spark._jvm.vsa.spark.sessions.Sessionizer.sessionize(  # type: ignore[union-attr]
@@ -82,7 +89,7 @@ def sessionize(events: DataFrame, config: VsaConfig) -> DataFrame:
 def view_slices(sessionized: DataFrame) -> DataFrame:
     """The ``view_slices`` table: one row per view and minute, with the descriptive columns,
     and the closed view's row (``closed_view``) on the slice that ends it."""
-    return sessionized.select(
+    return sessionized.where(F.col("slice").isNotNull()).select(
         *[F.col(f"slice.{c}").alias(c) for c in SLICE_COLUMNS if c != "minute"],
         F.timestamp_millis("slice.minute").alias("minute"),
         "attributes.*",
@@ -93,6 +100,22 @@ def view_slices(sessionized: DataFrame) -> DataFrame:
                 F.col("attributes").alias("attributes"),
             ),
         ).alias("closed_view"),
+    )
+
+
+def rejected_events(sessionized: DataFrame) -> DataFrame:
+    """The events the sessionizer did not apply, as ``dead_letter`` rows: ``late`` (the
+    watermark had passed them when they arrived) and ``duplicate`` (an ``event_id`` seen
+    before, within the watermark)."""
+    return sessionized.where(F.col("rejected").isNotNull()).select(
+        F.lit("player_events").alias("source"),
+        "rejected.reason",
+        "rejected.detail",
+        "rejected.raw",
+        "rejected.kafka_topic",
+        "rejected.kafka_partition",
+        "rejected.kafka_offset",
+        F.current_timestamp().alias("received_at"),
     )
 
 

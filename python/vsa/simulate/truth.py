@@ -172,11 +172,11 @@ def classify(
     events delivered so far minus ``watermark_ms``; an event whose ``ts`` is below the
     watermark as of the previous delivery is late.
 
-    With ``batch_size``, lateness follows Spark's micro-batches over a one-partition topic read
-    ``batch_size`` records (offsets, malformed ones included) at a time: in batch k an event is
-    late when its ``ts`` is at or below the largest ``ts`` of batches 0..k-2 minus
-    ``watermark_ms`` (Spark judges late rows against the previous batch's watermark, which
-    was computed from the batches before it).
+    With ``batch_size``, lateness follows the pipeline's micro-batches over a one-partition
+    topic read ``batch_size`` records (offsets, malformed ones included) at a time: in batch k
+    an event is late when its ``ts`` is at or below the watermark of batch k, the largest
+    ``ts`` of batches 0..k-1 minus ``watermark_ms`` (the sessionizer applies what the
+    watermark has passed, so an event arriving behind it would be applied out of order).
 
     A copy of an already accepted ``event_id`` is a duplicate.
     """
@@ -195,7 +195,7 @@ def classify(
         if batch_size is None:
             late = out.max_ts is not None and ts < out.max_ts - watermark_ms
         else:
-            done = [m for m in batch_max[:-2] if m is not None]
+            done = [m for m in batch_max[:-1] if m is not None]
             late = bool(done) and ts <= max(done) - watermark_ms
         if late:
             out.late.append(str(event["event_id"]))

@@ -30,6 +30,8 @@ TABLES = (
     "kpi_hour",
     "kpi_day",
 )
+# Written and read by the pipeline only (vsa.pipeline.SESSIONS).
+INTERNAL_TABLES = ("_sessions",)
 PARTITION_COLUMNS = ("date", "hour")
 
 
@@ -45,15 +47,17 @@ def write_table_stream(
     table: str,
     time_column: str,
     trigger: dict[str, object],
+    metrics: list[Column] | None = None,
 ) -> StreamingQuery:
     """Starts the append-mode query that writes ``df`` as ``table``.
 
     ``trigger`` holds the keyword of ``DataStreamWriter.trigger``, e.g.
-    ``{"availableNow": True}`` or ``{"processingTime": "10 seconds"}``.
+    ``{"availableNow": True}`` or ``{"processingTime": "10 seconds"}``. ``metrics`` are more
+    aggregates to observe per micro-batch, beside the row count.
     """
     _check(table)
     # The file sink reports no row count, so each query observes its own (see rows_written).
-    observed = df.observe(table, F.count(F.lit(1)).alias("rows"))
+    observed = df.observe(table, F.count(F.lit(1)).alias("rows"), *(metrics or []))
     return (
         with_partitions(observed, time_column)
         .writeStream.format("parquet")
@@ -106,7 +110,7 @@ def rows_written(query: StreamingQuery) -> int:
 
 
 def _check(table: str) -> None:
-    if table not in TABLES:
+    if table not in TABLES + INTERNAL_TABLES:
         raise ValueError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
 
 

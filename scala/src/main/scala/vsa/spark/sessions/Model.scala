@@ -1,7 +1,8 @@
 package vsa.spark.sessions
 
 /** One valid, enriched player event, as the sessionizer reads it. `attrs` carries the descriptive columns (viewer,
-  * player, agent, geo…) that a view takes from its first event.
+  * player, agent, geo…) that a view takes from its first event; `raw` and the Kafka coordinates are only for the
+  * dead-letter row of an event the sessionizer rejects (dropped once the event is accepted).
   */
 final case class SessionEvent(
     session_id: String,
@@ -10,7 +11,11 @@ final case class SessionEvent(
     ts: Long,
     video_id: String,
     bitrate_kbps: Option[Long],
-    attrs: Seq[String]
+    attrs: Seq[String],
+    raw: String,
+    kafka_topic: String,
+    kafka_partition: Option[Int],
+    kafka_offset: Option[Long]
 )
 
 /** What happened to a view in one minute (a `view_slices` row). */
@@ -59,8 +64,18 @@ final case class ViewRow(
     attrs: Seq[String]
 )
 
-/** The sessionizer's output: a slice, and on the slice that ends its view, the view. */
-final case class SessionOutput(slice: SliceRow, closed_view: Option[ViewRow])
+/** An event the sessionizer did not apply (`late`: the watermark had passed it; `duplicate`: its id was seen). */
+final case class RejectedEvent(
+    reason: String,
+    detail: String,
+    raw: String,
+    kafka_topic: String,
+    kafka_partition: Option[Int],
+    kafka_offset: Option[Long]
+)
+
+/** The sessionizer's output: a slice (and on the slice that ends its view, the view), or a rejected event. */
+final case class SessionOutput(slice: Option[SliceRow], closed_view: Option[ViewRow], rejected: Option[RejectedEvent])
 
 /** Time and counts of a view within one minute, until the minute is emitted. */
 final case class MinuteAcc(

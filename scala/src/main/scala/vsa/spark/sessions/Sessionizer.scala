@@ -1,6 +1,9 @@
 package vsa.spark.sessions
 
+import org.apache.spark.sql.catalyst.plans.logical.EventTimeWatermark
+import org.apache.spark.sql.functions.{col, lit}
 import org.apache.spark.sql.streaming.{GroupState, GroupStateTimeout, OutputMode}
+import org.apache.spark.sql.types.{Metadata, MetadataBuilder}
 import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
 
 import scala.collection.mutable.ArrayBuffer
@@ -14,6 +17,7 @@ import scala.collection.mutable.ArrayBuffer
   */
 object Sessionizer {
   private val MinuteMs = 60000L
+  private val WatermarkGuard = "_watermark_guard"
 
   /** A session with nothing open is remembered (its last view number) for this many view timeouts after its last event,
     * so a player that comes back within that time continues its view numbering; after it, the state goes and a
@@ -51,13 +55,15 @@ object Sessionizer {
     require(viewTimeoutMs > maxEventGapMs, "view_timeout must be longer than max_event_gap")
   }
 
-  /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms). A streaming input must carry a
-    * watermark; a batch input is processed as a stream whose watermark has passed every event, so every view closes.
+  /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms). A streaming input must carry a watermark
+    * (`withWatermark` on any of its columns); a batch input is processed as a stream whose watermark has passed every
+    * event, so every view closes. Events behind the watermark come out as rejected (`late`), not dropped.
     */
   def sessionize(events: DataFrame, viewTimeoutMs: Long, maxEventGapMs: Long): DataFrame = {
     val settings = Settings(viewTimeoutMs, maxEventGapMs)
     val streaming = events.isStreaming
-    val typed: Dataset[SessionEvent] = events.as(Encoders.product[SessionEvent])
+    val input = if (streaming) lettingLateRowsThrough(events) else events
+    val typed: Dataset[SessionEvent] = input.as(Encoders.product[SessionEvent])
     typed
       .groupByKey(_.session_id)(Encoders.STRING)
       .flatMapGroupsWithState(OutputMode.Append(), GroupStateTimeout.EventTimeTimeout())(
@@ -65,6 +71,21 @@ object Sessionizer {
           new SessionRun(session, settings, streaming, state).run(incoming)
       )(Encoders.product[SessionState], Encoders.product[SessionOutput])
       .toDF()
+  }
+
+  /** Spark drops rows behind the watermark before a `flatMapGroupsWithState` function sees them, judging by the column
+    * that carries the watermark. Moving the watermark onto a column that is never behind it (the latest timestamp)
+    * keeps the watermark (and the event-time timeouts) while every row reaches the function, which dead-letters the
+    * late ones itself.
+    */
+  private def lettingLateRowsThrough(events: DataFrame): DataFrame = {
+    val delayKey = EventTimeWatermark.delayKey
+    val marked = events.schema.fields.filter(_.metadata.contains(delayKey))
+    require(marked.nonEmpty, "a streaming input of the sessionizer needs a watermark (withWatermark)")
+    val guard = new MetadataBuilder().putLong(delayKey, marked.head.metadata.getLong(delayKey)).build()
+    marked
+      .foldLeft(events)((df, field) => df.withColumn(field.name, col(field.name).as(field.name, Metadata.empty)))
+      .withColumn(WatermarkGuard, lit(java.sql.Timestamp.valueOf("9999-12-31 00:00:00")).as(WatermarkGuard, guard))
   }
 
   /** One call of the state function for one session. */
@@ -84,22 +105,36 @@ object Sessionizer {
 
     def run(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
       val waiting = saved.map(_.pending).getOrElse(Seq.empty)
-      val seen = waiting.map(_.event_id).toSet
-      // Later copies of an event id are duplicates. Spark drops events at or below the
-      // previous batch's watermark before this function, so nothing here precedes what was
-      // already applied; `watermark` (this batch's) only decides what is ready.
-      val fresh = incoming
-        .foldLeft((Vector.empty[SessionEvent], seen)) { case ((acc, ids), e) =>
-          if (ids(e.event_id)) (acc, ids) else (acc :+ e, ids + e.event_id)
+      var seen = waiting.map(_.event_id).toSet
+      // Everything at or behind this batch's watermark was applied in an earlier batch (or is
+      // applied now, from `waiting`), so an incoming event there would be applied out of order:
+      // it is late. A later copy of an event id is a duplicate. Both go to the dead letters.
+      val fresh = Vector.newBuilder[SessionEvent]
+      incoming.foreach { e =>
+        if (streaming && e.ts <= watermark)
+          reject(e, "late", s"ts ${instant(e.ts)} at or behind the watermark ${instant(watermark)}")
+        else if (seen(e.event_id)) reject(e, "duplicate", s"event_id ${e.event_id} seen before")
+        else {
+          seen += e.event_id
+          fresh += e.copy(raw = null, kafka_topic = null, kafka_partition = None, kafka_offset = None)
         }
-        ._1
-      val ordered = (waiting ++ fresh).sortBy(e => (e.ts, TiePriority.getOrElse(e.event_type, 99), e.event_id))
+      }
+      val ordered = (waiting ++ fresh.result()).sortBy(e => (e.ts, TiePriority.getOrElse(e.event_type, 99), e.event_id))
       val (ready, later) = ordered.partition(_.ts <= watermark)
       ready.foreach(apply)
       advanceTo(watermark)
       save(later)
       out.iterator
     }
+
+    private def reject(e: SessionEvent, reason: String, detail: String): Unit =
+      out += SessionOutput(
+        None,
+        None,
+        Some(RejectedEvent(reason, detail, e.raw, e.kafka_topic, e.kafka_partition, e.kafka_offset))
+      )
+
+    private def instant(ms: Long): String = java.time.Instant.ofEpochMilli(ms).toString
 
     private def apply(e: SessionEvent): Unit = {
       lastActivity = math.max(lastActivity, e.ts)
@@ -162,8 +197,7 @@ object Sessionizer {
       val pastFirstFrame = v.startMissing || v.firstFrameTs.isDefined
       e.event_type match {
         case "playback_request" if !opening =>
-          if (!pastFirstFrame) v.player = Startup
-          else if (v.player == Paused) v.player = Waiting
+          v.player = if (pastFirstFrame) Waiting else Startup
         case "playback_start" =>
           if (!pastFirstFrame) {
             v.firstFrameTs = Some(e.ts)
@@ -234,7 +268,7 @@ object Sessionizer {
         val done = closingMinute <= finalUpTo
         if (done) {
           val row = viewRow(v)
-          out += SessionOutput(slice(v, closingMinute, ending = Some(row)), Some(row))
+          out += SessionOutput(Some(slice(v, closingMinute, ending = Some(row))), Some(row), None)
         }
         done
       }
@@ -252,7 +286,7 @@ object Sessionizer {
     private def emitMinutes(v: ViewState, upTo: Long): Unit = {
       val last = math.min(upTo, lastMinute(v))
       while (v.nextMinute <= last) {
-        out += SessionOutput(slice(v, v.nextMinute, ending = None), None)
+        out += SessionOutput(Some(slice(v, v.nextMinute, ending = None)), None, None)
         v.minutes = v.minutes.filterNot(_.minute == v.nextMinute)
         v.nextMinute += MinuteMs
       }
