@@ -9,7 +9,7 @@ KAFKA_STAMP := .vsa/kafka/.built
 JVM_SOURCES := $(shell find scala -type f) build.sbt project/build.properties project/plugins.sbt \
 	python/requirements.txt pyproject.toml
 
-.PHONY: demo test test-scala test-python install jars kafka-lib lint format wheel clean
+.PHONY: demo test test-scala test-python install jars kafka-lib chromium lint format wheel clean
 
 demo: install kafka-lib
 	$(PY) -m vsa demo
@@ -19,7 +19,7 @@ test: install kafka-lib lint test-scala test-python
 test-scala:
 	$(SBT) vsaSpark/test
 
-test-python: install kafka-lib
+test-python: install kafka-lib chromium
 	$(PY) -m pytest
 
 install: $(VENV)/.installed
@@ -43,6 +43,17 @@ $(KAFKA_STAMP): build.sbt
 
 wheel: jars
 	$(PY) -m pip wheel --no-deps -w dist .
+
+# Debian's Chromium, for the test that renders `vsa report`'s HTML in a real browser.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
+		chromium fonts-dejavu-core
 
 lint: install
 	$(VENV)/bin/ruff check python tests bench tools

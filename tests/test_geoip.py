@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import geoip2.errors
 import pytest
 
 from vsa import functions as vf
-from vsa.config import GEOIP_ASN_DB_KEY, GEOIP_CITY_DB_KEY, VsaConfig
+from vsa.config import GEOIP_ASN_DB_KEY, GEOIP_CITY_DB_KEY, VsaConfig, embedded_city_db
+from vsa.generate import client_ip
 
 CITY_FIELDS = ("country", "region", "city", "latitude", "longitude")
 ASN_FIELDS = ("asn", "as_org")
@@ -190,4 +192,22 @@ def test_configure_spark_sets_the_geoip_keys_from_the_config(spark, shared_data)
     """The session fixture is built from VsaConfig(geoip_city_db=..., geoip_asn_db=...)."""
     assert spark.conf.get(GEOIP_CITY_DB_KEY) == str(shared_data / "mmdb" / "GeoIP2-City-Test.mmdb")
     assert spark.conf.get(GEOIP_ASN_DB_KEY) == str(shared_data / "mmdb" / "GeoLite2-ASN-Test.mmdb")
-    assert VsaConfig().jvm_conf == {}
+    # Unset, the City database is the GeoLite2 of maxminddb-geolite2 (a dependency of vsa).
+    assert VsaConfig().jvm_conf == {GEOIP_CITY_DB_KEY: embedded_city_db()}
+
+
+def test_the_default_city_database_geolocates_for_real(spark, geoip_conf):
+    """Unset, geoip_city_db is the GeoLite2 City of maxminddb-geolite2: vsa_geoip answers from
+    it as Python geoip2 does, for the generator's client networks and public resolvers."""
+    database = embedded_city_db()
+    assert database is not None and Path(database).stat().st_size > 10_000_000
+    spark.conf.set(GEOIP_CITY_DB_KEY, database)
+    spark.conf.unset(GEOIP_ASN_DB_KEY)
+    rng = random.Random(5)
+    addresses = [client_ip(rng) for _ in range(60)] + ["8.8.8.8", "1.1.1.1", "2001:4860::8888"]
+    ours = vsa_geoip(spark, addresses)
+    theirs = python_geoip2(Path(database), addresses, CITY_FIELDS)
+    assert {a: {f: ours[a][f] for f in CITY_FIELDS} for a in addresses} == theirs
+    assert ours["8.8.8.8"]["country"] == "US"
+    located = [a for a in addresses if ours[a]["country"]]
+    assert len(located) > 0.9 * len(addresses)

@@ -41,6 +41,7 @@ def test_wheel_installs_alone_and_works(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("vsa/jars/vsa-spark_2.13-") for n in names)
     assert any(n.startswith("vsa/jars/spark-sql-kafka-0-10_2.13-") for n in names)
+    assert "vsa/log4j2.properties" in names
 
     # A fresh venv that sees pyspark & co. through a .pth but not the source tree's vsa.
     env_dir = tmp_path / "venv"

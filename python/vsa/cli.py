@@ -1,102 +1,235 @@
-"""The ``vsa`` command: ``vsa demo``, ``vsa run``, ``vsa generate``, ``vsa kafka``."""
+"""The ``vsa`` command (also ``python -m vsa``): one sub-command per job, each taking
+``--config FILE`` (TOML), the ``VSA_*`` environment and flags, in rising precedence."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
 from pathlib import Path
 
 from vsa import generate
-from vsa.config import VsaConfig
+from vsa.config import ConfigError, VsaConfig, config_keys, config_reference, load_config
 
 DEFAULT_KAFKA_DIR = Path(".vsa/local-kafka")
+log = logging.getLogger("vsa")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vsa", description="Video streaming analytics on Spark")
-    commands = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vsa`` and its sub-commands."""
+    top = argparse.ArgumentParser(
+        prog="vsa",
+        description="Video streaming analytics on Spark: player events from Kafka to KPI tables.",
+        epilog="Each command has --help. Settings: --config FILE, then VSA_<KEY> variables, "
+        "then flags (docs/configuration.md).",
+    )
+    top.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="local broker + generated traffic + the stream")
+    def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=description or help)
+        sub.add_argument("--config", type=Path, metavar="FILE", help="a vsa TOML config file")
+        return sub
+
+    demo = command(
+        "demo",
+        "everything on this machine: local Kafka, generated traffic, the stream, the report",
+    )
     demo.add_argument("--workdir", type=Path, default=Path(".vsa/demo"))
     demo.add_argument("--sessions", type=int, default=300)
     demo.add_argument("--port", type=int, default=None, help="broker port (default: a free one)")
 
-    run = commands.add_parser("run", help="the streaming job: Kafka → tables")
-    run.add_argument("--bootstrap", default="127.0.0.1:9092")
-    run.add_argument("--topic", default="player-events")
-    run.add_argument("--out", type=Path, required=True, help="output root of the tables")
+    run = command("run", "the streaming job: Kafka → every table")
+    _job_flags(run)
+    run.add_argument("--bootstrap", help="Kafka bootstrap servers (kafka_bootstrap_servers)")
+    run.add_argument("--topic", help="player events topic (player_events_topic)")
+    run.add_argument("--checkpoints", help="checkpoint root (checkpoint_root)")
     run.add_argument(
         "--available-now", action="store_true", help="process what the topics hold now, then stop"
     )
 
-    batch = commands.add_parser("batch", help="the same tables from JSON-lines files")
+    batch = command("batch", "the same tables from JSON-lines files, or from CDN log files")
     batch.add_argument("--events", help="a JSON-lines file or a directory of them")
     batch.add_argument("--cdn-logs", help="CDN log files (a file or a directory), not --events")
-    batch.add_argument("--format", default="cloudfront", help="the CDN log format (docs/cdn.md)")
-    batch.add_argument("--out", type=Path, required=True, help="output root of the tables")
+    batch.add_argument("--format", help="the CDN log format (cdn_log_format; docs/cdn.md)")
+    _job_flags(batch)
 
-    roll = commands.add_parser("rollup", help="kpi_hour and kpi_day from kpi_minute")
-    roll.add_argument("--out", type=Path, required=True, help="output root of the tables")
+    roll = command("rollup", "kpi_hour and kpi_day from kpi_minute")
+    _job_flags(roll)
 
-    gen = commands.add_parser("generate", help="send generated player events to Kafka")
+    report = command("report", "one self-contained HTML report of the KPI tables")
+    report.add_argument("--out", type=Path, required=True, help="directory for report.html")
+    report.add_argument("--tables", help="output root of the tables (default: output_root)")
+    report.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+
+    gen = command("generate", "send generated player events to Kafka")
     generate.add_arguments(gen)
 
     commands.add_parser(
         "simulate",
-        help="simulated traffic with its ground truth (python -m vsa.simulate)",
+        help="simulated traffic with its ground truth, to files or Kafka (--help for more)",
         add_help=False,
     )
 
-    kafka = commands.add_parser("kafka", help="a local single-node Kafka (KRaft) on loopback")
+    kafka = command("kafka", "a local single-node Kafka (KRaft) on loopback")
     kafka.add_argument("action", choices=("start", "stop", "status"))
     kafka.add_argument("--data-dir", type=Path, default=DEFAULT_KAFKA_DIR)
-    kafka.add_argument("--port", type=int, default=9092)
+    kafka.add_argument(
+        "--port", type=int, default=None, help="default: the port of kafka_bootstrap_servers"
+    )
 
+    show = command("config", "check a configuration and print it (secrets hidden)")
+    show.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    show.add_argument(
+        "--reference", action="store_true", help="print the Markdown table of every key instead"
+    )
+    return top
+
+
+def _job_flags(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--out", help="output root of the tables (output_root)")
+    sub.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"any config key: {', '.join(config_keys())}",
+    )
+    sub.add_argument(
+        "--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["simulate"]:
         from vsa.simulate.__main__ import main as simulate_main
 
         return simulate_main(argv[1:])
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if args.command == "kafka":
-        return _kafka(args)
-    if args.command == "generate":
-        return generate.run(args)
-    if args.command == "rollup":
-        from vsa import pipeline
-        from vsa.session import build_session
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from vsa.progress import quiet_logs
 
-        config = VsaConfig(output_root=str(args.out))
-        result = pipeline.run_rollup(build_session(config, app_name="vsa-rollup"), config)
-        _print_rows(config, result.rows_written)
-        return 0
-    if args.command == "batch":
-        if (args.events is None) == (args.cdn_logs is None):
-            parser.error("batch needs --events or --cdn-logs (one of them)")
-        if args.cdn_logs is not None:
-            return _cdn_batch(
-                VsaConfig(output_root=str(args.out), cdn_log_format=args.format), args.cdn_logs
-            )
-        return _batch(VsaConfig(output_root=str(args.out)), args.events)
-    if args.command == "run":
-        config = VsaConfig(
-            kafka_bootstrap_servers=args.bootstrap,
-            player_events_topic=args.topic,
-            output_root=str(args.out),
-        )
-        return _run(config, available_now=args.available_now)
+    quiet_logs()
+    try:
+        config = load_config(args.config, overrides=_overrides(args))
+    except ConfigError as error:
+        print(f"vsa: error: {error}", file=sys.stderr)
+        return 2
+    return COMMANDS[args.command](args, config)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The config keys the flags set."""
+    flags = {
+        "kafka_bootstrap_servers": getattr(args, "bootstrap", None),
+        "player_events_topic": getattr(args, "topic", None),
+        "checkpoint_root": getattr(args, "checkpoints", None),
+        "cdn_log_format": getattr(args, "format", None),
+        "output_root": getattr(args, "tables", None) or _out_root(args),
+    }
+    overrides: dict[str, object] = {k: v for k, v in flags.items() if v is not None}
+    for item in getattr(args, "set", []):
+        key, value = _pair(item, "--set")
+        overrides[key] = value
+    conf = dict(_pair(item, "--conf") for item in getattr(args, "conf", []))
+    if conf:
+        overrides["spark_conf"] = conf
+    return overrides
+
+
+def _out_root(args: argparse.Namespace) -> str | None:
+    # `vsa report --out` is where the report goes, not the tables.
+    return None if args.command == "report" else getattr(args, "out", None)
+
+
+def _pair(item: str, flag: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise SystemExit(f"vsa: error: {flag} expects KEY=VALUE, got {item!r}")
+    return key.strip(), value
+
+
+def _demo(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa.demo import run_demo
 
-    return run_demo(args.workdir, sessions=args.sessions, port=args.port)
+    return run_demo(args.workdir, sessions=args.sessions, port=args.port, config=config)
 
 
-def _kafka(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, config: VsaConfig) -> int:
+    from vsa import pipeline
+    from vsa.progress import Progress, summary
+    from vsa.session import build_session
+
+    spark = build_session(config, app_name="vsa-run")
+    progress = Progress.attach(spark)
+    if args.available_now:
+        result = pipeline.run_until_caught_up(spark, config)
+        print(summary(spark, config, result.rows_written, result.late_events))
+        return 0
+    queries = pipeline.start(spark, config)
+    log.info("streaming %s → %s (Ctrl-C stops)", config.player_events_topic, config.output_root)
+    try:
+        spark.streams.awaitAnyTermination()
+    except KeyboardInterrupt:
+        for query in queries:
+            query.stop()
+    print(summary(spark, config, progress.totals.rows_written, progress.totals.late_events))
+    return 0
+
+
+def _batch(args: argparse.Namespace, config: VsaConfig) -> int:
+    from vsa import pipeline
+    from vsa.progress import summary
+    from vsa.session import build_session
+
+    if (args.events is None) == (args.cdn_logs is None):
+        print("vsa: error: batch needs --events or --cdn-logs (one of them)", file=sys.stderr)
+        raise SystemExit(2)
+    spark = build_session(config, app_name="vsa-batch")
+    if args.cdn_logs is not None:
+        result = pipeline.run_cdn_batch(spark, config, args.cdn_logs, config.cdn_log_format)
+    else:
+        result = pipeline.run_batch(spark, config, args.events)
+    print(summary(spark, config, result.rows_written))
+    return 0
+
+
+def _rollup(args: argparse.Namespace, config: VsaConfig) -> int:
+    from vsa import pipeline
+    from vsa.progress import summary
+    from vsa.session import build_session
+
+    spark = build_session(config, app_name="vsa-rollup")
+    result = pipeline.run_rollup(spark, config)
+    print(summary(spark, config, result.rows_written))
+    return 0
+
+
+def _report(args: argparse.Namespace, config: VsaConfig) -> int:
+    from vsa.report import write_report
+    from vsa.session import build_session
+
+    spark = build_session(config, app_name="vsa-report")
+    path = write_report(spark, config, args.out)
+    print(f"report: {path}")
+    return 0
+
+
+def _generate(args: argparse.Namespace, config: VsaConfig) -> int:
+    return generate.run(args, config)
+
+
+def _kafka(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa.kafka import LocalKafka
 
-    broker = LocalKafka(args.data_dir, port=args.port)
+    port = args.port or _port_of(config.kafka_bootstrap_servers)
+    broker = LocalKafka(args.data_dir, port=port)
     if args.action == "start":
         began = time.monotonic()
         servers = broker.start()
@@ -110,49 +243,50 @@ def _kafka(args: argparse.Namespace) -> int:
     return 0
 
 
-def _batch(config: VsaConfig, events: str) -> int:
-    from vsa import pipeline
-    from vsa.session import build_session
-
-    spark = build_session(config, app_name="vsa-batch")
-    result = pipeline.run_batch(spark, config, events)
-    _print_rows(config, result.rows_written)
-    return 0
+def _port_of(servers: str) -> int:
+    """The port of the first ``host:port`` (9092 when it has none)."""
+    first = servers.split(",")[0].strip()
+    _, _, port = first.rpartition(":")
+    return int(port) if port.isdigit() else 9092
 
 
-def _cdn_batch(config: VsaConfig, path: str) -> int:
-    from vsa import pipeline
-    from vsa.session import build_session
-
-    spark = build_session(config, app_name="vsa-batch-cdn")
-    result = pipeline.run_cdn_batch(spark, config, path, config.cdn_log_format)
-    _print_rows(config, result.rows_written)
-    return 0
-
-
-def _print_rows(config: VsaConfig, rows_written: dict[str, int]) -> None:
-    for table, rows in rows_written.items():
-        print(f"{table}: {rows} rows → {config.table_path(table)}")
-
-
-def _run(config: VsaConfig, available_now: bool) -> int:
-    from vsa import pipeline
-    from vsa.session import build_session
-
-    spark = build_session(config, app_name="vsa-run")
-    if available_now:
-        result = pipeline.run_until_caught_up(spark, config)
-        _print_rows(config, result.rows_written)
-        print(f"late events (dead-lettered): {result.late_events}")
+def _show_config(args: argparse.Namespace, config: VsaConfig) -> int:
+    if args.reference:
+        print(config_reference(), end="")
         return 0
-    queries = pipeline.start(spark, config)
-    try:
-        spark.streams.awaitAnyTermination()
-    except KeyboardInterrupt:
-        for query in queries:
-            query.stop()
+    # As TOML, so it can be saved as a config file (secrets excepted).
+    tables = []
+    for key in config_keys():
+        value = getattr(config, key)
+        if isinstance(value, dict):
+            if value:
+                tables.append((key, value))
+        elif value is None:
+            print(f"# {key} unset")
+        else:
+            print(f"{key} = {json.dumps(value)}")
+    for key, entries in tables:
+        print(f"\n[{key}]")
+        for name, value in entries.items():
+            shown = "***" if key == "kafka_options" and _secret(name) else value
+            print(f"{json.dumps(name)} = {json.dumps(shown)}")
     return 0
 
+
+def _secret(name: str) -> bool:
+    return any(word in name for word in ("password", "jaas", "secret"))
+
+
+COMMANDS = {
+    "demo": _demo,
+    "run": _run,
+    "batch": _batch,
+    "rollup": _rollup,
+    "report": _report,
+    "generate": _generate,
+    "kafka": _kafka,
+    "config": _show_config,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

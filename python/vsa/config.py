@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib.util
+import logging
+import os
+import sys
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING as dataclasses_missing
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
 
 GEOIP_CITY_DB_KEY = "spark.vsa.geoip.cityDb"
 GEOIP_ASN_DB_KEY = "spark.vsa.geoip.asnDb"
@@ -15,6 +30,22 @@ CDN_LOG_FORMATS = (
     "fastly",
     "nginx",
 )
+# The module of the PyPI package maxminddb-geolite2 that holds its GeoLite2-City.mmdb.
+EMBEDDED_CITY_DB_PACKAGE = "_maxminddb_geolite2"
+# Kafka client settings that kafka_options may not hold, and why.
+RESERVED_KAFKA_OPTIONS = {
+    "bootstrap.servers": "set kafka_bootstrap_servers instead",
+    **{
+        name: "Spark's Kafka source manages it and refuses it"
+        for name in (
+            "auto.offset.reset",
+            "enable.auto.commit",
+            "key.deserializer",
+            "value.deserializer",
+            "interceptor.classes",
+        )
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +67,11 @@ class VsaConfig:
         Where a query without a checkpoint starts reading: ``earliest`` or ``latest``.
     max_offsets_per_trigger
         Upper bound of records read per micro-batch (None: no bound).
+    kafka_options
+        Kafka client settings passed through to the Kafka source and producer as
+        ``kafka.<name>`` options: security (``security.protocol``, ``sasl.mechanism``,
+        ``sasl.jaas.config``, ``ssl.truststore.location``, ...) and tuning. Names without the
+        ``kafka.`` prefix; ``bootstrap.servers`` is ``kafka_bootstrap_servers``.
     trigger_interval
         Processing-time trigger of the streaming job, e.g. ``"10 seconds"``.
     watermark_seconds
@@ -54,7 +90,8 @@ class VsaConfig:
     geoip_city_db
         Path of a GeoIP2/GeoLite2 City ``.mmdb`` file for ``vsa_geoip`` (Spark conf
         ``spark.vsa.geoip.cityDb``); a local path on every node, or the name of a file shipped
-        with ``spark.files``.
+        with ``spark.files``. Unset: the GeoLite2 City database of July 2018 that the PyPI
+        package ``maxminddb-geolite2`` ships (CC BY-SA 4.0, by MaxMind), installed with vsa.
     geoip_asn_db
         Path of a GeoLite2 ASN ``.mmdb`` file for ``vsa_geoip`` (``spark.vsa.geoip.asnDb``).
     spark_conf
@@ -84,6 +121,8 @@ class VsaConfig:
     checkpoint_root: str | None = None
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = None
+    # Out of repr: SASL and TLS settings hold passwords.
+    kafka_options: dict[str, str] = field(default_factory=dict, repr=False)
     trigger_interval: str = "10 seconds"
     watermark_seconds: int = 120
     window_seconds: int = 60
@@ -140,6 +179,13 @@ class VsaConfig:
                 "sc-status"
             )
 
+        for name in self.kafka_options:
+            if name.startswith("kafka.") or name in RESERVED_KAFKA_OPTIONS:
+                raise ValueError(
+                    f"kafka_options.{name}: "
+                    + RESERVED_KAFKA_OPTIONS.get(name, "name it without the 'kafka.' prefix")
+                )
+
     @property
     def cdn_formats(self) -> dict[str, str]:
         """Every CDN topic the streaming job reads, with its format."""
@@ -149,7 +195,10 @@ class VsaConfig:
     @property
     def jvm_conf(self) -> dict[str, str]:
         """The ``spark.vsa.*`` settings the jar reads, from this config's fields."""
-        paths = {GEOIP_CITY_DB_KEY: self.geoip_city_db, GEOIP_ASN_DB_KEY: self.geoip_asn_db}
+        paths = {
+            GEOIP_CITY_DB_KEY: self.geoip_city_db or embedded_city_db(),
+            GEOIP_ASN_DB_KEY: self.geoip_asn_db,
+        }
         return {key: value for key, value in paths.items() if value}
 
     def table_path(self, table: str) -> str:
@@ -160,3 +209,189 @@ class VsaConfig:
         """The checkpoint directory of the streaming query ``query``."""
         root = self.checkpoint_root or str(Path(self.output_root) / "_checkpoints")
         return str(Path(root) / query)
+
+
+def embedded_city_db() -> str | None:
+    """The GeoLite2 City database inside the installed package ``maxminddb-geolite2``
+    (July 2018; GeoLite2 data created by MaxMind, CC BY-SA 4.0), None without the package."""
+    spec = importlib.util.find_spec(EMBEDDED_CITY_DB_PACKAGE)
+    if spec is None or spec.origin is None:
+        return None
+    path = Path(spec.origin).parent / "GeoLite2-City.mmdb"
+    return str(path) if path.is_file() else None
+
+
+class ConfigError(ValueError):
+    """A configuration vsa cannot start with; the message names the key and where it was set."""
+
+
+ENV_PREFIX = "VSA_"
+# VSA_KAFKA_OPTION_SASL_JAAS_CONFIG sets kafka_options["sasl.jaas.config"]: secrets stay out
+# of the config file.
+KAFKA_OPTION_ENV_PREFIX = "VSA_KAFKA_OPTION_"
+# vsa's environment variables that are not config keys (vsa.session, the tests).
+OTHER_ENV = frozenset({"VSA_SPARK_JAR", "VSA_SHARED_DATA", "VSA_CHROMIUM"})
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def config_keys() -> dict[str, object]:
+    """Every key a config file may hold (the fields of :class:`VsaConfig`) and its type."""
+    hints = typing.get_type_hints(VsaConfig)
+    return {f.name: hints[f.name] for f in fields(VsaConfig)}
+
+
+def env_name(key: str) -> str:
+    """The environment variable that overrides ``key``."""
+    return ENV_PREFIX + key.upper()
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> VsaConfig:
+    """The configuration from, lowest precedence first: the defaults, the TOML file ``path``,
+    the environment (``VSA_<KEY>``; ``os.environ`` unless ``env`` is given) and ``overrides``
+    (CLI flags: typed values, or text parsed as the environment's).
+
+    Keys are the fields of :class:`VsaConfig`; the table keys ``spark_conf`` and
+    ``kafka_options`` merge across the layers entry by entry.
+
+    Raises
+    ------
+    ConfigError
+        For an unreadable file, an unknown key or a bad value, naming the key and its source.
+    """
+    keys = config_keys()
+    values: dict[str, object] = {}
+    origin: dict[str, str] = {}
+
+    def put(key: str, value: object, where: str) -> None:
+        if key not in keys:
+            raise ConfigError(f"{where}: unknown key {key!r}; known keys: {', '.join(keys)}")
+        value = _typed(key, keys[key], value, where)
+        if isinstance(value, dict):
+            value = {**values.get(key, {}), **value}  # type: ignore[dict-item]
+        values[key] = value
+        origin[key] = where
+
+    if path is not None:
+        for key, value in _read_toml(Path(path)).items():
+            put(key, value, f"{path}: {key}")
+    for name, text in sorted((os.environ if env is None else env).items()):
+        if name.startswith(KAFKA_OPTION_ENV_PREFIX):
+            option = name[len(KAFKA_OPTION_ENV_PREFIX) :].lower().replace("_", ".")
+            put("kafka_options", {option: text}, name)
+        elif name.startswith(ENV_PREFIX) and name not in OTHER_ENV:
+            key = name[len(ENV_PREFIX) :].lower()
+            if key in keys:
+                put(key, _parse_text(key, keys[key], text, name), name)
+            else:
+                log.warning("ignoring %s: no config key %r", name, key)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, str):
+            value = _parse_text(key, keys.get(key, str), value, f"command line: {key}")
+        put(key, value, f"command line: {key}")
+    try:
+        return VsaConfig(**values)  # type: ignore[arg-type]
+    except ValueError as error:
+        # __post_init__ names the key; say where it was set.
+        named = [where for key, where in origin.items() if str(error).startswith(key)]
+        raise ConfigError(f"{named[0] if named else 'config'}: {error}") from None
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+
+
+def _optional(hint: object) -> tuple[object, bool]:
+    """``(T, True)`` for ``T | None``, else ``(hint, False)``."""
+    args = typing.get_args(hint)
+    if isinstance(hint, types.UnionType) and type(None) in args:
+        return next(a for a in args if a is not type(None)), True
+    return hint, False
+
+
+def _typed(key: str, hint: object, value: object, where: str) -> object:
+    """``value`` checked against the field's type (TOML already typed it)."""
+    base, optional = _optional(hint)
+    if value is None and optional:
+        return None
+    if typing.get_origin(base) is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table of settings, got {value!r}")
+        return {str(k): _setting_text(f"{where}.{k}", v) for k, v in value.items()}
+    kind = {str: "text", int: "an integer", bool: "true or false"}[base]  # type: ignore[index]
+    # bool is an int in Python, but `watermark_seconds = true` is a mistake.
+    if not isinstance(value, base) or (base is int and isinstance(value, bool)):  # type: ignore[arg-type]
+        raise ConfigError(f"{where}: expected {kind}, got {value!r}")
+    return value
+
+
+def _setting_text(where: str, value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise ConfigError(f"{where}: expected text, a number or true/false, got {value!r}")
+
+
+def _parse_text(key: str, hint: object, text: str, where: str) -> object:
+    """The value of an environment variable or a CLI flag, by the field's type."""
+    base, optional = _optional(hint)
+    if optional and text == "":
+        return None
+    if base is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{where}: expected an integer, got {text!r}") from None
+    if base is bool:
+        if text.lower() in _TRUE + _FALSE:
+            return text.lower() in _TRUE
+        raise ConfigError(f"{where}: expected true or false, got {text!r}")
+    if typing.get_origin(base) is dict:
+        raise ConfigError(f"{where}: {key} is a table: set it in the config file")
+    return text
+
+
+def config_reference() -> str:
+    """The Markdown table of every config key (docs/configuration.md holds it verbatim)."""
+    docs = _field_docs()
+    lines = [
+        "| key | type | default | environment | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for f, hint in zip(fields(VsaConfig), config_keys().values(), strict=True):
+        default = f.default_factory() if f.default_factory is not dataclasses_missing else f.default
+        base, optional = _optional(hint)
+        type_name = getattr(base, "__name__", str(base)) if base is not dict else "table"
+        type_name = "table" if typing.get_origin(base) is dict else type_name
+        type_name += ", optional" if optional else ""
+        shown = "" if default is None else f"`{default!r}`"
+        env = "`VSA_KAFKA_OPTION_<NAME>`" if f.name == "kafka_options" else f"`{env_name(f.name)}`"
+        if f.name == "spark_conf":
+            env = "(file, `--conf`)"
+        lines.append(f"| `{f.name}` | {type_name} | {shown} | {env} | {docs[f.name]} |")
+    return "\n".join(lines) + "\n"
+
+
+def _field_docs() -> dict[str, str]:
+    """Each field's text from the Parameters section of VsaConfig's docstring, on one line."""
+    docs: dict[str, list[str]] = {}
+    current = None
+    for line in (VsaConfig.__doc__ or "").splitlines():
+        if line.startswith("    ") and not line.startswith("        ") and line.strip() != "-" * 10:
+            current = line.strip()
+            docs[current] = []
+        elif line.startswith("        ") and current:
+            docs[current].append(line.strip())
+    return {name: " ".join(text).replace("|", "\\|") for name, text in docs.items()}

@@ -1,20 +1,23 @@
 """``vsa demo``: the whole path on this machine, with nothing to set up.
 
 Starts a local Kafka broker, sends a few minutes of generated player traffic, runs the
-streaming job until it has caught up, prints where the tables are and a few rows, and stops
-the broker.
+streaming job until it has caught up (a progress line per micro-batch), prints where the tables
+are and a few rows, writes the HTML report, and stops the broker.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from vsa import generate, pipeline
 from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka
 from vsa.kafka.broker import free_port
+from vsa.progress import Progress, summary
+from vsa.report import write_report
 from vsa.session import build_session
 from vsa.sinks import read_table
 
@@ -33,7 +36,11 @@ SHOWN_COLUMNS = {
 }
 
 
-def run_demo(workdir: Path, sessions: int = 300, port: int | None = None) -> int:
+def run_demo(
+    workdir: Path, sessions: int = 300, port: int | None = None, config: VsaConfig | None = None
+) -> int:
+    """The demo in ``workdir`` (emptied first); ``config`` gives every setting but the broker
+    and the output root, which are the demo's own."""
     workdir = workdir.resolve()
     shutil.rmtree(workdir, ignore_errors=True)
     broker = LocalKafka(workdir / "kafka", port=port or free_port())
@@ -41,23 +48,30 @@ def run_demo(workdir: Path, sessions: int = 300, port: int | None = None) -> int
     servers = broker.start()
     print(f"Kafka (KRaft) up at {servers} in {time.monotonic() - began:.1f} s")
     try:
-        config = VsaConfig(kafka_bootstrap_servers=servers, output_root=str(workdir / "tables"))
+        config = replace(
+            config or VsaConfig(),
+            kafka_bootstrap_servers=servers,
+            output_root=str(workdir / "tables"),
+        )
         spark = build_session(config, app_name="vsa-demo")
+        Progress.attach(spark)
         traffic = generate.Traffic(
             sessions=sessions, viewers=sessions // 2, span_s=180, malformed_share=0.01, seed=7
         )
         records = list(generate.generate(traffic))
         from vsa.kafka import produce
 
-        produce(spark, servers, config.player_events_topic, records)
+        produce(spark, servers, config.player_events_topic, records, config.kafka_options)
         print(f"sent {len(records)} records (3 minutes of traffic) to {config.player_events_topic}")
         began = time.monotonic()
-        pipeline.run_until_caught_up(spark, config)
+        result = pipeline.run_until_caught_up(spark, config)
         print(f"stream caught up in {time.monotonic() - began:.1f} s")
+        print(summary(spark, config, result.rows_written, result.late_events))
         for table, columns in SHOWN_COLUMNS.items():
             df = read_table(spark, config, table)
             print(f"\n{table}: {df.count()} rows at {config.table_path(table)}")
             df.select(*columns).orderBy(columns[0]).show(5, truncate=60)
+        print(f"\nreport: {write_report(spark, config, workdir)}")
         spark.stop()
     finally:
         broker.stop()

@@ -14,8 +14,10 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+
+from vsa.config import VsaConfig
 
 USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -182,8 +184,10 @@ def send(
     topic: str,
     traffic: Traffic,
     rate: float | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> int:
-    """Generates ``traffic`` into ``topic``: as fast as possible, or ``rate`` records/s."""
+    """Generates ``traffic`` into ``topic``: as fast as possible, or ``rate`` records/s.
+    ``options``: Kafka client settings (``VsaConfig.kafka_options``)."""
     from pyspark.sql import SparkSession
 
     from vsa.kafka import produce
@@ -196,19 +200,21 @@ def send(
     ).getOrCreate()
     records = list(generate(traffic))
     if not rate:
-        return produce(spark, bootstrap_servers, topic, records)
+        return produce(spark, bootstrap_servers, topic, records, options)
     sent = 0
     batch = max(1, int(rate))
     for i in range(0, len(records), batch):
         began = time.monotonic()
-        sent += produce(spark, bootstrap_servers, topic, records[i : i + batch])
+        sent += produce(spark, bootstrap_servers, topic, records[i : i + batch], options)
         time.sleep(max(0.0, 1.0 - (time.monotonic() - began)))
     return sent
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka bootstrap servers")
-    parser.add_argument("--topic", default="player-events")
+    parser.add_argument(
+        "--bootstrap", help="Kafka bootstrap servers (default: kafka_bootstrap_servers)"
+    )
+    parser.add_argument("--topic", help="default: player_events_topic")
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--viewers", type=int, default=120)
     parser.add_argument("--videos", type=int, default=8)
@@ -227,7 +233,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, config: VsaConfig | None = None) -> int:
+    """Sends the traffic ``args`` describe; the flags ``--bootstrap`` and ``--topic`` win over
+    ``config``, which gives the Kafka client settings."""
+    config = config or VsaConfig()
+    bootstrap = args.bootstrap or config.kafka_bootstrap_servers
+    topic = args.topic or config.player_events_topic
     traffic = Traffic(
         sessions=args.sessions,
         viewers=args.viewers,
@@ -236,8 +247,8 @@ def run(args: argparse.Namespace) -> int:
         malformed_share=args.malformed_share,
         seed=args.seed,
     )
-    sent = send(args.bootstrap, args.topic, traffic, rate=args.rate)
-    print(f"sent {sent} records to {args.topic} at {args.bootstrap}")
+    sent = send(bootstrap, topic, traffic, rate=args.rate, options=config.kafka_options)
+    print(f"sent {sent} records to {topic} at {bootstrap}")
     return 0
 
 

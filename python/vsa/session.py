@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -10,8 +11,10 @@ from pyspark.sql import SparkSession
 
 from vsa.config import VsaConfig
 
+log = logging.getLogger(__name__)
 EXTENSION_CLASS = "vsa.spark.VsaSparkSessionExtensions"
 JARS_DIR = Path(__file__).parent / "jars"
+LOG4J_CONFIG = Path(__file__).parent / "log4j2.properties"
 # Points at a development jar (e.g. scala/target/.../vsa-spark.jar) instead of the bundled one.
 DEV_JAR_ENV = "VSA_SPARK_JAR"
 
@@ -88,7 +91,8 @@ def build_session(
     # Python workers run the driver's interpreter, which has vsa and its dependencies.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
-    if master or not SparkSession.getActiveSession():
+    # Under spark-submit the master is spark-submit's --master.
+    if master or not (SparkSession.getActiveSession() or _submitted()):
         builder = builder.master(master or "local[2]")
     defaults = {
         "spark.sql.session.timeZone": "UTC",
@@ -97,9 +101,18 @@ def build_session(
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
     }
+    if not _submitted():  # spark-submit started the JVM already, with its own logging
+        defaults["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG4J_CONFIG}"
     for key, value in defaults.items():
         if key not in config.spark_conf:
             builder = builder.config(key, value)
     spark = configure_spark(builder, config).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    log.info("Spark %s, master %s", spark.version, spark.sparkContext.master)
     return spark
+
+
+def _submitted() -> bool:
+    """Whether this Python runs under spark-submit (which starts the JVM first and tells
+    PySpark where its gateway is)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ

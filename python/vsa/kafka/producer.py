@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
@@ -15,17 +15,19 @@ def produce(
     bootstrap_servers: str,
     topic: str,
     records: Iterable[tuple[str | None, str]],
+    options: Mapping[str, str] | None = None,
 ) -> int:
     """Sends ``(key, value)`` text records to ``topic``; returns how many were sent.
 
     Records are written in the given order by one task (several tasks would interleave the
     list's slices), and records with the same key land in the same partition, so a player
-    session's events keep their order.
+    session's events keep their order. ``options`` are Kafka client settings (e.g.
+    ``VsaConfig.kafka_options``: security), sent as ``kafka.<name>``.
     """
     rows = list(records)
     if not rows:
         return 0
-    (
+    writer = (
         spark.createDataFrame(rows, _SCHEMA)
         .coalesce(1)
         .write.format("kafka")
@@ -37,6 +39,8 @@ def produce(
         .option("kafka.enable.idempotence", "false")
         .option("kafka.acks", "all")
         .option("kafka.max.in.flight.requests.per.connection", "1")
-        .save()
     )
+    for name, value in (options or {}).items():
+        writer = writer.option(f"kafka.{name}", value)
+    writer.save()
     return len(rows)

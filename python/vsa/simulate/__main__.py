@@ -2,6 +2,7 @@
 
     python -m vsa.simulate --out /tmp/sim --sessions 2000 --seed 7 --start 2025-11-24T10:00:00Z
     python -m vsa.simulate --kafka 127.0.0.1:9092 --topic player-events --sessions 200
+    vsa simulate --config vsa.toml --kafka --sessions 200   # the config's Kafka, topic, security
 
 Files written to ``--out``: ``events.jsonl`` (the records in delivery order, malformed ones
 included), ``truth_views.jsonl``, ``truth_slices.jsonl`` and ``truth_summary.json``.
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
+from vsa.config import ConfigError, load_config
 from vsa.simulate import Behaviour, Faults, Simulation, Spec, simulate
 
 
@@ -36,8 +39,15 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, help="directory for events.jsonl and the truth files")
-    p.add_argument("--kafka", metavar="BOOTSTRAP", help="send the records to this Kafka")
-    p.add_argument("--topic", default="player-events")
+    p.add_argument("--config", type=Path, metavar="FILE", help="a vsa TOML config file")
+    p.add_argument(
+        "--kafka",
+        metavar="BOOTSTRAP",
+        nargs="?",
+        const="",
+        help="send the records to this Kafka (alone: kafka_bootstrap_servers of the config)",
+    )
+    p.add_argument("--topic", help="default: player_events_topic of the config")
     p.add_argument("--sessions", type=int, default=Spec.sessions)
     p.add_argument("--viewers", type=int, default=Spec.viewers)
     p.add_argument("--videos", type=int, default=Spec.videos)
@@ -129,7 +139,9 @@ def write_cdn_log(sim: Simulation, out: Path, fmt: str) -> int:
     return len(requests)
 
 
-def send(sim: Simulation, bootstrap: str, topic: str) -> int:
+def send(
+    sim: Simulation, bootstrap: str, topic: str, options: Mapping[str, str] | None = None
+) -> int:
     """Sends the records of ``sim`` to ``topic`` in delivery order (one Kafka write)."""
     from pyspark.sql import SparkSession
 
@@ -143,7 +155,7 @@ def send(sim: Simulation, bootstrap: str, topic: str) -> int:
     ).getOrCreate()
     # local[1]: the records form one DataFrame partition and are written in delivery order;
     # a topic with several partitions keeps that order per partition (a session stays in one).
-    return produce(spark, bootstrap, topic, sim.records)
+    return produce(spark, bootstrap, topic, sim.records, options)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,8 +170,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.cdn_format:
             print(f"wrote {write_cdn_log(sim, args.out, args.cdn_format)} CDN log lines")
     if args.kafka is not None:
-        sent = send(sim, args.kafka, args.topic)
-        print(f"sent {sent} records to {args.topic} at {args.kafka}")
+        try:
+            config = load_config(args.config)
+        except ConfigError as error:
+            p.error(str(error))
+        bootstrap = args.kafka or config.kafka_bootstrap_servers
+        topic = args.topic or config.player_events_topic
+        sent = send(sim, bootstrap, topic, config.kafka_options)
+        print(f"sent {sent} records to {topic} at {bootstrap}")
     summary = {k: v for k, v in sim.summary.items() if k != "late_event_ids"}
     print(json.dumps(summary))
     return 0

@@ -16,13 +16,16 @@ RAW_SCHEMA = (
 
 def read_kafka_stream(spark: SparkSession, config: VsaConfig, topic: str) -> DataFrame:
     """A streaming DataFrame of ``topic``'s records: ``raw`` (the value as UTF-8 text) and
-    ``kafka_topic``, ``kafka_partition``, ``kafka_offset``, ``kafka_timestamp``."""
+    ``kafka_topic``, ``kafka_partition``, ``kafka_offset``, ``kafka_timestamp``.
+    ``config.kafka_options`` (security, tuning) reach the Kafka client as ``kafka.*``."""
     reader = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", config.kafka_bootstrap_servers)
         .option("subscribe", topic)
         .option("startingOffsets", config.starting_offsets)
     )
+    for name, value in config.kafka_options.items():
+        reader = reader.option(f"kafka.{name}", value)
     if config.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
     return reader.load().select(

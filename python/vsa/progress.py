@@ -1,0 +1,176 @@
+"""What a running job tells its operator: a line per micro-batch, and a summary at the end.
+
+:class:`Progress` is a ``StreamingQueryListener``: Spark calls it after every micro-batch of
+every query of the session. On a terminal it prints one line per batch; otherwise (a service,
+a pipe, CI) it logs the same line through :mod:`logging` at INFO, so nothing writes to a
+stdout nobody reads. :func:`summary` is what ``vsa run``, ``vsa batch`` and ``vsa rollup``
+print when they finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQueryListener
+from pyspark.sql.utils import AnalysisException
+
+from vsa.config import VsaConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Totals:
+    """What the listener has seen since it was added, summed over micro-batches."""
+
+    batches: int = 0
+    rows_written: dict[str, int] = field(default_factory=dict)
+    late_events: int = 0
+
+
+class Progress(StreamingQueryListener):
+    """Reports each micro-batch: the query, its input and processing rates, its watermark,
+    the rows it dropped as late, the dead letters it wrote, the rows held in its state.
+
+    Parameters
+    ----------
+    out
+        Where the lines go when ``live``; defaults to ``sys.stdout``.
+    live
+        Print the lines (True) or log them at INFO (False); defaults to whether ``out`` is a
+        terminal.
+
+    ``Progress.attach(spark)`` adds one to a session; ``totals`` sums what it has seen.
+    """
+
+    def __init__(self, out: TextIO | None = None, live: bool | None = None) -> None:
+        self.out = out or sys.stdout
+        self.live = self.out.isatty() if live is None else live
+        self.totals = Totals()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def attach(cls, spark: SparkSession, **kwargs: object) -> Progress:
+        """A new listener, added to ``spark``'s streaming queries."""
+        progress = cls(**kwargs)  # type: ignore[arg-type]
+        spark.streams.addListener(progress)
+        return progress
+
+    def onQueryStarted(self, event) -> None:  # noqa: N802 - Spark's name
+        log.info("query %s started (id %s)", event.name, event.id)
+
+    def onQueryProgress(self, event) -> None:  # noqa: N802
+        p = event.progress
+        observed = p.observedMetrics.get(p.name)
+        written = int(observed["rows"]) if observed is not None else 0
+        # The sessionizer's query observes the events it dead-letters as late (vsa.pipeline);
+        # any other stateful query can only drop them, which Spark counts.
+        late = sum(op.numRowsDroppedByWatermark for op in p.stateOperators)
+        if observed is not None and "late" in observed:
+            late += int(observed["late"] or 0)
+        with self._lock:
+            self.totals.batches += 1
+            rows = self.totals.rows_written
+            rows[p.name] = rows.get(p.name, 0) + written
+            self.totals.late_events += late
+            dead = rows.get("dead_letter", 0)
+        line = batch_line(
+            name=p.name,
+            batch=p.batchId,
+            input_rows=p.numInputRows,
+            input_rate=p.inputRowsPerSecond,
+            processed_rate=p.processedRowsPerSecond,
+            watermark=p.eventTime.get("watermark"),
+            late=late,
+            dead_letters=dead,
+            state_rows=sum(op.numRowsTotal for op in p.stateOperators),
+        )
+        if self.live:
+            print(line, file=self.out, flush=True)
+        else:
+            log.info("%s", line)
+
+    def onQueryIdle(self, event) -> None:  # noqa: N802
+        pass
+
+    def onQueryTerminated(self, event) -> None:  # noqa: N802
+        if event.exception:
+            log.error("query %s failed: %s", event.id, event.exception)
+
+
+def batch_line(
+    *,
+    name: str,
+    batch: int,
+    input_rows: int,
+    input_rate: float,
+    processed_rate: float,
+    watermark: str | None,
+    late: int,
+    dead_letters: int,
+    state_rows: int,
+) -> str:
+    """One micro-batch on one line; ``dead_letters`` is the total written so far."""
+    return (
+        f"{name:<15} batch {batch:>4}  {input_rows:>8,} rows  "
+        f"in {input_rate:>9,.0f}/s  processed {processed_rate:>9,.0f}/s  "
+        f"watermark {_short_time(watermark)}  late {late:,}  dead letters {dead_letters:,}  "
+        f"state {state_rows:,} rows"
+    )
+
+
+def _short_time(iso: str | None) -> str:
+    """``2025-11-24T10:03:00.000Z`` → ``2025-11-24 10:03:00``; ``-`` before the first one."""
+    if not iso or iso.startswith("1970-01-01T00:00:00"):
+        return "-"
+    return iso.replace("T", " ")[:19]
+
+
+def summary(
+    spark: SparkSession,
+    config: VsaConfig,
+    rows_written: dict[str, int],
+    late_events: int | None = None,
+) -> str:
+    """Rows written per table and where, dead letters by reason (the whole ``dead_letter``
+    table), late events (None: not counted by this command), the checkpoints. Tables whose
+    name starts with ``_`` are vsa's internal ones and not listed."""
+    rows_written = {t: n for t, n in rows_written.items() if not t.startswith("_")}
+    width = max((len(t) for t in rows_written), default=0)
+    lines = ["rows written:"]
+    lines += [
+        f"  {table:<{width}}  {rows:>10,}  {config.table_path(table)}"
+        for table, rows in rows_written.items()
+    ]
+    reasons = dead_letters_by_reason(spark, config)
+    if reasons:
+        listed = ", ".join(f"{reason} {n:,}" for reason, n in reasons.items())
+        lines.append(f"dead letters by reason: {listed}")
+    elif "dead_letter" in rows_written:
+        lines.append("dead letters by reason: none")
+    if late_events is not None:  # a streaming run
+        lines.append(f"late events (dead-lettered as late): {late_events:,}")
+        lines.append(f"checkpoints: {config.checkpoint_path('')}")
+    return "\n".join(lines)
+
+
+def dead_letters_by_reason(spark: SparkSession, config: VsaConfig) -> dict[str, int]:
+    """Counts of the ``dead_letter`` table's rows by ``reason``, largest first ({} when the
+    table does not exist yet)."""
+    try:
+        table = spark.read.parquet(config.table_path("dead_letter"))
+    except AnalysisException:
+        return {}
+    counts = table.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).orderBy(F.desc("n"))
+    return {row["reason"]: row["n"] for row in counts.collect()}
+
+
+def quiet_logs() -> None:
+    """Python-side log noise down: py4j's per-call DEBUG/INFO lines."""
+    logging.getLogger("py4j").setLevel(logging.WARNING)

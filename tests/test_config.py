@@ -1,0 +1,127 @@
+"""The configuration: TOML file, environment and flags, in that precedence, and errors that
+name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT_ROOT
+from vsa.config import ConfigError, VsaConfig, config_keys, config_reference, load_config
+from vsa.sources import read_kafka_stream
+
+EXAMPLE = PROJECT_ROOT / "examples" / "vsa.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "vsa.toml"
+    path.write_text(text)
+    return path
+
+
+def test_example_file_loads_with_its_security_options():
+    config = load_config(EXAMPLE, env={})
+    assert config.kafka_bootstrap_servers.startswith("kafka-1.example.internal:9094")
+    assert config.max_offsets_per_trigger == 200000
+    assert config.kafka_options["security.protocol"] == "SASL_SSL"
+    assert config.kafka_options["sasl.mechanism"] == "SCRAM-SHA-512"
+    # TOML numbers in a settings table become Spark's text values.
+    assert config.spark_conf["spark.sql.shuffle.partitions"] == "8"
+    assert config.checkpoint_path("views") == "/data/vsa/checkpoints/views"
+
+
+def test_no_file_no_env_is_the_defaults():
+    assert load_config(env={}) == VsaConfig()
+
+
+def test_precedence_file_then_env_then_flags(tmp_path):
+    path = write(
+        tmp_path,
+        'kafka_bootstrap_servers = "file:9092"\nplayer_events_topic = "from-file"\n'
+        "watermark_seconds = 60\n",
+    )
+    env = {"VSA_KAFKA_BOOTSTRAP_SERVERS": "env:9092", "VSA_WATERMARK_SECONDS": "90"}
+    config = load_config(path, env=env, overrides={"watermark_seconds": "30"})
+    assert config.kafka_bootstrap_servers == "env:9092"
+    assert config.player_events_topic == "from-file"
+    assert config.watermark_seconds == 30
+
+
+def test_settings_tables_merge_across_layers(tmp_path):
+    path = write(
+        tmp_path,
+        '[spark_conf]\n"spark.a" = "1"\n"spark.b" = "2"\n'
+        '[kafka_options]\n"security.protocol" = "SASL_SSL"\n',
+    )
+    env = {"VSA_KAFKA_OPTION_SASL_JAAS_CONFIG": "org.apache...ScramLoginModule required;"}
+    config = load_config(path, env=env, overrides={"spark_conf": {"spark.b": "3"}})
+    assert config.spark_conf == {"spark.a": "1", "spark.b": "3"}
+    assert config.kafka_options == {
+        "security.protocol": "SASL_SSL",
+        "sasl.jaas.config": "org.apache...ScramLoginModule required;",
+    }
+    assert "ScramLoginModule" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ('kafka_bootstrap_server = "x:1"', {}, "vsa.toml: kafka_bootstrap_server: unknown key"),
+        ('watermark_seconds = "120"', {}, "vsa.toml: watermark_seconds: expected an integer"),
+        ("privacy = 1", {}, "vsa.toml: privacy: expected true or false"),
+        ("window_seconds = true", {}, "window_seconds: expected an integer"),
+        ("window_seconds = 90", {}, "vsa.toml: window_seconds: window_seconds must be a positive"),
+        ('starting_offsets = "newest"', {}, "starting_offsets: starting_offsets must be"),
+        ('spark_conf = "x"', {}, "spark_conf: expected a table"),
+        ('[kafka_options]\n"kafka.security.protocol" = "SSL"', {}, "without the 'kafka.' prefix"),
+        ('[kafka_options]\n"bootstrap.servers" = "a:1"', {}, "set kafka_bootstrap_servers"),
+        ("", {"VSA_VIEW_TIMEOUT_SECONDS": "ten"}, "VSA_VIEW_TIMEOUT_SECONDS: expected an integer"),
+        ("", {"VSA_PRIVACY": "maybe"}, "VSA_PRIVACY: expected true or false"),
+        ("", {"VSA_SPARK_CONF": "a=b"}, "VSA_SPARK_CONF: spark_conf is a table"),
+        ("watermark_seconds = ", {}, "is not valid TOML"),
+    ],
+)
+def test_bad_settings_are_errors_naming_the_key(tmp_path, text, env, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        load_config(write(tmp_path, text), env=env)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config file .*nope.toml"):
+        load_config(tmp_path / "nope.toml", env={})
+
+
+def test_unknown_vsa_variable_is_logged_not_fatal(caplog):
+    config = load_config(env={"VSA_KAFKA_BOOTSTRAP_SERVER": "typo:1", "VSA_SPARK_JAR": "x"})
+    assert config == VsaConfig()
+    assert "VSA_KAFKA_BOOTSTRAP_SERVER" in caplog.text
+    assert "VSA_SPARK_JAR" not in caplog.text
+
+
+def test_optional_keys_accept_empty_env_as_unset():
+    config = load_config(env={"VSA_CHECKPOINT_ROOT": "", "VSA_MAX_OFFSETS_PER_TRIGGER": "500"})
+    assert config.checkpoint_root is None
+    assert config.max_offsets_per_trigger == 500
+
+
+def test_every_key_is_documented_in_the_reference():
+    """docs/configuration.md holds the reference generated from VsaConfig, verbatim."""
+    reference = config_reference()
+    for key in config_keys():
+        assert f"| `{key}` |" in reference
+    docs = (PROJECT_ROOT / "docs" / "configuration.md").read_text()
+    assert reference in docs, "regenerate it: .venv/bin/vsa config --reference"
+
+
+def test_kafka_options_reach_the_kafka_source(spark):
+    config = VsaConfig(kafka_options={"security.protocol": "SASL_SSL", "client.id": "vsa-t"})
+    plan = read_kafka_stream(spark, config, "t")._jdf.queryExecution().logical().toString()
+    assert "kafka.security.protocol=SASL_SSL" in plan
+    assert "kafka.client.id=vsa-t" in plan
+
+
+def test_the_docs_show_the_example_file_as_it_is():
+    example = EXAMPLE.read_text()
+    docs = (PROJECT_ROOT / "docs" / "configuration.md").read_text()
+    assert example[example.index("kafka_bootstrap_servers") :] in docs
