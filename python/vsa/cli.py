@@ -263,6 +263,8 @@ def _show_config(args: argparse.Namespace, config: VsaConfig) -> int:
                 tables.append((key, value))
         elif value is None:
             print(f"# {key} unset")
+        elif key == "viewer_secret":
+            print(f"{key} = {json.dumps('***')}")
         else:
             print(f"{key} = {json.dumps(value)}")
     for key, entries in tables:

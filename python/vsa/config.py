@@ -87,6 +87,9 @@ class VsaConfig:
         The most time counted after one event before the next (docs/views.md, "gap cap").
     privacy
         When on (the default), client IPs are written only truncated (/24, /48).
+    viewer_secret
+        When set, every table holds ``vsa_viewer_key(viewer_id, viewer_secret)`` (a keyed
+        HMAC pseudonym) instead of the viewer id; unique viewers count the same.
     geoip_city_db
         Path of a GeoIP2/GeoLite2 City ``.mmdb`` file for ``vsa_geoip`` (Spark conf
         ``spark.vsa.geoip.cityDb``); a local path on every node, or the name of a file shipped
@@ -130,6 +133,8 @@ class VsaConfig:
     view_timeout_seconds: int = 600
     max_event_gap_seconds: int = 30
     privacy: bool = True
+    # Out of repr: it is a key.
+    viewer_secret: str | None = field(default=None, repr=False)
     geoip_city_db: str | None = None
     geoip_asn_db: str | None = None
     spark_conf: dict[str, str] = field(default_factory=dict)

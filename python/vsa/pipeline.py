@@ -14,6 +14,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from vsa.cdn import CDN_TIME_COLUMNS, cdn_tables, read_cdn_files, read_cdn_stream
 from vsa.config import VsaConfig
+from vsa.functions import viewer_key
 from vsa.enrich import mask_client_ip, mask_ips, mask_ips_in_text, with_geo, with_user_agent
 from vsa.kpis import DIMENSION_TABLES, minute_kpis, rollup
 from vsa.kpis.cdn_qos import cdn_qos as cdn_qos_of
@@ -59,6 +60,8 @@ def transform(raw: DataFrame, config: VsaConfig) -> Stages:
     """Raw records (the columns of :mod:`vsa.sources`) → normalize → enrich → sessionize."""
     parsed = parse_player_events(raw)
     events = mask_client_ip(with_geo(with_user_agent(valid_player_events(parsed))), config)
+    if config.viewer_secret:
+        events = events.withColumn("viewer_id", viewer_key("viewer_id", config.viewer_secret))
     sessions = sessionize(events, config)
     # Raw records reach the sessionizer only for the dead letters it writes: masked there.
     sessions = sessions.withColumn(
