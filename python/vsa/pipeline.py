@@ -14,8 +14,8 @@ from pyspark.sql.streaming import StreamingQuery
 
 from vsa.cdn import CDN_TIME_COLUMNS, cdn_tables, read_cdn_files, read_cdn_stream
 from vsa.config import VsaConfig
-from vsa.functions import viewer_key
 from vsa.enrich import mask_client_ip, mask_ips, mask_ips_in_text, with_geo, with_user_agent
+from vsa.functions import viewer_key
 from vsa.kpis import DIMENSION_TABLES, minute_kpis, rollup
 from vsa.kpis.cdn_qos import cdn_qos as cdn_qos_of
 from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
