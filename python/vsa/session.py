@@ -15,6 +15,11 @@ log = logging.getLogger(__name__)
 EXTENSION_CLASS = "vsa.spark.VsaSparkSessionExtensions"
 JARS_DIR = Path(__file__).parent / "jars"
 LOG4J_CONFIG = Path(__file__).parent / "log4j2.properties"
+# vsa's projections (validation, CDN parsing, enrichment) generate long methods. HotSpot does
+# not JIT-compile a method over 8,000 bytes of bytecode, and Spark's default limit (65,535) lets
+# whole-stage codegen emit them: they then run interpreted, 2-5x slower. At 8,000, as Spark's
+# own documentation advises on HotSpot, Spark splits such a stage into compiled pieces.
+HUGE_METHOD_LIMIT = "spark.sql.codegen.hugeMethodLimit"
 # Points at a development jar (e.g. scala/target/.../vsa-spark.jar) instead of the bundled one.
 DEV_JAR_ENV = "VSA_SPARK_JAR"
 
@@ -52,8 +57,10 @@ def configure_spark(
 
     Adds the bundled jars to ``spark.jars`` and vsa's extension to ``spark.sql.extensions``,
     after whatever the builder already holds, sets the ``spark.vsa.*`` keys of ``config`` (the
-    GeoIP databases) and applies ``config.spark_conf``. Nothing is
-    downloaded: the jars ship inside the package.
+    GeoIP databases) and applies ``config.spark_conf``. Unless the builder or ``config`` sets
+    it, ``spark.sql.codegen.hugeMethodLimit`` becomes 8000, so no generated method is too long
+    for the JIT compiler (see :data:`HUGE_METHOD_LIMIT`). Nothing is downloaded: the jars ship
+    inside the package.
 
     Parameters
     ----------
@@ -76,6 +83,8 @@ def configure_spark(
         raise TypeError(f"configure_spark expects a SparkSession.Builder, got {type(builder)!r}")
     options = getattr(builder, "_options", {})
     conf = {**config.jvm_conf, **config.spark_conf} if config else {}
+    if HUGE_METHOD_LIMIT not in options:
+        conf = {HUGE_METHOD_LIMIT: "8000", **conf}
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.config("spark.jars", _append(options.get("spark.jars"), bundled_jars())).config(
