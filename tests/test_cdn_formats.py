@@ -556,7 +556,7 @@ def test_fastly_preset_and_user_mapping(spark):
         "client_ip": LONDON_IP,
         "user_agent": CHROME,
         "host": "video.example.net",
-        "url": "/dash/v1/init-stream0.m4s?token=abc",
+        "url": "/dash/v1/init-stream0.m4s?token=abc&next=/x?y",  # the query starts at the first ?
         "status": 200,
         "bytes": 812,
         "time_elapsed": 15230,
@@ -577,7 +577,7 @@ def test_fastly_preset_and_user_mapping(spark):
     assert init.timestamp == dt.datetime(2024, 5, 1, 10, 0, 0)
     assert (init.path, init.query, init.bytes, init.download_ms, init.ttfb_ms) == (
         "/dash/v1/init-stream0.m4s",
-        "token=abc",
+        "token=abc&next=/x?y",
         812,
         15.23,
         4.0,

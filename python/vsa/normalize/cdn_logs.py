@@ -324,10 +324,13 @@ def parse_cdn_logs(
         # expensive expression that many others read, so it is computed once per line.
         for name, prepared in _PREPARE[fmt](F.col("line")):
             rows = rows.withColumn(name, prepared)
-        request, reason, detail = _PARSERS[fmt](F.col("line"), options)
+        fields = _Fields()
+        request, reason, detail = _PARSERS[fmt](fields, options)
         request = request.withField("cdn", F.lit(names[fmt]))
+        rows = rows.withColumns(fields.columns)
         parsed = rows.withColumns({"request": request, "reason": reason, "detail": detail})
-        parts.append(parsed.drop(*(name for name, _ in _PREPARE[fmt](F.col("line")))))
+        prepared = [name for name, _ in _PREPARE[fmt](F.col("line"))]
+        parts.append(parsed.drop(*prepared, *fields.columns))
     out = parts[0]
     for part in parts[1:]:
         out = out.unionByName(part)
@@ -484,6 +487,29 @@ def _unbatch_edgecast(lines: DataFrame) -> DataFrame:
 # --- one parser per format ----------------------------------------------------------------------
 
 
+class _Fields:
+    """The raw fields a parser reads, each computed once per line: a column of its own
+    (``columns``, added before the request is built) that the request's expressions read. Spark
+    does not inline an expression that several others read, so a field read by the timestamp,
+    its check and its dead-letter detail is looked up, and its ``-`` tested, once."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, Column] = {}
+        self._names: dict[str, str] = {}
+
+    def read(self, lookup: Callable[[str], Column]) -> Callable[[str], Column]:
+        """A getter of fields by name: ``lookup(name)`` with the missing-value markers null."""
+
+        def get(name: str) -> Column:
+            if name not in self._names:
+                column = f"_field{len(self._names)}"
+                self._names[name] = column
+                self.columns[column] = _dash(lookup(name))
+            return F.col(self._names[name])
+
+        return get
+
+
 def _dash(value: Column) -> Column:
     """Null for the formats' missing-value markers (``-`` and empty)."""
     return F.when(~value.isin("-", ""), value)
@@ -495,6 +521,18 @@ def _decode(value: Column) -> Column:
         value.contains("%"),
         F.coalesce(F.try_url_decode(F.replace(value, F.lit("+"), F.lit("%2B"))), value),
     ).otherwise(value)
+
+
+def _path(target: Column) -> Column:
+    """The path of a request target (``/a/b.ts?x=1`` → ``/a/b.ts``). substring_index, not
+    split_part: Spark's split_part compiles a regular expression per row."""
+    return F.substring_index(target, "?", 1)
+
+
+def _query(target: Column) -> Column:
+    """The query of a request target, after its first ``?`` (null when it has none)."""
+    start = F.locate("?", target)
+    return F.when(start > 0, target.substr(start + 1, F.lit(1 << 30)))
 
 
 def _seconds_to_ms(value: Column) -> Column:
@@ -586,17 +624,17 @@ def _validate(
     return request, reason, detail
 
 
-def _positional(line: Column, names: Column) -> tuple[Callable[[str], Column], Column]:
+def _positional(fields: _Fields, names: Column) -> tuple[Callable[[str], Column], Column]:
     values = F.col("_v")
     return (
-        lambda name: _dash(F.get(values, F.array_position(names, name).cast("int") - 1)),
+        fields.read(lambda name: F.get(values, F.array_position(names, name).cast("int") - 1)),
         F.size(values) != F.size(names),
     )
 
 
-def _cloudfront(line: Column, options: dict) -> tuple[Column, Column, Column]:
+def _cloudfront(fields: _Fields, options: dict) -> tuple[Column, Column, Column]:
     names = F.col("_names")
-    get, wrong_count = _positional(line, names)
+    get, wrong_count = _positional(fields, names)
     date, time = get("date"), get("time")
     # ISO-8601 text read by a cast: ~20x cheaper per row than a datetime pattern.
     stamp = F.concat(date, F.lit("T"), time, F.lit("Z"))
@@ -635,10 +673,10 @@ def _cloudfront(line: Column, options: dict) -> tuple[Column, Column, Column]:
     return _validate(request, first, text)
 
 
-def _cloudfront_realtime(line: Column, options: dict) -> tuple[Column, Column, Column]:
-    fields = options["realtime_fields"]
-    names = F.array(*map(F.lit, fields))
-    get, wrong_count = _positional(line, names)
+def _cloudfront_realtime(fields: _Fields, options: dict) -> tuple[Column, Column, Column]:
+    configured = options["realtime_fields"]
+    names = F.array(*map(F.lit, configured))
+    get, wrong_count = _positional(fields, names)
     text = {
         "timestamp": get("timestamp"),
         "status": get("sc-status"),
@@ -663,7 +701,7 @@ def _cloudfront_realtime(line: Column, options: dict) -> tuple[Column, Column, C
     # The cmcd-* fields, typed as vsa_parse_cmcd types them (with_cmcd coalesces them in).
     cmcd = {}
     for field, key in CLOUDFRONT_CMCD_FIELDS.items():
-        value = get(field) if field in fields else F.lit(None).cast("string")
+        value = get(field) if field in configured else F.lit(None).cast("string")
         if key in ("bs", "su"):
             value = F.coalesce(F.lower(value).isin("true", "1"), F.lit(False))
         elif key == "pr":
@@ -673,7 +711,7 @@ def _cloudfront_realtime(line: Column, options: dict) -> tuple[Column, Column, C
         cmcd[key] = value
     any_cmcd = F.lit(False)
     for field in CLOUDFRONT_CMCD_FIELDS:
-        if field in fields:
+        if field in configured:
             any_cmcd = any_cmcd | get(field).isNotNull()
     cmcd_fields = F.when(any_cmcd, F.struct(*[v.alias(k) for k, v in cmcd.items()])).cast(
         CMCD_FIELDS_TYPE
@@ -686,24 +724,24 @@ def _cloudfront_realtime(line: Column, options: dict) -> tuple[Column, Column, C
             F.format_string(
                 "%d tab-separated fields, the configured real-time field list has %d",
                 F.size(F.col("_v")),
-                F.lit(len(fields)),
+                F.lit(len(configured)),
             ),
         )
     ]
     return _validate(request, first, text)
 
 
-def _json_fields(line: Column) -> tuple[Callable[[str], Column], Column]:
-    fields = F.col("_v")
-    return lambda name: _dash(fields.getItem(name)), fields.isNull()
+def _json_fields(fields: _Fields) -> tuple[Callable[[str], Column], Column]:
+    values = F.col("_v")
+    return fields.read(values.getItem), values.isNull()
 
 
 def _malformed_json(bad: Column) -> list[tuple[Column, str, Column]]:
     return [(bad, "malformed_json", F.lit("not a JSON object"))]
 
 
-def _akamai(line: Column, options: dict) -> tuple[Column, Column, Column]:
-    get, bad = _json_fields(line)
+def _akamai(fields: _Fields, options: dict) -> tuple[Column, Column, Column]:
+    get, bad = _json_fields(fields)
     turnaround, transfer = get("turnAroundTimeMSec"), get("transferTimeMSec")
     text = {
         "timestamp": get("reqTimeSec"),
@@ -736,8 +774,8 @@ def _akamai(line: Column, options: dict) -> tuple[Column, Column, Column]:
     return _validate(request, _malformed_json(bad), text)
 
 
-def _edgecast(line: Column, options: dict) -> tuple[Column, Column, Column]:
-    get, bad = _json_fields(line)
+def _edgecast(fields: _Fields, options: dict) -> tuple[Column, Column, Column]:
+    get, bad = _json_fields(fields)
     text = {
         "timestamp": get("timestamp"),
         "status": get("status_code"),
@@ -763,8 +801,8 @@ def _edgecast(line: Column, options: dict) -> tuple[Column, Column, Column]:
     return _validate(request, _malformed_json(bad), text)
 
 
-def _fastly(line: Column, options: dict) -> tuple[Column, Column, Column]:
-    get_key, bad = _json_fields(line)
+def _fastly(fields: _Fields, options: dict) -> tuple[Column, Column, Column]:
+    get_key, bad = _json_fields(fields)
     keys = options["fastly_fields"]
 
     def get(name: str) -> Column:
@@ -784,8 +822,8 @@ def _fastly(line: Column, options: dict) -> tuple[Column, Column, Column]:
         client_ip=get("client_ip"),
         user_agent=get("user_agent"),
         host=get("host"),
-        path=F.split_part(url, F.lit("?"), F.lit(1)),
-        query=F.when(url.contains("?"), F.substring_index(url, "?", -1)),
+        path=_path(url),
+        query=_query(url),
         status=text["status"].try_cast("int"),
         bytes=text["bytes"].try_cast("bigint"),
         ttfb_ms=_seconds_to_ms(text["ttfb_ms"]),
@@ -800,18 +838,17 @@ def _fastly(line: Column, options: dict) -> tuple[Column, Column, Column]:
     return _validate(request, _malformed_json(bad), text)
 
 
-def _nginx(line: Column, options: dict) -> tuple[Column, Column, Column]:
+def _nginx(fields: _Fields, options: dict) -> tuple[Column, Column, Column]:
     # One regex pass (_PREPARE): the groups joined by \u0001 (nginx escapes control bytes as
     # \xHH, so it never occurs in a line), then a split; null when the line does not match.
     parts = F.col("_v")
     matched = parts.isNotNull()
 
-    def get(name: str) -> Column:
-        return F.when(matched, _dash(F.get(parts, _NGINX_GROUPS.index(name))))
+    get = fields.read(lambda name: F.when(matched, F.get(parts, _NGINX_GROUPS.index(name))))
 
     request_line = F.split(get("request"), " ")
     target = F.get(request_line, 1)
-    upstream = F.trim(F.split_part(get("upstream_response_time"), F.lit(","), F.lit(1)))
+    upstream = F.trim(F.substring_index(get("upstream_response_time"), ",", 1))
     text = {
         "timestamp": get("time_local"),
         "status": get("status"),
@@ -823,8 +860,8 @@ def _nginx(line: Column, options: dict) -> tuple[Column, Column, Column]:
         timestamp=_nginx_time(text["timestamp"]),
         client_ip=get("remote_addr"),
         user_agent=get("http_user_agent"),
-        path=F.split_part(target, F.lit("?"), F.lit(1)),
-        query=F.when(target.contains("?"), F.substring_index(target, "?", -1)),
+        path=_path(target),
+        query=_query(target),
         status=text["status"].try_cast("int"),
         bytes=text["bytes"].try_cast("bigint"),
         ttfb_ms=_seconds_to_ms(text["ttfb_ms"]),
@@ -846,7 +883,7 @@ def _nginx(line: Column, options: dict) -> tuple[Column, Column, Column]:
     return _validate(request, first, text)
 
 
-_PARSERS: dict[str, Callable[[Column, dict], tuple[Column, Column, Column]]] = {
+_PARSERS: dict[str, Callable[[_Fields, dict], tuple[Column, Column, Column]]] = {
     "cloudfront": _cloudfront,
     "cloudfront-realtime": _cloudfront_realtime,
     "akamai-ds2": _akamai,
