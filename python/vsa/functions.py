@@ -6,6 +6,8 @@ reached only through ``call_function``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
@@ -263,6 +265,25 @@ def parse_cmcd(text: ColumnOrName) -> Column:
     <BLANKLINE>
     """
     return F.call_function("vsa_parse_cmcd", _col(text))
+
+
+def map_without(m: ColumnOrName, keys: Sequence[str]) -> Column:
+    """A string-to-string map without the entries whose key is in ``keys`` (SQL:
+    ``vsa_map_without``). What ``map_filter(m, (k, v) -> NOT k IN (...))`` gives, computed in
+    generated code instead of an interpreted lambda.
+
+    Examples
+    --------
+    >>> df = spark.sql("SELECT map('ts', '1', 'mood', 'happy', 'seat', '12') AS m")
+    >>> df.select(map_without("m", ["ts", "seat"]).alias("extra")).show()
+    +---------------+
+    |          extra|
+    +---------------+
+    |{mood -> happy}|
+    +---------------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_map_without", _col(m), F.array(*(F.lit(k) for k in keys)))
 
 
 def _col(c: ColumnOrName) -> Column:

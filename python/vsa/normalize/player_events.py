@@ -10,6 +10,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import MapType, StringType
 
+from vsa.functions import map_without
+
 EVENT_TYPES = (
     "playback_request",
     "playback_start",
@@ -70,7 +72,7 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
         *[field(name).alias(name) for name in STRING_FIELDS],
         *[value.alias(name) for name, value in integers.items()],
         ts.alias("ts"),
-        F.map_filter("_fields", lambda k, _: ~k.isin(*KNOWN_FIELDS)).alias("extra"),
+        map_without("_fields", KNOWN_FIELDS).alias("extra"),
     )
 
     missing = [F.when(field(n).isNull(), F.lit(n)) for n in REQUIRED_FIELDS]

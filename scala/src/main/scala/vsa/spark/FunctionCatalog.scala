@@ -40,6 +40,15 @@ object FunctionCatalog {
       example = "> SELECT _FUNC_('/seg_1.m4s?CMCD=br%3D3200%2Cbs%2Cot%3Dv%2Csid%3D%226e2fb550%22').br;\n       3200",
       group = "string_funcs"
     ) { case Seq(text) => ParseCmcd(text) },
+    // Player events
+    function[MapWithout](
+      "vsa_map_without",
+      usage =
+        "_FUNC_(map, keys) - The string-to-string map without the entries whose key is in keys (a constant array).",
+      example =
+        "> SELECT array_join(map_keys(_FUNC_(map('a', '1', 'b', '2', 'c', '3'), array('a', 'c'))), ',');\n       b",
+      group = "map_funcs"
+    ) { case Seq(map, keys) => MapWithout(map, keys) },
     // Privacy
     function[MaskIp](
       "vsa_mask_ip",

@@ -66,4 +66,22 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
       .toSeq
     assert(masked == Seq(Some("203.0.113.0"), Some("2001:db8:85a3::"), Some("::"), None, None, None, None))
   }
+
+  test("vsa_map_without drops the listed keys, keeps the rest and null values, generated or interpreted") {
+    val query =
+      """SELECT vsa_map_without(m, array('ts', 'event_id')) AS kept FROM VALUES
+        |  (map('ts', '1', 'event_id', 'e', 'mood', 'happy', 'seat', NULL)),
+        |  (map('ts', '1')), (map('x', 'y')), (CAST(NULL AS MAP<STRING, STRING>)) AS t(m)""".stripMargin
+    for (codegen <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) {
+      spark.conf.set("spark.sql.codegen.factoryMode", codegen)
+      try {
+        val kept = spark.sql(query).collect().map(r => Option(r.getMap[String, String](0)).map(_.toMap)).toSeq
+        assert(kept == Seq(Some(Map("mood" -> "happy", "seat" -> null)), Some(Map()), Some(Map("x" -> "y")), None))
+      } finally spark.conf.unset("spark.sql.codegen.factoryMode")
+    }
+    val error = intercept[org.apache.spark.sql.AnalysisException](
+      spark.sql("SELECT vsa_map_without(map('a', 'b'), array(k)) FROM VALUES ('a') AS t(k)").collect()
+    )
+    assert(error.getMessage.contains("constant array"))
+  }
 }
