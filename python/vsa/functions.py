@@ -67,6 +67,26 @@ def mask_ip(ip: ColumnOrName) -> Column:
     return F.call_function("vsa_mask_ip", _col(ip))
 
 
+def mask_ips_in_text(text: ColumnOrName) -> Column:
+    """Free text with every IPv4 and IPv6 address in it truncated as :func:`mask_ip` truncates
+    one (SQL: ``vsa_mask_ips_in_text``); for records kept as text, such as dead letters.
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([('{"ip": "203.0.113.77", "at": "12:30:45"}',),
+    ...                             ("peer [2001:db8:1:2::9]:443",)], ["raw"])
+    >>> df.select(mask_ips_in_text("raw").alias("masked")).show(truncate=False)
+    +---------------------------------------+
+    |masked                                 |
+    +---------------------------------------+
+    |{"ip": "203.0.113.0", "at": "12:30:45"}|
+    |peer [2001:db8:1::]:443                |
+    +---------------------------------------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_mask_ips_in_text", _col(text))
+
+
 def geo_lookup(ip: ColumnOrName) -> Column:
     """Country, region, city, location and autonomous system of an IP address (SQL:
     ``vsa_geoip``).

@@ -57,6 +57,14 @@ object FunctionCatalog {
       example = "> SELECT _FUNC_('203.0.113.77');\n       203.0.113.0",
       group = "misc_funcs"
     ) { case Seq(ip) => MaskIp(ip) },
+    function[MaskIpsInText](
+      "vsa_mask_ips_in_text",
+      usage =
+        "_FUNC_(text) - The text with every IPv4 and IPv6 address in it truncated as vsa_mask_ip truncates one (/24, /48).",
+      example =
+        "> SELECT _FUNC_('{\"ip\": \"203.0.113.77\", \"v6\": \"2001:db8:1:2::9\"}');\n       {\"ip\": \"203.0.113.0\", \"v6\": \"2001:db8:1::\"}",
+      group = "misc_funcs"
+    ) { case Seq(text) => MaskIpsInText(text) },
     function[ViewerKey](
       "vsa_viewer_key",
       usage =

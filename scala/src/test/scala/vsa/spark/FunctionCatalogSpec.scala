@@ -84,4 +84,23 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
     )
     assert(error.getMessage.contains("constant array"))
   }
+
+  test("vsa_mask_ips_in_text masks IPv4 and IPv6 addresses inside text, and nothing else") {
+    val cases = Seq(
+      """{"client_ip":"81.2.69.142","ts":"12:30:45"}""" -> """{"client_ip":"81.2.69.0","ts":"12:30:45"}""",
+      "from 2001:db8:85a3:8d3:1319:8a2e:370:7348." -> "from 2001:db8:85a3::.",
+      "peer [2a02:c7f:1234:5678::1]:443 ok" -> "peer [2a02:c7f:1234::]:443 ok",
+      "::ffff:81.2.69.142 mapped" -> "81.2.69.0 mapped",
+      "version 1.2 build cafe:beef, v2.3.4.5x, 999.1.1.1" -> "version 1.2 build cafe:beef, v2.3.4.5x, 999.1.1.1",
+      "" -> ""
+    )
+    for (codegen <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) {
+      spark.conf.set("spark.sql.codegen.factoryMode", codegen)
+      try {
+        val input = spark.createDataFrame(cases.map(c => Tuple1(c._1))).toDF("t")
+        val masked = input.selectExpr("vsa_mask_ips_in_text(t)").collect().map(_.getString(0)).toSeq
+        assert(masked == cases.map(_._2), codegen)
+      } finally spark.conf.unset("spark.sql.codegen.factoryMode")
+    }
+  }
 }
