@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.types import StructType
 
 from vsa.cdn import CDN_TIME_COLUMNS, cdn_tables, read_cdn_files, read_cdn_stream
 from vsa.config import VsaConfig
@@ -24,6 +25,7 @@ from vsa.sinks import (
     read_table,
     read_table_stream,
     rows_written,
+    with_partitions,
     write_table_batch,
     write_table_stream,
 )
@@ -213,6 +215,41 @@ def run_rollup(spark: SparkSession, config: VsaConfig) -> RunResult:
         for period in ("hour", "day")
     }
     return RunResult(rows_written=written)
+
+
+def table_schemas(spark: SparkSession, config: VsaConfig) -> dict[str, StructType]:
+    """Every table's columns as the job writes them, ``date`` and ``hour`` included: planned
+    over no records, nothing run."""
+    raw = empty_raw(spark)
+    stages = transform(raw, config)
+    derived = from_sessions(stages.sessions, config)
+    cdn = cdn_tables(raw, config, config.cdn_log_format)
+    tables = {
+        "player_events": stages.player_events,
+        "dead_letter": stages.parse_rejects,
+        **derived,
+        **{f"kpi_{p}": rollup(derived["kpi_minute"], p, ()) for p in ("hour", "day")},
+        "cdn_requests": cdn["cdn_requests"],
+        "cdn_qos_minute": cdn["cdn_qos_minute"],
+    }
+    return {name: with_partitions(df, TIME_COLUMNS[name]).schema for name, df in tables.items()}
+
+
+def tables_reference(schemas: dict[str, StructType]) -> str:
+    """The Markdown reference of :func:`table_schemas` (docs/tables.md holds it verbatim)."""
+    lines = []
+    for name, schema in schemas.items():
+        lines += [
+            f"### `{name}`",
+            "",
+            f"Partitioned by `date`, `hour` of `{TIME_COLUMNS[name]}` (UTC).",
+            "",
+            "| column | type |",
+            "| --- | --- |",
+            *(f"| `{f.name}` | `{f.dataType.simpleString()}` |" for f in schema.fields),
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def late_events(query: StreamingQuery) -> int:

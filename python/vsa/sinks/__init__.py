@@ -5,6 +5,7 @@ from vsa.sinks.parquet import (
     read_table,
     read_table_stream,
     rows_written,
+    with_partitions,
     write_table_batch,
     write_table_stream,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "read_table",
     "read_table_stream",
     "rows_written",
+    "with_partitions",
     "write_table_batch",
     "write_table_stream",
 ]
