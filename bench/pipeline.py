@@ -72,7 +72,10 @@ def child(args: argparse.Namespace) -> None:
         query.awaitTermination()
         return [query]
 
-    spark = build_session(VsaConfig(), app_name=f"bench-{args.case}", master=args.master)
+    spark_conf = dict(c.split("=", 1) for c in args.conf)
+    spark = build_session(
+        VsaConfig(spark_conf=spark_conf), app_name=f"bench-{args.case}", master=args.master
+    )
     run(WARMUP_TOPIC, f"{args.out}-warmup")
     began = time.perf_counter()
     queries = run(args.topic, args.out)
@@ -115,6 +118,10 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     parser.add_argument("--topic", default="bench-events")
     parser.add_argument("--out")
     parser.add_argument("--verbose", action="store_true", help="batches and time by phase")
+    parser.add_argument(
+        "--conf", action="append", default=[], help="KEY=VALUE Spark setting for every case"
+    )
+    parser.add_argument("--cases", nargs="*", help="case:master pairs, e.g. full:local[2]")
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -140,6 +147,8 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     records = len(sim.records)
     print(f"{records} records ({args.sessions} sessions, {len(sim.views)} views) in Kafka")
     rates = {}
+    if args.cases:
+        cases = tuple(tuple(c.split(":", 1)) for c in args.cases)
     try:
         for case, master in cases:
             out = subprocess.run(
@@ -157,6 +166,7 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
                     args.topic,
                     "--batch",
                     str(args.batch),
+                    *(f"--conf={c}" for c in args.conf),
                     "--out",
                     str(work / f"{case}-{master[6]}"),
                 ],
@@ -178,7 +188,9 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
             )
     finally:
         broker.stop()
-    floor = rates[("floor", "local[2]")]
+    floor = rates.get(("floor", "local[2]"))
+    if not floor:
+        return
     if ("io", "local[2]") in rates:
         print(f"floor / io: {floor / rates[('io', 'local[2]')]:.2f}x (what parsing costs)")
     for case in ("views", "full"):
