@@ -33,6 +33,7 @@ CASES = (
     ("full", "local[1]"),
 )
 WARMUP_TOPIC = "bench-warmup"
+TIMED_PHASES = ("triggerExecution", "addBatch", "getBatch")
 
 
 def child(args: argparse.Namespace) -> None:
@@ -95,6 +96,11 @@ def child(args: argparse.Namespace) -> None:
             for phase, ms in p.durationMs.items():
                 phases[phase] = phases.get(phase, 0) + ms
     batches = sum(len(q.recentProgress) for q in queries)
+    # Each query's whole time (triggerExecution) and its listing of new input (getBatch).
+    by_query = {
+        q.name: [sum(p.durationMs.get(k, 0) for p in q.recentProgress) for k in TIMED_PHASES]
+        for q in queries
+    }
     print(
         json.dumps(
             {
@@ -102,6 +108,7 @@ def child(args: argparse.Namespace) -> None:
                 "state_bytes_per_session": max(state, default=None),
                 "batches": batches,
                 "phases_ms": phases,
+                "by_query_ms": by_query,
             }
         )
     )
@@ -182,6 +189,9 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
             extra = f"  state {per_1000} per 1,000 open sessions" if state else ""
             if args.verbose:
                 print(f"  {result['batches']} batches, ms by phase: {result['phases_ms']}")
+                for name, ms in result["by_query_ms"].items():
+                    spent = zip(TIMED_PHASES, ms, strict=True)
+                    print(f"    {name:15s} ms " + ", ".join(f"{k} {v}" for k, v in spent))
             print(
                 f"{case:6s} {master}: {result['seconds']:6.1f} s  "
                 f"{rates[(case, master)]:9,.0f} records/s{extra}"
