@@ -322,14 +322,14 @@ def parse_cdn_logs(
             rows = _unbatch_edgecast(rows)
         # The split line (or JSON map) as a column of its own: Spark does not inline an
         # expensive expression that many others read, so it is computed once per line.
-        for name, prepared in _PREPARE[fmt](F.col("line")):
-            rows = rows.withColumn(name, prepared)
+        prepared = dict(_PREPARE[fmt](F.col("line")))
+        for name, column in prepared.items():
+            rows = rows.withColumn(name, column)
         fields = _Fields()
         request, reason, detail = _PARSERS[fmt](fields, options)
         request = request.withField("cdn", F.lit(names[fmt]))
         rows = rows.withColumns(fields.columns)
         parsed = rows.withColumns({"request": request, "reason": reason, "detail": detail})
-        prepared = [name for name, _ in _PREPARE[fmt](F.col("line"))]
         parts.append(parsed.drop(*prepared, *fields.columns))
     out = parts[0]
     for part in parts[1:]:
