@@ -1,14 +1,14 @@
 package vsa.spark.expressions
 
-import java.util.concurrent.ConcurrentHashMap
-
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.codegen.{CodegenContext, ExprCode}
-import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression, GenericInternalRow, UnaryExpression}
+import org.apache.spark.sql.catalyst.expressions.codegen.UnsafeRowWriter
+import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression, UnaryExpression}
 import org.apache.spark.sql.internal.SQLConf
 import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.types.UTF8String
 import vsa.spark.geoip.{AsnRecord, CityRecord, GeoIpDatabase}
+import vsa.spark.util.Utf8Cache
 
 /** `vsa_geoip(ip)`: country, region, city, location and autonomous system of an IP address, from the MaxMind DB files
   * named by `spark.vsa.geoip.cityDb` and `spark.vsa.geoip.asnDb`.
@@ -34,7 +34,7 @@ case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String
 
   // Events of one viewer repeat its address: a bounded cache of answers (cleared when full, as the user-agent
   // parser's) spares most rows the tree walk. Per expression instance, i.e. per task.
-  @transient private lazy val answers = new ConcurrentHashMap[UTF8String, InternalRow]()
+  @transient private lazy val answers = new Utf8Cache[InternalRow](GeoIp.CacheCapacity)
 
   override protected def nullSafeEval(input: Any): Any = answer(input.asInstanceOf[UTF8String])
 
@@ -48,27 +48,29 @@ case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String
     val cached = answers.get(ip)
     if (cached != null) return cached
     val row = lookup(ip.toString.trim)
-    if (answers.size() >= GeoIp.CacheCapacity) answers.clear()
-    answers.put(ip.clone(), row) // the input may point into a buffer Spark reuses
+    answers.put(ip, row)
     row
   }
 
+  // An UnsafeRow, as vsa_parse_ua's (see ParsedUserAgent.row): the whole struct copies in one go.
   private def lookup(ip: String): InternalRow = {
-    val row = new GenericInternalRow(GeoIp.ResultType.length)
-    MaskIp.parseLiteral(ip).foreach { address =>
-      city.map(_.lookup(address, classOf[CityRecord])).filter(_ != null).foreach { record =>
-        row.update(0, record.countryIsoCode)
-        row.update(1, record.regionIsoCode)
-        row.update(2, record.cityName)
-        row.update(3, record.latitude)
-        row.update(4, record.longitude)
-      }
-      asn.map(_.lookup(address, classOf[AsnRecord])).filter(_ != null).foreach { record =>
-        row.update(5, record.asn)
-        row.update(6, record.asOrg)
-      }
-    }
-    row
+    val address = MaskIp.parseLiteral(ip)
+    val place = address.flatMap(a => city.map(_.lookup(a, classOf[CityRecord]))).orNull
+    val network = address.flatMap(a => asn.map(_.lookup(a, classOf[AsnRecord]))).orNull
+    val writer = new UnsafeRowWriter(GeoIp.ResultType.length)
+    writer.resetRowWriter()
+    def text(ordinal: Int, value: UTF8String): Unit =
+      if (value == null) writer.setNullAt(ordinal) else writer.write(ordinal, value)
+    def number(ordinal: Int, value: java.lang.Number)(write: java.lang.Number => Unit): Unit =
+      if (value == null) writer.setNullAt(ordinal) else write(value)
+    text(0, if (place == null) null else place.countryIsoCode)
+    text(1, if (place == null) null else place.regionIsoCode)
+    text(2, if (place == null) null else place.cityName)
+    number(3, if (place == null) null else place.latitude)(v => writer.write(3, v.doubleValue))
+    number(4, if (place == null) null else place.longitude)(v => writer.write(4, v.doubleValue))
+    number(5, if (network == null) null else network.asn)(v => writer.write(5, v.longValue))
+    text(6, if (network == null) null else network.asOrg)
+    writer.getRow.copy()
   }
 
   override protected def withNewChildInternal(newChild: Expression): GeoIp = copy(child = newChild)

@@ -2,8 +2,14 @@ package vsa.spark.expressions
 
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.codegen.Block._
-import org.apache.spark.sql.catalyst.expressions.codegen.{CodeGenerator, CodegenContext, ExprCode, FalseLiteral}
-import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression, GenericInternalRow, UnaryExpression}
+import org.apache.spark.sql.catalyst.expressions.codegen.{
+  CodeGenerator,
+  CodegenContext,
+  ExprCode,
+  FalseLiteral,
+  UnsafeRowWriter
+}
+import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression, UnaryExpression}
 import org.apache.spark.sql.types.{DataType, StringType, StructField, StructType}
 import org.apache.spark.unsafe.types.UTF8String
 import vsa.spark.useragent.{ParsedUserAgent, UserAgentParser}
@@ -44,5 +50,10 @@ case class ParseUserAgent(child: Expression) extends UnaryExpression with Expect
 object ParseUserAgent {
   val ResultType: StructType = StructType(ParsedUserAgent.FieldNames.map(StructField(_, StringType)))
 
-  private val AllNull = new GenericInternalRow(ResultType.length)
+  private val AllNull: InternalRow = {
+    val writer = new UnsafeRowWriter(ResultType.length)
+    writer.resetRowWriter()
+    ResultType.indices.foreach(writer.setNullAt)
+    writer.getRow.copy()
+  }
 }

@@ -1,16 +1,25 @@
 package vsa.spark.useragent
 
-import java.util.concurrent.ConcurrentHashMap
-
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.GenericInternalRow
+import org.apache.spark.sql.catalyst.expressions.codegen.UnsafeRowWriter
 import org.apache.spark.unsafe.types.UTF8String
+import vsa.spark.util.Utf8Cache
 
 /** A parsed user agent: the fields of `vsa_parse_ua`, in its struct's order. */
 final case class ParsedUserAgent(fields: Array[String]) {
 
-  /** The fields as the struct value of `vsa_parse_ua`, encoded once per cached agent; never mutated. */
-  lazy val row: InternalRow = new GenericInternalRow(fields.map(UTF8String.fromString): Array[Any])
+  /** The fields as the struct value of `vsa_parse_ua`, encoded once per cached agent; never mutated. An `UnsafeRow`:
+    * its fields sit in one buffer, so a row that keeps the whole struct copies it in one go, and one that selects
+    * fields reads a few cache lines, not a dozen objects.
+    */
+  val row: InternalRow = {
+    val writer = new UnsafeRowWriter(fields.length)
+    writer.resetRowWriter()
+    fields.indices.foreach { i =>
+      if (fields(i) == null) writer.setNullAt(i) else writer.write(i, UTF8String.fromString(fields(i)))
+    }
+    writer.getRow.copy()
+  }
 }
 
 object ParsedUserAgent {
@@ -41,16 +50,13 @@ object UserAgentParser {
   val MaxLength = 1024
 
   // Keyed by the UTF-8 bytes Spark holds, so a hit neither decodes nor re-encodes the agent.
-  private val cache = new ConcurrentHashMap[UTF8String, ParsedUserAgent]()
+  private val cache = new Utf8Cache[ParsedUserAgent](CacheCapacity)
 
   def parse(ua: UTF8String): ParsedUserAgent = {
     val cached = cache.get(ua)
     if (cached != null) return cached
     val parsed = parseUncached(ua.toString)
-    // Dropping everything at capacity keeps the bound without per-entry bookkeeping; the hot
-    // agents come back within a few rows.
-    if (cache.size() >= CacheCapacity) cache.clear()
-    cache.put(ua.clone(), parsed) // the input may point into a buffer Spark reuses
+    cache.put(ua, parsed)
     parsed
   }
 
