@@ -1,5 +1,7 @@
 package vsa.spark.expressions
 
+import java.util.concurrent.ConcurrentHashMap
+
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.codegen.{CodegenContext, ExprCode}
 import org.apache.spark.sql.catalyst.expressions.codegen.UnsafeRowWriter
@@ -33,8 +35,9 @@ case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String
   @transient private lazy val asn = asnDb.map(GeoIpDatabase.open(_, GeoIp.AsnDbKey))
 
   // Events of one viewer repeat its address: a bounded cache of answers (cleared when full, as the user-agent
-  // parser's) spares most rows the tree walk. Per expression instance, i.e. per task.
-  @transient private lazy val answers = new Utf8Cache[InternalRow](GeoIp.CacheCapacity)
+  // parser's) spares most rows the tree walk. One per JVM and pair of databases, as the databases themselves are
+  // opened once per JVM: a streaming job's tasks are new every micro-batch, and a per-task cache started empty each time.
+  @transient private lazy val answers = GeoIp.answersFor(cityDb, asnDb)
 
   override protected def nullSafeEval(input: Any): Any = answer(input.asInstanceOf[UTF8String])
 
@@ -82,6 +85,11 @@ object GeoIp {
   val CityDbKey = "spark.vsa.geoip.cityDb"
   val AsnDbKey = "spark.vsa.geoip.asnDb"
   val CacheCapacity = 65536
+
+  private val caches = new ConcurrentHashMap[(Option[String], Option[String]), Utf8Cache[InternalRow]]()
+
+  private def answersFor(cityDb: Option[String], asnDb: Option[String]): Utf8Cache[InternalRow] =
+    caches.computeIfAbsent((cityDb, asnDb), _ => new Utf8Cache[InternalRow](CacheCapacity))
 
   val ResultType: StructType = StructType(
     Seq(
