@@ -34,10 +34,12 @@ final class Utf8Cache[V <: AnyRef](capacity: Int) {
     val hash = Utf8Cache.hash(key)
     val mask = entries.length - 1
     var index = hash.toInt & mask
+    var probes = 0
     var entry = entries(index)
-    while (entry != null) {
+    while (entry != null && probes < entries.length) {
       if (entry.hash == hash && entry.matches(key)) return entry.value
       index = (index + 1) & mask
+      probes += 1
       entry = entries(index)
     }
     null.asInstanceOf[V]
@@ -71,11 +73,17 @@ object Utf8Cache {
         )
   }
 
+  // Probes are bounded by the table's length: writers racing with a restart could, in theory, fill a small table, and
+  // then an entry is simply not cached.
   private def insert[V](entries: Array[Entry[V]], entry: Entry[V]): Unit = {
     val mask = entries.length - 1
     var index = entry.hash.toInt & mask
-    while (entries(index) != null) index = (index + 1) & mask
-    entries(index) = entry
+    var probes = 0
+    while (entries(index) != null && probes < entries.length) {
+      index = (index + 1) & mask
+      probes += 1
+    }
+    if (probes < entries.length) entries(index) = entry
   }
 
   private def rehash[V](entries: Array[Entry[V]], slots: Int): Array[Entry[V]] = {
