@@ -64,14 +64,15 @@ case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String
     writer.resetRowWriter()
     def text(ordinal: Int, value: UTF8String): Unit =
       if (value == null) writer.setNullAt(ordinal) else writer.write(ordinal, value)
-    def number(ordinal: Int, value: java.lang.Number)(write: java.lang.Number => Unit): Unit =
-      if (value == null) writer.setNullAt(ordinal) else write(value)
-    text(0, if (place == null) null else place.countryIsoCode)
-    text(1, if (place == null) null else place.regionIsoCode)
-    text(2, if (place == null) null else place.cityName)
-    number(3, if (place == null) null else place.latitude)(v => writer.write(3, v.doubleValue))
-    number(4, if (place == null) null else place.longitude)(v => writer.write(4, v.doubleValue))
-    number(5, if (network == null) null else network.asn)(v => writer.write(5, v.longValue))
+    if (place == null) (0 to 4).foreach(writer.setNullAt)
+    else {
+      text(0, place.countryIsoCode)
+      text(1, place.regionIsoCode)
+      text(2, place.cityName)
+      if (place.latitude == null) writer.setNullAt(3) else writer.write(3, place.latitude.doubleValue)
+      if (place.longitude == null) writer.setNullAt(4) else writer.write(4, place.longitude.doubleValue)
+    }
+    if (network == null || network.asn == null) writer.setNullAt(5) else writer.write(5, network.asn.longValue)
     text(6, if (network == null) null else network.asOrg)
     writer.getRow.copy()
   }

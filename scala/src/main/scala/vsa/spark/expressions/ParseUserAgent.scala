@@ -2,13 +2,7 @@ package vsa.spark.expressions
 
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.codegen.Block._
-import org.apache.spark.sql.catalyst.expressions.codegen.{
-  CodeGenerator,
-  CodegenContext,
-  ExprCode,
-  FalseLiteral,
-  UnsafeRowWriter
-}
+import org.apache.spark.sql.catalyst.expressions.codegen.{CodeGenerator, CodegenContext, ExprCode, FalseLiteral}
 import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression, UnaryExpression}
 import org.apache.spark.sql.types.{DataType, StringType, StructField, StructType}
 import org.apache.spark.unsafe.types.UTF8String
@@ -50,10 +44,5 @@ case class ParseUserAgent(child: Expression) extends UnaryExpression with Expect
 object ParseUserAgent {
   val ResultType: StructType = StructType(ParsedUserAgent.FieldNames.map(StructField(_, StringType)))
 
-  private val AllNull: InternalRow = {
-    val writer = new UnsafeRowWriter(ResultType.length)
-    writer.resetRowWriter()
-    ResultType.indices.foreach(writer.setNullAt)
-    writer.getRow.copy()
-  }
+  private val AllNull: InternalRow = ParsedUserAgent(Array.fill[String](ResultType.length)(null)).row
 }
