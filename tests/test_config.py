@@ -3,12 +3,22 @@ name the key."""
 
 from __future__ import annotations
 
+import json
+import typing
 from pathlib import Path
 
 import pytest
 
 from conftest import PROJECT_ROOT
-from vsa.config import ConfigError, VsaConfig, config_keys, config_reference, load_config
+from vsa.cli import main
+from vsa.config import (
+    ConfigError,
+    VsaConfig,
+    config_keys,
+    config_reference,
+    env_name,
+    load_config,
+)
 from vsa.sources import read_kafka_stream
 
 EXAMPLE = PROJECT_ROOT / "examples" / "vsa.toml"
@@ -103,6 +113,63 @@ def test_optional_keys_accept_empty_env_as_unset():
     config = load_config(env={"VSA_CHECKPOINT_ROOT": "", "VSA_MAX_OFFSETS_PER_TRIGGER": "500"})
     assert config.checkpoint_root is None
     assert config.max_offsets_per_trigger == 500
+
+
+# A value VsaConfig accepts for each tuple-typed key.
+LIST_VALUES = {"cloudfront_realtime_fields": ("timestamp", "c-ip", "sc-status")}
+
+
+def test_every_list_key_has_a_test_value():
+    hints = config_keys().items()
+    lists = {k for k, h in hints if tuple in map(typing.get_origin, (h, *typing.get_args(h)))}
+    assert lists == set(LIST_VALUES)
+
+
+def vsa_config(tmp_path: Path, monkeypatch, key: str, route: str, text: str) -> list[str]:
+    """`vsa config` arguments that set ``key`` to ``text`` (TOML for the file) by ``route``."""
+    if route == "file":
+        return ["config", "--config", str(write(tmp_path, f"{key} = {text}\n"))]
+    if route == "env":
+        monkeypatch.setenv(env_name(key), text)
+        return ["config"]
+    return ["config", "--set", f"{key}={text}"]
+
+
+@pytest.mark.parametrize("route", ["file", "env", "flag"])
+@pytest.mark.parametrize("key", LIST_VALUES)
+def test_list_keys_set_from_file_env_and_flags(tmp_path, monkeypatch, capsys, key, route):
+    value = LIST_VALUES[key]
+    text = json.dumps(list(value)) if route == "file" else " , ".join(value)
+    assert main(vsa_config(tmp_path, monkeypatch, key, route, text)) == 0
+    shown = capsys.readouterr().out
+    assert f"{key} = {json.dumps(list(value))}" in shown
+    # What `vsa config` prints is a config file that gives the same value back.
+    assert getattr(load_config(write(tmp_path, shown), env={}), key) == value
+
+
+@pytest.mark.parametrize(
+    ("route", "text", "error"),
+    [
+        ("file", '"timestamp,sc-status"', "{file}: {key}: expected a list of text"),
+        ("file", '["timestamp", 7]', "{file}: {key}: expected a list of text"),
+        ("env", "timestamp,,sc-status", "{env}: expected a comma-separated list"),
+        ("flag", "timestamp,sc-status,", "command line: {key}: expected a comma-separated list"),
+    ],
+)
+@pytest.mark.parametrize("key", LIST_VALUES)
+def test_bad_list_values_are_errors_naming_the_key_and_form(
+    tmp_path, monkeypatch, capsys, key, route, text, error
+):
+    assert main(vsa_config(tmp_path, monkeypatch, key, route, text)) == 2
+    line = error.format(key=key, env=env_name(key), file=tmp_path / "vsa.toml")
+    assert capsys.readouterr().err.startswith(f"vsa: error: {line}")
+
+
+def test_list_keys_unset_by_empty_text_and_checked_by_vsaconfig():
+    key = "cloudfront_realtime_fields"
+    assert load_config(env={env_name(key): ""}).cloudfront_realtime_fields is None
+    with pytest.raises(ConfigError, match=f"command line: {key}: {key} must list distinct"):
+        load_config(env={}, overrides={key: "timestamp,c-ip"})
 
 
 def test_every_key_is_documented_in_the_reference():

@@ -334,6 +334,11 @@ def _typed(key: str, hint: object, value: object, where: str) -> object:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table of settings, got {value!r}")
         return {str(k): _setting_text(f"{where}.{k}", v) for k, v in value.items()}
+    if typing.get_origin(base) is tuple:
+        # A TOML array, or the tuple _parse_text made of a variable or a flag.
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f'{where}: expected a list of text, e.g. ["a", "b"], got {value!r}')
+        return tuple(value)
     kind = {str: "text", int: "an integer", bool: "true or false"}[base]  # type: ignore[index]
     # bool is an int in Python, but `watermark_seconds = true` is a mistake.
     if not isinstance(value, base) or (base is int and isinstance(value, bool)):  # type: ignore[arg-type]
@@ -365,6 +370,11 @@ def _parse_text(key: str, hint: object, text: str, where: str) -> object:
         raise ConfigError(f"{where}: expected true or false, got {text!r}")
     if typing.get_origin(base) is dict:
         raise ConfigError(f"{where}: {key} is a table: set it in the config file")
+    if typing.get_origin(base) is tuple:
+        items = tuple(item.strip() for item in text.split(","))
+        if not all(items):
+            raise ConfigError(f"{where}: expected a comma-separated list, e.g. a,b, got {text!r}")
+        return items
     return text
 
 
@@ -378,11 +388,12 @@ def config_reference() -> str:
     for f, hint in zip(fields(VsaConfig), config_keys().values(), strict=True):
         default = f.default_factory() if f.default_factory is not dataclasses_missing else f.default
         base, optional = _optional(hint)
-        type_name = getattr(base, "__name__", str(base)) if base is not dict else "table"
-        type_name = "table" if typing.get_origin(base) is dict else type_name
+        origin = typing.get_origin(base)
+        type_name = {dict: "table", tuple: "list"}.get(origin) or getattr(base, "__name__", "")
         type_name += ", optional" if optional else ""
         shown = "" if default is None else f"`{default!r}`"
         env = "`VSA_KAFKA_OPTION_<NAME>`" if f.name == "kafka_options" else f"`{env_name(f.name)}`"
+        env += " (comma-separated)" if origin is tuple else ""
         if f.name == "spark_conf":
             env = "(file, `--conf`)"
         lines.append(f"| `{f.name}` | {type_name} | {shown} | {env} | {docs[f.name]} |")
