@@ -2,7 +2,9 @@ package vsa.spark.sessions
 
 /** One valid, enriched player event, as the sessionizer reads it. `attrs` carries the descriptive columns (viewer,
   * player, agent, geo…) that a view takes from its first event; `raw` and the Kafka coordinates are only for the
-  * dead-letter row of an event the sessionizer rejects (dropped once the event is accepted).
+  * dead-letter row of an event the sessionizer rejects (dropped once the event is accepted). `passthrough` is a record
+  * the sessionizer hands straight to its output (a packed row, see `Sessionizer.sessionize`); a row without
+  * `session_id` carries only that.
   */
 final case class SessionEvent(
     session_id: String,
@@ -15,7 +17,8 @@ final case class SessionEvent(
     raw: String,
     kafka_topic: String,
     kafka_partition: Option[Int],
-    kafka_offset: Option[Long]
+    kafka_offset: Option[Long],
+    passthrough: Array[Byte]
 )
 
 /** What happened to a view in one minute (a `view_slices` row). */
@@ -74,8 +77,15 @@ final case class RejectedEvent(
     kafka_offset: Option[Long]
 )
 
-/** The sessionizer's output: a slice (and on the slice that ends its view, the view), or a rejected event. */
-final case class SessionOutput(slice: Option[SliceRow], closed_view: Option[ViewRow], rejected: Option[RejectedEvent])
+/** The sessionizer's output: a slice (and on the slice that ends its view, the view), a rejected event, or a record
+  * passed through.
+  */
+final case class SessionOutput(
+    slice: Option[SliceRow],
+    closed_view: Option[ViewRow],
+    rejected: Option[RejectedEvent],
+    passthrough: Option[Array[Byte]] = None
+)
 
 /** Time and counts of a view within one minute, until the minute is emitted. */
 final case class MinuteAcc(

@@ -1,9 +1,11 @@
 package vsa.spark.sessions
 
 import org.apache.spark.sql.catalyst.plans.logical.EventTimeWatermark
-import org.apache.spark.sql.functions.{col, lit}
+import org.apache.spark.sql.vsa.Columns.{column, expression}
+import org.apache.spark.sql.functions.{coalesce, col, lit}
 import org.apache.spark.sql.streaming.{GroupState, GroupStateTimeout, OutputMode}
-import org.apache.spark.sql.types.{Metadata, MetadataBuilder}
+import org.apache.spark.sql.types.{BinaryType, Metadata, MetadataBuilder, StructType}
+import vsa.spark.expressions.{PackRow, UnpackRow}
 import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
 
 import scala.collection.mutable.ArrayBuffer
@@ -58,20 +60,36 @@ object Sessionizer {
   /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms). A streaming input must carry a watermark
     * (`withWatermark` on any of its columns); a batch input is processed as a stream whose watermark has passed every
     * event, so every view closes. Events behind the watermark come out as rejected (`late`), not dropped.
+    *
+    * A struct column `passthrough`, if `events` has one, comes out unchanged as the output column `passthrough`, in the
+    * micro-batch its row came in: so one streaming query can write the input records themselves beside the views. A
+    * row whose `session_id` is null carries only its `passthrough` (a record that is not a valid event).
     */
   def sessionize(events: DataFrame, viewTimeoutMs: Long, maxEventGapMs: Long): DataFrame = {
     val settings = Settings(viewTimeoutMs, maxEventGapMs)
     val streaming = events.isStreaming
-    val input = if (streaming) lettingLateRowsThrough(events) else events
+    val carried = events.schema.find(_.name == Passthrough).map(_.dataType.asInstanceOf[StructType])
+    val packed = events
+      .withColumn(
+        Passthrough,
+        carried.fold(lit(null).cast(BinaryType))(_ => column(PackRow(expression(col(Passthrough)))))
+      )
+      .withColumn("ts", coalesce(col("ts"), lit(0L)))
+    val input = if (streaming) lettingLateRowsThrough(packed) else packed
     val typed: Dataset[SessionEvent] = input.as(Encoders.product[SessionEvent])
-    typed
+    val out = typed
       .groupByKey(_.session_id)(Encoders.STRING)
       .flatMapGroupsWithState(OutputMode.Append(), GroupStateTimeout.EventTimeTimeout())(
         (session: String, incoming: Iterator[SessionEvent], state: GroupState[SessionState]) =>
           new SessionRun(session, settings, streaming, state).run(incoming)
       )(Encoders.product[SessionState], Encoders.product[SessionOutput])
       .toDF()
+    carried.fold(out.drop(Passthrough))(schema =>
+      out.withColumn(Passthrough, column(UnpackRow(expression(col(Passthrough)), schema)))
+    )
   }
+
+  private val Passthrough = "passthrough"
 
   /** Spark drops rows behind the watermark before a `flatMapGroupsWithState` function sees them, judging by the column
     * that carries the watermark. Moving the watermark onto a column that is never behind it (the latest timestamp)
@@ -103,7 +121,17 @@ object Sessionizer {
     private var view: Option[ViewState] = saved.flatMap(_.view)
     private var closing: Seq[ViewState] = saved.map(_.closing).getOrElse(Seq.empty)
 
-    def run(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
+    def run(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] =
+      if (session == null) incoming.flatMap(passedThrough)
+      else {
+        val events = incoming.map { e => passedThrough(e).foreach(out += _); e }
+        sessionize(events)
+      }
+
+    private def passedThrough(e: SessionEvent): Option[SessionOutput] =
+      Option(e.passthrough).map(bytes => SessionOutput(None, None, None, Some(bytes)))
+
+    private def sessionize(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
       val waiting = saved.map(_.pending).getOrElse(Seq.empty)
       var seen = waiting.map(_.event_id).toSet
       // Everything at or behind this batch's watermark was applied in an earlier batch (or is
@@ -116,7 +144,7 @@ object Sessionizer {
         else if (seen(e.event_id)) reject(e, "duplicate", s"event_id ${e.event_id} seen before")
         else {
           seen += e.event_id
-          fresh += e.copy(raw = null, kafka_topic = null, kafka_partition = None, kafka_offset = None)
+          fresh += e.copy(raw = null, kafka_topic = null, kafka_partition = None, kafka_offset = None, passthrough = null)
         }
       }
       val ordered = (waiting ++ fresh.result()).sortBy(e => (e.ts, TiePriority.getOrElse(e.event_type, 99), e.event_id))

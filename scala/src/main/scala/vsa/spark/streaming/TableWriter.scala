@@ -1,0 +1,89 @@
+package vsa.spark.streaming
+
+import scala.jdk.CollectionConverters._
+
+import org.apache.hadoop.fs.{FileSystem, Path}
+import org.apache.parquet.hadoop.ParquetFileReader
+import org.apache.parquet.hadoop.util.HadoopInputFile
+import org.apache.spark.sql.execution.datasources.parquet.ParquetFileFormat
+import org.apache.spark.sql.execution.streaming.sinks.{FileStreamSink, FileStreamSinkLog}
+import org.apache.spark.sql.{DataFrame, SparkSession}
+
+/** One table's exactly-once writer: Spark's own file sink (`FileStreamSink`), called per micro-batch by vsa's one
+  * `foreachBatch` writer, so every table keeps the file sink's commit protocol.
+  *
+  *   - Each batch's files are committed in the table's `_spark_metadata` log under the batch id, so
+  *     `spark.read.parquet(path)` sees whole committed batches only.
+  *   - A batch id the table already committed is skipped: on replay after a crash, the tables that committed the batch
+  *     skip it and the others write it.
+  *   - Files that no batch committed (a crash between writing and committing) are deleted before the writer's first
+  *     batch, so readers that list the folder (pyarrow, DuckDB, pandas, Trino) see exactly the committed rows. One
+  *     writer per table is the rule that makes this safe.
+  *
+  * `FileStreamSink`, `FileStreamSinkLog` and `SinkFileStatus` are Spark internals: `TableWriterSpec` breaks if they
+  * change.
+  */
+final class TableWriter(spark: SparkSession, location: String, partitionColumns: Seq[String]) {
+  private val hadoopConf = spark.sessionState.newHadoopConf()
+  private val fs: FileSystem = new Path(location).getFileSystem(hadoopConf)
+
+  /** The table's location, absolute (the file sink refuses relative paths). */
+  val path: Path = fs.makeQualified(new Path(location))
+
+  private val sink = new FileStreamSink(spark, path.toString, new ParquetFileFormat(), partitionColumns, Map.empty)
+  private val log = new FileStreamSinkLog(
+    FileStreamSinkLog.VERSION,
+    spark,
+    new Path(path, FileStreamSink.metadataDir).toString,
+    None
+  )
+  private var cleaned = false
+
+  /** The last batch id the table committed, -1 if none. */
+  def lastCommitted: Long = log.getLatestBatchId().getOrElse(-1L)
+
+  /** Writes `data` as batch `batchId` unless the table committed it already; returns the rows written (0 when
+    * skipped), counted from the committed files' Parquet footers.
+    */
+  def write(batchId: Long, data: DataFrame): Long = {
+    if (!cleaned) { removeUncommitted(); cleaned = true }
+    if (batchId <= lastCommitted) 0L
+    else {
+      sink.addBatch(batchId, data)
+      log.get(batchId).map(_.map(f => rowsIn(new Path(f.toFileStatus.getPath.toUri))).sum).getOrElse(0L)
+    }
+  }
+
+  /** Deletes the data files under the table that its log does not list; returns their paths. */
+  def removeUncommitted(): Seq[String] = {
+    if (!fs.exists(path)) Seq.empty
+    else {
+      val committed = log.allFiles().map(f => fs.makeQualified(new Path(f.toFileStatus.getPath.toUri))).toSet
+      val leftovers = dataFiles(path).filterNot(committed)
+      leftovers.foreach(fs.delete(_, false))
+      leftovers.map(_.toString)
+    }
+  }
+
+  /** Files under `dir`, without the `_spark_metadata` log and hidden or underscore-prefixed entries. */
+  private def dataFiles(dir: Path): Seq[Path] =
+    fs.listStatus(dir).toSeq.flatMap { status =>
+      val name = status.getPath.getName
+      if (name.startsWith("_") || name.startsWith(".")) Seq.empty
+      else if (status.isDirectory) dataFiles(status.getPath)
+      else Seq(fs.makeQualified(status.getPath))
+    }
+
+  private def rowsIn(file: Path): Long = {
+    val reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, hadoopConf))
+    try reader.getRecordCount
+    finally reader.close()
+  }
+}
+
+object TableWriter {
+
+  /** For Python (py4j): partition columns as a Java list. */
+  def create(spark: SparkSession, location: String, partitionColumns: java.util.List[String]): TableWriter =
+    new TableWriter(spark, location, partitionColumns.asScala.toSeq)
+}

@@ -1,0 +1,84 @@
+package vsa.spark
+
+import java.nio.file.{Files, Path => JPath}
+
+import scala.jdk.CollectionConverters._
+
+import org.apache.spark.sql.functions.col
+import org.apache.spark.sql.streaming.Trigger
+import org.apache.spark.sql.DataFrame
+import org.scalatest.funsuite.AnyFunSuite
+import vsa.spark.streaming.{Checkpoint, TableWriter}
+
+/** Pins the Spark internals vsa's per-batch writer stands on (`FileStreamSink.addBatch`, its `_spark_metadata` log, the
+  * offset log's watermark): if a Spark upgrade changes them, this breaks.
+  */
+class TableWriterSpec extends AnyFunSuite with LocalSpark {
+  import spark.implicits._
+
+  private def rows(n: Int, from: Int = 0): DataFrame =
+    (from until from + n).map(i => (i.toLong, if (i % 2 == 0) "2026-12-01" else "2026-12-02")).toDF("id", "date")
+
+  private def parquetFiles(dir: JPath): Seq[JPath] =
+    Files.walk(dir).iterator().asScala.filter(_.toString.endsWith(".parquet")).filterNot(_.toString.contains("_spark")).toSeq
+
+  test("a batch is committed once: a batch id written before is skipped, and readers see committed batches") {
+    val dir = Files.createTempDirectory("table")
+    val writer = new TableWriter(spark, dir.toString, Seq("date"))
+    assert(writer.lastCommitted == -1)
+    assert(writer.write(0, rows(10)) == 10)
+    assert(writer.write(0, rows(10, from = 100)) == 0)
+    assert(writer.write(1, rows(5, from = 10)) == 5)
+    assert(writer.lastCommitted == 1)
+    val ids = spark.read.parquet(dir.toString).select(col("id")).as[Long].collect().sorted
+    assert(ids.toSeq == (0L until 15L))
+    assert(Files.isDirectory(dir.resolve("_spark_metadata")))
+  }
+
+  test("files no batch committed are removed before a new writer's first batch") {
+    val dir = Files.createTempDirectory("table")
+    new TableWriter(spark, dir.toString, Seq("date")).write(0, rows(4))
+    val committed = parquetFiles(dir)
+    // What a crash between writing a batch's files and committing them leaves behind.
+    val leftover = committed.head.resolveSibling("part-00000-00000000-0000-0000-0000-000000000000.c000.snappy.parquet")
+    Files.copy(committed.head, leftover)
+    val restarted = new TableWriter(spark, dir.toString, Seq("date"))
+    assert(restarted.write(0, rows(4)) == 0)
+    assert(!Files.exists(leftover))
+    assert(parquetFiles(dir).toSet == committed.toSet)
+    assert(spark.read.parquet(dir.toString).count() == 4)
+  }
+
+  test("a relative location is made absolute, as the file sink requires") {
+    val writer = new TableWriter(spark, "target/table-writer-spec-relative", Seq("date"))
+    assert(writer.path.isAbsolute)
+    assert(writer.path.toString.startsWith("file:"))
+  }
+
+  test("Checkpoint.watermarkMs reads the watermark each micro-batch ran with") {
+    val input = Files.createTempDirectory("events")
+    val checkpoint = Files.createTempDirectory("checkpoint")
+    Seq("2026-12-01 10:00:00", "2026-12-01 10:05:00").zipWithIndex.foreach { case (ts, i) =>
+      val file = Files.writeString(input.resolve(s"$i.json"), s"""{"ts": "$ts"}\n""")
+      Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(1000000L * (i + 1)))
+    }
+    val seen = scala.collection.mutable.ArrayBuffer.empty[Long]
+    val query = spark.readStream
+      .schema("ts timestamp")
+      .option("maxFilesPerTrigger", 1)
+      .json(input.toString)
+      .withWatermark("ts", "1 minute")
+      .writeStream
+      .foreachBatch { (batch: DataFrame, batchId: Long) =>
+        batch.count() // a batch's event times reach the watermark only when it runs
+        seen += Checkpoint.watermarkMs(spark, checkpoint.toString, batchId): Unit
+      }
+      .option("checkpointLocation", checkpoint.toString)
+      .trigger(Trigger.AvailableNow())
+      .start()
+    query.awaitTermination()
+    val tenOClock = java.time.Instant.parse("2026-12-01T10:00:00Z").toEpochMilli
+    assert(seen.take(2).toSeq == Seq(0L, tenOClock - 60000))
+    assert(Checkpoint.watermarkMs(spark, checkpoint.toString, 99) == 0L)
+  }
+}
