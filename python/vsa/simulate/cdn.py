@@ -3,7 +3,8 @@
 :func:`cdn_requests` turns a simulation's player events into the requests their players made:
 a manifest at each ``playback_request``, then a video segment (and now and then an audio one)
 at each later event of the view, with CMCD (session id, bitrate, buffer, throughput, startup,
-and ``bs`` after a stall) for the sessions whose player sends it. :func:`log_line` writes a
+and ``bs`` after a stall) for the sessions whose player sends it. Only valid events count: a
+malformed record is a beacon sent wrong, not a request made. :func:`log_line` writes a
 request in any of the six formats. :func:`qos_truth` is an independent plain-Python
 computation of ``cdn_qos_minute`` (kpis.md, "CDN quality of service") over the requests.
 """
@@ -17,6 +18,8 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote
+
+from vsa.simulate.truth import parse
 
 POPS = {
     "cloudfront": ("LHR61-C2", "FRA56-P4"),
@@ -79,12 +82,14 @@ class Request:
 
 
 def cdn_requests(events: Iterable[dict], vendor: str, seed: int = 1) -> list[Request]:
-    """The requests behind the player events (dicts of the event model) of every session."""
+    """The requests behind the player events (dicts of the event model) of every session;
+    records the pipeline rejects as malformed add none."""
     rng = random.Random(f"{seed}/cdn")
     by_session: dict[str, list[dict]] = {}
     for e in events:
-        if isinstance(e.get("ts"), int) and e.get("session_id") and e.get("client_ip"):
-            by_session.setdefault(e["session_id"], []).append(e)
+        event = _valid(e)
+        if event is not None and event.get("client_ip"):
+            by_session.setdefault(event["session_id"], []).append(event)
     out = []
     for session_id in sorted(by_session):
         session = sorted(by_session[session_id], key=lambda e: e["ts"])
@@ -127,6 +132,16 @@ def cdn_requests(events: Iterable[dict], vendor: str, seed: int = 1) -> list[Req
                     r.cmcd["bs"] = True
                     stalled = False
     return out
+
+
+def _valid(e: dict) -> dict | None:
+    """``e`` as the pipeline accepts it (``ts`` in epoch ms, ``bitrate_kbps`` an int), or None
+    when the pipeline rejects it as malformed (:func:`vsa.simulate.truth.parse`)."""
+    # A request carries no event id, and events made for CDN logs alone (bench/cdn.py) lack it.
+    event = parse(json.dumps({"event_id": "-", **e}))
+    if event is not None and event.get("bitrate_kbps") is not None:
+        event["bitrate_kbps"] = int(float(event["bitrate_kbps"]))  # whole, maybe as text
+    return event
 
 
 def _request(
