@@ -172,6 +172,41 @@ def test_list_keys_unset_by_empty_text_and_checked_by_vsaconfig():
         load_config(env={}, overrides={key: "timestamp,c-ip"})
 
 
+@pytest.mark.parametrize(
+    ("root", "table"),
+    [
+        ("s3a://bucket/out", "s3a://bucket/out/views"),
+        ("s3a://bucket/out/", "s3a://bucket/out/views"),
+        ("s3a://bucket", "s3a://bucket/views"),
+        ("hdfs://nn:8020/out", "hdfs://nn:8020/out/views"),
+        ("hdfs://nn:8020/out/", "hdfs://nn:8020/out/views"),
+        (
+            "abfss://c@acct.dfs.core.windows.net/out",
+            "abfss://c@acct.dfs.core.windows.net/out/views",
+        ),
+        (
+            "abfss://c@acct.dfs.core.windows.net/out/",
+            "abfss://c@acct.dfs.core.windows.net/out/views",
+        ),
+        ("file:///tmp/out", "file:///tmp/out/views"),
+        ("file:///tmp/out/", "file:///tmp/out/views"),
+        ("file:///", "file:///views"),
+        ("out", "out/views"),
+        ("out/", "out/views"),
+        ("/data/out", "/data/out/views"),
+        ("/data/out/", "/data/out/views"),
+    ],
+)
+def test_table_and_checkpoint_paths_keep_uris_and_local_paths(root, table):
+    config = VsaConfig(output_root=root)
+    assert config.table_path("views") == table
+    assert config.checkpoint_path("views") == table.replace("/views", "/_checkpoints/views")
+    # With a checkpoint_root, the checkpoints go under it, the tables stay under output_root.
+    config = VsaConfig(output_root="tables", checkpoint_root=root)
+    assert config.checkpoint_path("views") == table
+    assert config.table_path("views") == "tables/views"
+
+
 def test_every_key_is_documented_in_the_reference():
     """docs/configuration.md holds the reference generated from VsaConfig, verbatim."""
     reference = config_reference()

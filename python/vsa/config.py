@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import sys
 import types
 import typing
@@ -59,10 +60,11 @@ class VsaConfig:
     player_events_topic
         Topic of the player events (JSON, one event per record).
     output_root
-        Directory under which every table is written, one sub-directory per table.
+        Directory under which every table is written, one sub-directory per table: a local path
+        or a URI (``s3a://bucket/vsa``, ``hdfs://nn:8020/vsa``, ``abfss://...``, ``file:///...``).
     checkpoint_root
-        Directory under which every streaming query keeps its checkpoint; defaults to
-        ``<output_root>/_checkpoints``.
+        Directory (a path or a URI) under which every streaming query keeps its checkpoint;
+        defaults to ``<output_root>/_checkpoints``.
     starting_offsets
         Where a query without a checkpoint starts reading: ``earliest`` or ``latest``.
     max_offsets_per_trigger
@@ -207,13 +209,30 @@ class VsaConfig:
         return {key: value for key, value in paths.items() if value}
 
     def table_path(self, table: str) -> str:
-        """Where ``table`` is written."""
-        return str(Path(self.output_root) / table)
+        """Where ``table`` is written: a URI under a URI root, a local path under a path."""
+        return join_location(self.output_root, table)
 
     def checkpoint_path(self, query: str) -> str:
         """The checkpoint directory of the streaming query ``query``."""
-        root = self.checkpoint_root or str(Path(self.output_root) / "_checkpoints")
-        return str(Path(root) / query)
+        root = self.checkpoint_root or join_location(self.output_root, "_checkpoints")
+        return join_location(root, query)
+
+
+# scheme://: s3a://bucket, hdfs://nn:8020, abfss://c@acct.dfs.core.windows.net, file:///tmp
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def join_location(root: str, name: str) -> str:
+    """``name`` under ``root``, a URI (``s3a://bucket/out``) or a local path.
+
+    A URI keeps its ``//`` (pathlib would make ``s3a:/bucket``) and gets one ``/`` before
+    ``name``, whatever slashes end it; a local path joins as pathlib joins it.
+    """
+    if not _URI.match(root):
+        return str(Path(root) / name)
+    scheme, _, rest = root.partition("://")
+    authority, _, path = rest.partition("/")
+    return f"{scheme}://{authority}/" + "/".join(filter(None, (path.rstrip("/"), name)))
 
 
 def embedded_city_db() -> str | None:
