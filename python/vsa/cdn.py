@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from vsa.config import VsaConfig
 from vsa.enrich import mask_client_ip, mask_ips_in_text, with_geo, with_user_agent
 from vsa.kpis.cdn_qos import cdn_qos
-from vsa.normalize.cdn_logs import (
+from vsa.normalize.cdn import (
     cdn_log_dead_letters,
     field_names,
     parse_cdn_logs,

@@ -205,7 +205,7 @@ def _cloudfront(r: Request) -> str:
 
 
 def _cloudfront_realtime(r: Request) -> str:
-    from vsa.normalize.cdn_logs import CLOUDFRONT_REALTIME_FIELDS
+    from vsa.normalize.cdn import CLOUDFRONT_REALTIME_FIELDS
 
     known = {
         "timestamp": f"{r.ts_ms / 1000:.3f}",

@@ -1,0 +1,126 @@
+"""CloudFront real-time logs: tab-separated and positional, the fields of the real-time log
+configuration in CloudFront's order (``VsaConfig.cloudfront_realtime_fields``); its ``cmcd-*``
+fields fill the request's ``cmcd_fields``."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from vsa.config import VsaConfig
+from vsa.normalize.cdn.cloudfront import edge_request
+from vsa.normalize.cdn.cmcd import CLOUDFRONT_CMCD_FIELDS, CMCD_FIELDS_TYPE
+from vsa.normalize.cdn.fields import (
+    CdnFormat,
+    Fields,
+    Getter,
+    Parsed,
+    epoch_seconds,
+    positional,
+    tab_separated,
+    validate,
+)
+
+# CloudFront real-time logs are positional: the fields chosen in the real-time log
+# configuration, in CloudFront's order. This default is that order for the fields the
+# normalized schema reads plus the CMCD fields; set `VsaConfig.cloudfront_realtime_fields` to
+# the configuration's own list.
+CLOUDFRONT_REALTIME_FIELDS = [
+    "timestamp",
+    "c-ip",
+    "time-to-first-byte",
+    "sc-status",
+    "sc-bytes",
+    "cs-method",
+    "cs-protocol",
+    "cs-host",
+    "cs-uri-stem",
+    "cs-bytes",
+    "x-edge-location",
+    "x-edge-request-id",
+    "x-host-header",
+    "time-taken",
+    "cs-protocol-version",
+    "c-ip-version",
+    "cs-user-agent",
+    "cs-referer",
+    "cs-cookie",
+    "cs-uri-query",
+    "x-edge-response-result-type",
+    "x-forwarded-for",
+    "ssl-protocol",
+    "ssl-cipher",
+    "x-edge-result-type",
+    "fle-encrypted-fields",
+    "fle-status",
+    "sc-content-type",
+    "sc-content-len",
+    "sc-range-start",
+    "sc-range-end",
+    "c-port",
+    "x-edge-detailed-result-type",
+    "c-country",
+    "cs-accept-encoding",
+    "cs-accept",
+    "cache-behavior-path-pattern",
+    "cs-headers",
+    "cs-header-names",
+    "cs-headers-count",
+    "primary-distribution-id",
+    "primary-distribution-dns-name",
+    "origin-fbl",
+    "origin-lbl",
+    "asn",
+    "cmcd-encoded-bitrate",
+    "cmcd-buffer-length",
+    "cmcd-buffer-starvation",
+    "cmcd-content-id",
+    "cmcd-object-duration",
+    "cmcd-deadline",
+    "cmcd-measured-throughput",
+    "cmcd-next-object-request",
+    "cmcd-next-range-request",
+    "cmcd-object-type",
+    "cmcd-playback-rate",
+    "cmcd-requested-maximum-throughput",
+    "cmcd-streaming-format",
+    "cmcd-session-id",
+    "cmcd-stream-type",
+    "cmcd-startup",
+    "cmcd-top-bitrate",
+    "cmcd-version",
+]
+
+
+def parse(fields: Fields, config: VsaConfig) -> Parsed:
+    configured = list(config.cloudfront_realtime_fields or CLOUDFRONT_REALTIME_FIELDS)
+    names = F.array(*map(F.lit, configured))
+    get, wrong_count = positional(fields, names, "the configured real-time field list")
+    request, text = edge_request(
+        get, get("timestamp"), epoch_seconds, user_agent="cs-user-agent", host="cs-host"
+    )
+    request = request.withField("cmcd_fields", _cmcd_fields(get, configured))
+    return validate(request, wrong_count, text)
+
+
+def _cmcd_fields(get: Getter, configured: list[str]) -> Column:
+    """The cmcd-* fields, typed as vsa_parse_cmcd types them (with_cmcd coalesces them in);
+    null when the line has none."""
+    cmcd = {}
+    for field, key in CLOUDFRONT_CMCD_FIELDS.items():
+        value = get(field) if field in configured else F.lit(None).cast("string")
+        if key in ("bs", "su"):
+            value = F.coalesce(F.lower(value).isin("true", "1"), F.lit(False))
+        elif key == "pr":
+            value = value.try_cast("double")
+        elif key in ("br", "bl", "d", "dl", "mtp", "rtp", "tb", "v"):
+            value = value.try_cast("bigint")
+        cmcd[key] = value
+    any_cmcd = F.lit(False)
+    for field in CLOUDFRONT_CMCD_FIELDS:
+        if field in configured:
+            any_cmcd = any_cmcd | get(field).isNotNull()
+    return F.when(any_cmcd, F.struct(*[v.alias(k) for k, v in cmcd.items()])).cast(CMCD_FIELDS_TYPE)
+
+
+FORMAT = CdnFormat(cdn="cloudfront", prepare=tab_separated, parse=parse)
