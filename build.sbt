@@ -49,6 +49,8 @@ lazy val vsaSpark = (project in file("scala"))
     scalacOptions ++= Seq("-deprecation", "-feature", "-unchecked", "-release", "17"),
     libraryDependencies ++= Seq(
       "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,
+      // The Kafka client that Spark's Kafka connector brings (bundled in the wheel beside it).
+      "org.apache.kafka" % "kafka-clients" % "3.9.2" % Provided,
       // GeoIP: MaxMind's DB reader alone (no dependencies, no Jackson), not the geoip2 client.
       "com.maxmind.db" % "maxmind-db" % "4.1.0",
       "org.scalatest" %% "scalatest" % "3.2.19" % Test,

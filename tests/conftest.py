@@ -50,17 +50,37 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     broker.stop()
 
 
-def flush_event(records: list[tuple[str, str]], config: VsaConfig) -> tuple[str, str]:
-    """An event far enough ahead to move the watermark past every view's timeout."""
+def flush_event(records: list[tuple[str, str]], config: VsaConfig, partition: int = 0) -> str:
+    """An event far enough ahead to move a partition's watermark past every view's timeout
+    (the job's watermark follows the slowest partition: flush each, :func:`flush`)."""
     last = max(json.loads(v)["ts"] for _, v in records)
     ahead = (config.view_timeout_seconds + config.watermark_seconds + 120) * 1000
     event = {
-        "event_id": "flush",
+        "event_id": f"flush-{partition}",
         "event_type": "heartbeat",
         "ts": last + ahead,
-        "session_id": "__flush__",
+        "session_id": f"__flush__{partition}",
     }
-    return "__flush__", json.dumps(event)
+    return json.dumps(event)
+
+
+def flush(
+    spark, config: VsaConfig, records: list[tuple[str, str]], partitions: int = 2
+) -> list[str]:
+    """Sends :func:`flush_event` to each of ``config.player_events_topic``'s partitions;
+    returns the events sent."""
+    sent = []
+    for partition in range(partitions):
+        event = flush_event(records, config, partition)
+        produce(
+            spark,
+            config.kafka_bootstrap_servers,
+            config.player_events_topic,
+            [(None, event)],
+            partition=partition,
+        )
+        sent.append(event)
+    return sent
 
 
 @dataclass
@@ -87,8 +107,8 @@ def streamed(spark, kafka, tmp_path_factory) -> StreamedRun:
             generate.Traffic(sessions=60, seed=21, start_ms=1764000000000, span_s=300)
         )
     )
-    records.append(flush_event(records, config))
     produce(spark, kafka.bootstrap_servers, topic, records)
+    records += [(None, event) for event in flush(spark, config, records)]
     (out / "events.jsonl").write_text("\n".join(v for _, v in records) + "\n")
     result = pipeline.run_until_caught_up(spark, config)
     return StreamedRun(config, records, result, out)

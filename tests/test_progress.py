@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 
-from conftest import flush_event
+from conftest import flush
 from vsa import generate, pipeline
 from vsa.config import VsaConfig
 from vsa.kafka import produce
@@ -24,26 +24,27 @@ def test_progress_lines_and_summary_of_a_stream(spark, kafka, tmp_path):
         output_root=str(tmp_path / "tables"),
     )
     records = list(generate.generate(generate.Traffic(sessions=6, seed=3, span_s=120)))
-    records += [flush_event(records, config), ("bad", "{not json"), ("bad", "[]")]
-    produce(spark, kafka.bootstrap_servers, topic, records)
+    produce(spark, kafka.bootstrap_servers, topic, records + [("bad", "{not json"), ("bad", "[]")])
+    flush(spark, config, records)
 
     out = io.StringIO()
     progress = Progress.attach(spark, out=out, live=True)
     try:
-        result = pipeline.run_until_caught_up(spark, config)
+        result = pipeline.run_until_caught_up(spark, config, on_batch=progress.record)
         # Listener events arrive asynchronously: wait for the bus to drain.
         spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
     finally:
         spark.streams.removeListener(progress)
 
     lines = out.getvalue().splitlines()
-    assert {line.split()[0] for line in lines} >= {"player_events", "dead_letter", "view_slices"}
+    # One query writes every table: one line per micro-batch, the rows of all tables in it.
+    assert [line.split()[:3] for line in lines] == [
+        ["vsa", "batch", str(n)] for n in range(len(lines))
+    ]
     assert all("processed" in line and "watermark" in line for line in lines)
-    # "_sessions" is the sessionizer's internal table, which RunResult leaves out. A query
-    # that found nothing to read (the CDN topics: none exists here) ran no batch to report.
-    seen = {t: n for t, n in progress.totals.rows_written.items() if not t.startswith("_")}
-    assert seen == {t: n for t, n in result.rows_written.items() if t in seen}
-    assert {t for t, n in result.rows_written.items() if n} <= seen.keys()
+    assert progress.totals.rows_written == result.rows_written
+    written = [int(re.search(r"written ([\d,]+)", line)[1].replace(",", "")) for line in lines]
+    assert sum(written) == sum(result.rows_written.values())
     assert result.rows_written["cdn_requests"] == 0
     assert progress.totals.late_events == result.late_events
     dead = result.rows_written["dead_letter"]
@@ -64,18 +65,19 @@ def test_not_a_terminal_logs_instead_of_printing(caplog):
 
 def test_batch_line_reads_at_a_glance():
     line = batch_line(
-        name="view_slices",
+        name="vsa",
         batch=3,
         input_rows=1200,
         input_rate=400.0,
         processed_rate=2500.5,
         watermark="2025-11-24T10:03:00.000Z",
+        written=3456,
         late=2,
         dead_letters=5,
         state_rows=120,
     )
-    assert "view_slices" in line
-    assert "1,200 rows" in line
+    assert line.startswith("vsa batch    3")
+    assert "1,200 rows" in line and "written 3,456" in line
     assert "in       400/s" in line
     assert "processed     2,500/s" in line or "processed     2,501/s" in line
     assert "watermark 2025-11-24 10:03:00" in line
@@ -110,7 +112,7 @@ def test_vsa_run_from_a_config_file_logs_progress_and_prints_the_summary(kafka, 
             timeout=400,
         )
         assert done.returncode == 0, done.stderr[-3000:]
-    assert re.search(r"INFO vsa\.progress: player_events +batch +0 +[\d,]+ rows", done.stderr)
+    assert re.search(r"INFO vsa\.progress: vsa batch +0 +[\d,]+ rows", done.stderr)
     assert "rows written:" in done.stdout
     assert re.search(rf"player_events +{len(records):,} +{tmp_path / 'tables'}", done.stdout)
     assert "late events (dead-lettered as late): 0" in done.stdout

@@ -50,9 +50,9 @@ def parser() -> argparse.ArgumentParser:
         "--available-now", action="store_true", help="process what the topics hold now, then stop"
     )
 
-    batch = command("batch", "the same tables from JSON-lines files, or from CDN log files")
+    batch = command("batch", "the same tables from JSON-lines files and/or CDN log files")
     batch.add_argument("--events", help="a JSON-lines file or a directory of them")
-    batch.add_argument("--cdn-logs", help="CDN log files (a file or a directory), not --events")
+    batch.add_argument("--cdn-logs", help="CDN log files in cdn_log_format (a file or a directory)")
     batch.add_argument("--format", help="the CDN log format (cdn_log_format; docs/cdn.md)")
     _job_flags(batch)
 
@@ -169,16 +169,15 @@ def _run(args: argparse.Namespace, config: VsaConfig) -> int:
     spark = build_session(config, app_name="vsa-run")
     progress = Progress.attach(spark)
     if args.available_now:
-        result = pipeline.run_until_caught_up(spark, config)
+        result = pipeline.run_until_caught_up(spark, config, on_batch=progress.record)
         print(summary(spark, config, result.rows_written, result.late_events))
         return 0
-    queries = pipeline.start(spark, config)
+    query = pipeline.start(spark, config, on_batch=progress.record)
     log.info("streaming %s → %s (Ctrl-C stops)", config.player_events_topic, config.output_root)
     try:
-        spark.streams.awaitAnyTermination()
+        query.awaitTermination()
     except KeyboardInterrupt:
-        for query in queries:
-            query.stop()
+        query.stop()
     print(summary(spark, config, progress.totals.rows_written, progress.totals.late_events))
     return 0
 
@@ -188,14 +187,11 @@ def _batch(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa.progress import summary
     from vsa.session import build_session
 
-    if (args.events is None) == (args.cdn_logs is None):
-        print("vsa: error: batch needs --events or --cdn-logs (one of them)", file=sys.stderr)
+    if args.events is None and args.cdn_logs is None:
+        print("vsa: error: batch needs --events, --cdn-logs or both", file=sys.stderr)
         raise SystemExit(2)
     spark = build_session(config, app_name="vsa-batch")
-    if args.cdn_logs is not None:
-        result = pipeline.run_cdn_batch(spark, config, args.cdn_logs, config.cdn_log_format)
-    else:
-        result = pipeline.run_batch(spark, config, args.events)
+    result = pipeline.run_batch(spark, config, args.events, args.cdn_logs)
     print(summary(spark, config, result.rows_written))
     return 0
 

@@ -1,219 +1,330 @@
-"""Wires the stages: source → normalize → enrich → sessions → tables, streaming or batch.
+"""Wires the stages: sources → normalize → enrich → sessions → tables, streaming or batch.
 
-The same :func:`transform` serves both: ``vsa run`` feeds it from Kafka, ``vsa batch`` from
-JSON-lines files, and both write the same tables.
+The streaming job is **one query**: each source is read once (the player topic one stream per
+partition, so the watermark follows the slowest partition; every CDN topic in one stream).
+Player records go through the sessionizer, which passes each record itself (the valid event,
+or its dead letter) through beside the slices and views; CDN lines join after it. One
+``foreachBatch`` writer (:class:`BatchWriter`) then commits every table of
+:data:`vsa.tables.TABLES` for that micro-batch, exactly once per table. ``vsa batch`` calls the
+same writer over files, so stream and batch cannot drift.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 from pyspark.sql.types import StructType
 
-from vsa.cdn import CDN_TIME_COLUMNS, cdn_tables, read_cdn_files, read_cdn_stream
-from vsa.config import VsaConfig
-from vsa.enrich import mask_client_ip, mask_ips, mask_ips_in_text, with_geo, with_user_agent
+from vsa.config import VsaConfig, join_location
+from vsa.enrich import mask_client_ip, with_geo, with_user_agent
 from vsa.functions import viewer_key
-from vsa.kpis import DIMENSION_TABLES, minute_kpis, rollup
-from vsa.kpis.cdn_qos import cdn_qos as cdn_qos_of
-from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
-from vsa.sessions import rejected_events, sessionize, view_slices, views
-from vsa.sinks import (
-    read_table,
-    read_table_stream,
-    rows_written,
-    with_partitions,
-    write_table_batch,
-    write_table_stream,
+from vsa.kpis import rollup
+from vsa.normalize import event_time, parse_player_events
+from vsa.normalize.cdn import parse_cdn_logs, with_cmcd
+from vsa.sessions import sessionize, view_slices
+from vsa.sinks import TableSink, dead_letter, read_hours, read_table, with_partitions
+from vsa.sources import (
+    empty_raw,
+    read_cdn_files,
+    read_kafka_stream,
+    read_partition_streams,
+    read_text_files,
 )
-from vsa.sources import empty_raw, read_kafka_stream, read_text_files
+from vsa.tables import BY_NAME, CDN_LOGS, PLAYER_EVENTS, TABLES, Batch, tables_of
 
-# The sessionizer's output (slices, closed views, rejected events) as the one streaming query
-# that keeps sessions writes it; view_slices, views, the KPI tables and the sessionizer's dead
-# letters are all read from its committed files. Internal: not one of the tables of tables.md.
-SESSIONS = "_sessions"
-
-# Each table's event-time column, which gives its date/hour partitions.
-TIME_COLUMNS = {
-    "player_events": "ts",
-    "dead_letter": "received_at",
-    SESSIONS: "written_at",
-    "view_slices": "minute",
-    "views": "view_start",
-    **{table: "window_start" for table in (*DIMENSION_TABLES, "kpi_hour", "kpi_day")},
-    **CDN_TIME_COLUMNS,
-}
+KAFKA_COORDINATES = ("kafka_topic", "kafka_partition", "kafka_offset")
+# The job's one query: its name and the folder of its checkpoint under checkpoint_root.
+QUERY = "vsa"
+# Written by vsa 0.1's per-table queries; a root holding them gets a clear upgrade error.
+OLD_LAYOUT = ("player_events", "_sessions", "dead_letter", "view_slices", "kpi_minute")
 
 
-@dataclass
-class Stages:
-    """The three outputs of the raw records: the valid events (``player_events``), the records
-    parsing rejected (``dead_letter`` rows) and the sessionizer's output."""
-
-    player_events: DataFrame
-    parse_rejects: DataFrame
-    sessions: DataFrame
-
-
-def transform(raw: DataFrame, config: VsaConfig) -> Stages:
-    """Raw records (the columns of :mod:`vsa.sources`) → normalize → enrich → sessionize."""
-    parsed = parse_player_events(raw)
-    events = mask_client_ip(with_geo(with_user_agent(valid_player_events(parsed))), config)
+def player_records(raw: DataFrame, config: VsaConfig) -> DataFrame:
+    """Raw player records → the sessionizer's input, one row per record: the event's columns,
+    and ``passthrough`` holding ``player_event`` (the ``player_events`` row of a valid event)
+    or ``dead_letter`` (why the record is not one; its ``session_id`` is then null)."""
+    watermarked = ["event_time"] if "event_time" in raw.columns else []
+    parsed = parse_player_events(raw).select(
+        "event.*", "raw", *KAFKA_COORDINATES, "reason", "detail", *watermarked
+    )
+    events = mask_client_ip(with_geo(with_user_agent(parsed)), config)
     if config.viewer_secret:
         events = events.withColumn("viewer_id", viewer_key("viewer_id", config.viewer_secret))
-    sessions = sessionize(events, config)
-    # Raw records reach the sessionizer only for the dead letters it writes: masked there.
-    sessions = sessions.withColumn(
+    valid = F.col("reason").isNull()
+    row = [c for c in events.columns if c not in ("raw", "reason", "detail", *watermarked)]
+    letter = dead_letter("player_events", F.col("reason"), F.col("detail"), F.col("raw"), config)
+    return events.withColumns(
+        {
+            "passthrough": F.struct(
+                F.when(valid, F.struct(*row)).alias("player_event"),
+                F.when(~valid, letter).alias("dead_letter"),
+            ),
+            "session_id": F.when(valid, F.col("session_id")),
+        }
+    )
+
+
+def cdn_records(raw: DataFrame, config: VsaConfig, fmt: str | None = None) -> DataFrame:
+    """Raw CDN log records → one row per log line: ``cdn_request`` (the ``cdn_requests`` row,
+    null for a line that cannot be read) and ``dead_letter`` (the line's, or the request's
+    malformed CMCD: the request itself is kept without it). ``fmt``: the format of every
+    record (files); default: by Kafka topic, from the config."""
+    parsed = parse_cdn_logs(raw, config, None if fmt is None else {None: fmt})
+    lines = parsed.select("request.*", *KAFKA_COORDINATES, "line", "reason", "detail")
+    requests = mask_client_ip(with_geo(with_user_agent(with_cmcd(lines))), config)
+    valid = F.col("reason").isNull()
+    row = [c for c in requests.columns if c not in ("line", "reason", "detail")]
+    bad_cmcd = valid & F.col("cmcd_error").isNotNull()
+    reason = F.when(bad_cmcd, F.lit("malformed_cmcd")).otherwise(F.col("reason"))
+    detail = F.when(bad_cmcd, F.concat(F.lit("CMCD: "), "cmcd_error")).otherwise(F.col("detail"))
+    letter = dead_letter("cdn_logs", reason, detail, F.col("line"), config)
+    return requests.select(
+        F.when(valid, F.struct(*row)).alias("cdn_request"),
+        F.when(~valid | bad_cmcd, letter).alias("dead_letter"),
+        F.col("timestamp").alias("event_time"),
+    )
+
+
+def transform(player_raw: DataFrame, config: VsaConfig, cdn: DataFrame | None = None) -> DataFrame:
+    """Everything a micro-batch writes, as rows of one DataFrame: the sessionizer's output
+    (``slice``, ``closed_view``, ``rejected``, ``attributes``), the records passed through it
+    (``player_event``, ``dead_letter``) and, when ``cdn`` (:func:`cdn_records`) is given, the
+    CDN lines (``cdn_request``, ``dead_letter``). :class:`BatchWriter` splits it into tables."""
+    sessions = sessionize(player_records(player_raw, config), config)
+    out = sessions.select(
+        "slice",
+        "closed_view",
         "rejected",
-        F.when(
-            F.col("rejected").isNotNull(),
-            F.col("rejected").withField("raw", mask_ips(F.col("rejected.raw"), config)),
-        ),
+        "attributes",
+        F.col("passthrough.player_event").alias("player_event"),
+        F.col("passthrough.dead_letter").alias("dead_letter"),
     )
-    return Stages(
-        player_events=events.drop("raw"),
-        parse_rejects=mask_ips_in_text(player_event_dead_letters(parsed), config),
-        sessions=sessions.withColumn(
-            "written_at", F.coalesce(F.timestamp_millis("slice.minute"), F.current_timestamp())
-        ),
-    )
+    if cdn is not None:
+        out = out.unionByName(cdn.drop("event_time"), allowMissingColumns=True)
+    return out
 
 
-def from_sessions(sessions: DataFrame, config: VsaConfig) -> dict[str, DataFrame]:
-    """The tables computed from the sessionizer's output: ``view_slices``, ``views``, the minute
-    KPI tables."""
-    slices = view_slices(sessions)
-    return {
-        "view_slices": slices,
-        "views": views(slices),
-        **{t: minute_kpis(slices, config, dims) for t, dims in DIMENSION_TABLES.items()},
-    }
+def split(
+    out: DataFrame, config: VsaConfig, closed: Callable[[str, int], DataFrame | None]
+) -> Batch:
+    """:func:`transform`'s rows as the stage outputs the tables' builders read."""
+    rejected = out.where(F.col("rejected").isNotNull()).select("rejected.*")
+    late_or_duplicate = rejected.select(
+        dead_letter("player_events", F.col("reason"), F.col("detail"), F.col("raw"), config).alias(
+            "dead_letter"
+        )
+    )
+    letters = out.where(F.col("dead_letter").isNotNull()).select("dead_letter")
+    requests = (
+        out.where(F.col("cdn_request").isNotNull()).select("cdn_request.*")
+        if "cdn_request" in out.columns
+        else None
+    )
+    return Batch(
+        config=config,
+        player_events=out.where(F.col("player_event").isNotNull()).select("player_event.*"),
+        dead_letters=letters.unionByName(late_or_duplicate).select("dead_letter.*"),
+        view_slices=view_slices(out),
+        cdn_requests=requests,
+        closed=closed,
+    )
 
 
 @dataclass
 class RunResult:
     """What a run did: rows written per table, player events that arrived behind the watermark
-    (dead-lettered as ``late``), the queries."""
+    (dead-lettered as ``late``), the query (None for a batch run)."""
 
     rows_written: dict[str, int]
     late_events: int = 0
-    queries: list[StreamingQuery] = field(default_factory=list)
+    query: StreamingQuery | None = None
+
+
+@dataclass
+class BatchWriter:
+    """The job's one ``foreachBatch`` function: commits every table of a micro-batch, each
+    through its own :class:`vsa.sinks.TableSink`, skipping the tables that committed the
+    batch already (a replay after a crash).
+
+    Windows (minutes of ``cdn_qos_minute``, hours and days of the rollups) close in the batch
+    whose watermark passes their end; the watermarks come from the query's offset log, so a
+    replayed batch closes the very windows of its first attempt.
+    """
+
+    spark: SparkSession
+    config: VsaConfig
+    sources: tuple[str, ...]
+    checkpoint: str | None = None
+    on_batch: Callable[[int, dict[str, int], int], None] | None = None
+    rows_written: dict[str, int] = field(default_factory=dict)
+    late_events: int = 0
+
+    def __post_init__(self) -> None:
+        self.tables = tables_of(self.sources)
+        self.sinks = {
+            t.name: TableSink(self.spark, self.config, t.name, t.time_column) for t in self.tables
+        }
+
+    def __call__(self, out: DataFrame, batch_id: int) -> None:
+        checkpoints = self.spark._jvm.vsa.spark.streaming.Checkpoint  # type: ignore[union-attr]
+        jspark = self.spark._jsparkSession  # type: ignore[attr-defined]
+        since = checkpoints.watermarkMs(jspark, self.checkpoint, batch_id - 1)
+        until = checkpoints.watermarkMs(jspark, self.checkpoint, batch_id)
+        self.write(out, batch_id, since, until)
+
+    def write(self, out: DataFrame, batch_id: int, since: int | None, until: int | None) -> None:
+        """Writes ``out`` (:func:`transform`'s rows) as batch ``batch_id`` of every table; the
+        windows that close are those whose end is in ``(since, until]`` (epoch ms; None: no
+        bound, as in a batch run, where every window is final)."""
+        pending = [t for t in self.tables if not self.sinks[t.name].committed(batch_id)]
+        if not pending:
+            return
+        out = out.persist()
+        batch = split(out, self.config, functools.partial(self._closed, since, until))
+        written = {}
+        for table in pending:
+            df = table.build(batch)
+            if df is not None:
+                written[table.name] = self.sinks[table.name].write(batch_id, df)
+        late = out.where(F.col("rejected.reason") == "late").count()
+        out.unpersist()
+        for name, rows in written.items():
+            self.rows_written[name] = self.rows_written.get(name, 0) + rows
+        self.late_events += late
+        if self.on_batch:
+            self.on_batch(batch_id, written, late)
+
+    def _closed(
+        self, since: int | None, until: int | None, table: str, seconds: int
+    ) -> DataFrame | None:
+        period = seconds * 1000
+        first = 0 if since is None else (since // period + 1) * period - period
+        end = None if until is None else until // period * period
+        if end is not None and end <= first:
+            return None
+        start_at = datetime.fromtimestamp(first / 1000, UTC)
+        end_at = (
+            datetime(9999, 1, 1, tzinfo=UTC)
+            if end is None
+            else datetime.fromtimestamp(end / 1000, UTC)
+        )
+        rows = read_hours(self.spark, self.config, table, start_at, end_at)
+        if rows is None:
+            return None
+        time = F.col(BY_NAME[table].time_column)
+        rows = rows.where(time >= F.timestamp_millis(F.lit(first)))
+        return rows if end is None else rows.where(time < F.timestamp_millis(F.lit(end)))
 
 
 def start(
-    spark: SparkSession, config: VsaConfig, trigger: dict[str, object] | None = None
-) -> list[StreamingQuery]:
-    """Starts every streaming query of the job; each table has its own query and checkpoint.
-    The tables derived from the sessionizer read its committed files, a trigger behind."""
-    return _start_from_kafka(spark, config, trigger) + _start_derived(spark, config, trigger)
-
-
-def run_until_caught_up(spark: SparkSession, config: VsaConfig) -> RunResult:
-    """Processes everything in the topics now (``availableNow``) and stops."""
-    trigger = {"availableNow": True}
-    queries = _start_from_kafka(spark, config, trigger)
-    for query in queries:
-        query.awaitTermination()
-    derived = _start_derived(spark, config, trigger)
-    for query in derived:
-        query.awaitTermination()
-    queries += derived
-    return RunResult(
-        rows_written={q.name: rows_written(q) for q in queries if q.name != SESSIONS},
-        late_events=sum(late_events(q) for q in queries),
-        queries=queries,
-    )
-
-
-def run_batch(spark: SparkSession, config: VsaConfig, events_path: str) -> RunResult:
-    """``vsa batch``: the same tables from JSON-lines files (a file or a directory)."""
-    stages = transform(read_text_files(spark, events_path), config)
-    sessions = stages.sessions.cache()
-    tables = {
-        "player_events": stages.player_events,
-        "dead_letter": stages.parse_rejects.unionByName(rejected_events(sessions)),
-        **from_sessions(sessions, config),
-    }
-    written = {
-        name: write_table_batch(df, config, name, TIME_COLUMNS[name]) for name, df in tables.items()
-    }
-    sessions.unpersist()
-    return RunResult(rows_written=written)
-
-
-def run_cdn_batch(spark: SparkSession, config: VsaConfig, path: str, fmt: str) -> RunResult:
-    """``vsa batch --cdn-logs``: ``cdn_requests``, ``cdn_qos_minute`` and ``dead_letter`` from
-    log files in format ``fmt`` (a file or a directory; compressed files are read as such)."""
-    tables = cdn_tables(read_cdn_files(spark, path, headers=fmt == "cloudfront"), config, fmt)
-    requests = tables["cdn_requests"].cache()
-    tables = {**tables, "cdn_requests": requests, "cdn_qos_minute": cdn_qos_of(requests, config)}
-    written = {
-        name: write_table_batch(df, config, name, TIME_COLUMNS[name]) for name, df in tables.items()
-    }
-    requests.unpersist()
-    return RunResult(rows_written=written)
-
-
-def _start_from_kafka(
-    spark: SparkSession, config: VsaConfig, trigger: dict[str, object] | None
-) -> list[StreamingQuery]:
-    trigger = trigger or {"processingTime": config.trigger_interval}
-    stages = transform(read_kafka_stream(spark, config, config.player_events_topic), config)
-    late = F.sum(F.when(F.col("rejected.reason") == "late", 1).otherwise(0)).alias("late")
-    queries = [
-        write_table_stream(stages.player_events, config, "player_events", "ts", trigger),
-        write_table_stream(
-            stages.sessions, config, SESSIONS, TIME_COLUMNS[SESSIONS], trigger, metrics=[late]
-        ),
-    ]
-    if config.cdn_formats:
-        # One Kafka source for every CDN topic; its dead letters go with the derived queries'.
-        cdn = cdn_tables(read_cdn_stream(spark, config), config)
-        queries += [
-            write_table_stream(df, config, name, TIME_COLUMNS[name], trigger)
-            for name, df in cdn.items()
-            if name != "dead_letter"
-        ]
-    return queries
-
-
-def _start_derived(
-    spark: SparkSession, config: VsaConfig, trigger: dict[str, object] | None
-) -> list[StreamingQuery]:
-    trigger = trigger or {"processingTime": config.trigger_interval}
-    # The sessionizer's output schema, planned (not run) over an empty batch input.
-    schema = transform(empty_raw(spark), config).sessions.schema
-    sessions = read_table_stream(spark, config, SESSIONS, schema)
-    # One query writes dead_letter (a table has one writer): the parse rejects (from Kafka),
-    # the sessionizer's (from _sessions) and the CDN logs' (from their topics).
-    parse_rejects = transform(
-        read_kafka_stream(spark, config, config.player_events_topic), config
-    ).parse_rejects
-    letters = parse_rejects.unionByName(rejected_events(sessions))
-    if config.cdn_formats:
-        letters = letters.unionByName(
-            cdn_tables(read_cdn_stream(spark, config), config)["dead_letter"]
+    spark: SparkSession,
+    config: VsaConfig,
+    trigger: dict[str, object] | None = None,
+    on_batch: Callable[[int, dict[str, int], int], None] | None = None,
+) -> StreamingQuery:
+    """Starts the job's one streaming query. ``trigger`` holds the keyword of
+    ``DataStreamWriter.trigger`` (default: ``processingTime`` of ``config.trigger_interval``);
+    ``on_batch(batch_id, rows_written, late_events)`` is called after each micro-batch."""
+    check_checkpoint_layout(spark, config)
+    checkpoint = config.checkpoint_path(QUERY)
+    sources = (PLAYER_EVENTS, CDN_LOGS) if config.cdn_formats else (PLAYER_EVENTS,)
+    writer = BatchWriter(spark, config, sources, checkpoint, on_batch)
+    watermark = f"{config.watermark_seconds} seconds"
+    partitions = [
+        stream.withColumn("event_time", event_time(F.col("raw"))).withWatermark(
+            "event_time", watermark
         )
-    tables = {"dead_letter": letters, **from_sessions(sessions, config)}
-    return [
-        write_table_stream(df, config, name, TIME_COLUMNS[name], trigger)
-        for name, df in tables.items()
+        for stream in read_partition_streams(spark, config, config.player_events_topic)
     ]
+    raw = functools.reduce(DataFrame.union, partitions)
+    cdn = None
+    if config.cdn_formats:
+        pattern = "|".join(f"^{re.escape(topic)}$" for topic in config.cdn_formats)
+        cdn_raw = read_kafka_stream(
+            spark,
+            config,
+            subscribe_pattern=pattern,
+            max_offsets_per_trigger=config.max_offsets_per_trigger,
+        )
+        # No watermark of its own: a CDN topic that is configured but idle would hold the
+        # job's watermark at 0 (Spark counts an input without data as 0). CDN windows close
+        # on the player partitions' watermark.
+        cdn = cdn_records(cdn_raw, config)
+    query = (
+        transform(raw, config, cdn)
+        .writeStream.queryName(QUERY)
+        .foreachBatch(writer)
+        .option("checkpointLocation", checkpoint)
+        .trigger(**(trigger or {"processingTime": config.trigger_interval}))
+        .start()
+    )
+    query.writer = writer  # type: ignore[attr-defined]
+    return query
+
+
+def run_until_caught_up(
+    spark: SparkSession,
+    config: VsaConfig,
+    on_batch: Callable[[int, dict[str, int], int], None] | None = None,
+) -> RunResult:
+    """Processes everything in the topics now (``availableNow``) and stops."""
+    query = start(spark, config, {"availableNow": True}, on_batch)
+    query.awaitTermination()
+    writer: BatchWriter = query.writer  # type: ignore[attr-defined]
+    return RunResult(dict(writer.rows_written), writer.late_events, query)
+
+
+def run_batch(
+    spark: SparkSession,
+    config: VsaConfig,
+    events_path: str | None = None,
+    cdn_path: str | None = None,
+    cdn_format: str | None = None,
+) -> RunResult:
+    """``vsa batch``: every table from JSON-lines player events (a file or a directory) and/or
+    CDN log files in ``cdn_format`` (default ``config.cdn_log_format``), through the very
+    writer of the streaming job, as its batch 0. The tables must not exist yet."""
+    sources = (PLAYER_EVENTS,) * bool(events_path) + (CDN_LOGS,) * bool(cdn_path)
+    if not sources:
+        raise ValueError("vsa batch needs player events, CDN logs, or both")
+    present = _existing_tables(spark, config)
+    existing = [t.name for t in tables_of(sources) if t.name in present]
+    if existing:
+        raise FileExistsError(
+            f"tables exist already under {config.output_root}: {', '.join(existing)}; "
+            "vsa batch writes new tables (choose another output_root)"
+        )
+    player = read_text_files(spark, events_path) if events_path else empty_raw(spark)
+    cdn = None
+    if cdn_path:
+        fmt = cdn_format or config.cdn_log_format
+        cdn = cdn_records(read_cdn_files(spark, cdn_path, headers=fmt == "cloudfront"), config, fmt)
+    writer = BatchWriter(spark, config, sources)
+    writer.write(transform(player, config, cdn), 0, None, None)
+    return RunResult(dict(writer.rows_written), writer.late_events)
 
 
 def run_rollup(spark: SparkSession, config: VsaConfig) -> RunResult:
-    """``vsa rollup``: ``kpi_hour`` and ``kpi_day`` from ``kpi_minute``, replacing the periods
-    it covers (run it after the hour; rerunning is harmless)."""
+    """``vsa rollup``: ``kpi_hour`` and ``kpi_day`` from ``kpi_minute``, for the periods the
+    rollup tables do not hold yet (a backfill; the streaming job writes them itself)."""
     minutes = read_table(spark, config, "kpi_minute").drop("date", "hour")
-    written = {
-        f"kpi_{period}": write_table_batch(
-            rollup(minutes, period, ()), config, f"kpi_{period}", "window_start", replace=True
-        )
-        for period in ("hour", "day")
-    }
+    written = {}
+    for period in ("hour", "day"):
+        name = f"kpi_{period}"
+        sink = TableSink(spark, config, name, BY_NAME[name].time_column)
+        rolled = rollup(minutes, period, ())
+        if name in _existing_tables(spark, config):
+            done = read_table(spark, config, name).select("window_start")
+            rolled = rolled.join(done, "window_start", "left_anti")
+        batch_id = sink.last_committed + 1
+        written[name] = sink.write(batch_id, rolled)
     return RunResult(rows_written=written)
 
 
@@ -221,18 +332,20 @@ def table_schemas(spark: SparkSession, config: VsaConfig) -> dict[str, StructTyp
     """Every table's columns as the job writes them, ``date`` and ``hour`` included: planned
     over no records, nothing run."""
     raw = empty_raw(spark)
-    stages = transform(raw, config)
-    derived = from_sessions(stages.sessions, config)
-    cdn = cdn_tables(raw, config, config.cdn_log_format)
-    tables = {
-        "player_events": stages.player_events,
-        "dead_letter": stages.parse_rejects,
-        **derived,
-        **{f"kpi_{p}": rollup(derived["kpi_minute"], p, ()) for p in ("hour", "day")},
-        "cdn_requests": cdn["cdn_requests"],
-        "cdn_qos_minute": cdn["cdn_qos_minute"],
-    }
-    return {name: with_partitions(df, TIME_COLUMNS[name]).schema for name, df in tables.items()}
+    fmt = config.cdn_log_format
+    out = transform(raw, config, cdn_records(raw, config, fmt))
+    planned: dict[str, DataFrame] = {}
+
+    def closed(table: str, seconds: int) -> DataFrame:
+        return planned[table]
+
+    batch = split(out, config, closed)
+    schemas = {}
+    for table in TABLES:
+        df = table.build(batch)
+        planned[table.name] = df
+        schemas[table.name] = with_partitions(df, table.time_column).schema
+    return schemas
 
 
 def tables_reference(schemas: dict[str, StructType]) -> str:
@@ -242,7 +355,7 @@ def tables_reference(schemas: dict[str, StructType]) -> str:
         lines += [
             f"### `{name}`",
             "",
-            f"Partitioned by `date`, `hour` of `{TIME_COLUMNS[name]}` (UTC).",
+            f"Partitioned by `date`, `hour` of `{BY_NAME[name].time_column}` (UTC).",
             "",
             "| column | type |",
             "| --- | --- |",
@@ -252,8 +365,31 @@ def tables_reference(schemas: dict[str, StructType]) -> str:
     return "\n".join(lines)
 
 
-def late_events(query: StreamingQuery) -> int:
-    """Player events the sessionizer's query dead-lettered as ``late``, in the progress reports
-    it still holds (0 for the other queries)."""
-    observed = (p.observedMetrics.get(query.name) for p in query.recentProgress)
-    return sum(row["late"] or 0 for row in observed if row is not None and "late" in row)
+def check_checkpoint_layout(spark: SparkSession, config: VsaConfig) -> None:
+    """Refuses a checkpoint root written by vsa 0.1 (a query per table), naming what to do."""
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    root = jvm.org.apache.hadoop.fs.Path(config.checkpoint_path(""))
+    fs = root.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    old = [
+        name
+        for name in OLD_LAYOUT
+        if fs.exists(jvm.org.apache.hadoop.fs.Path(join_location(root.toString(), name), "offsets"))
+    ]
+    if old:
+        raise RuntimeError(
+            f"the checkpoints under {root.toString()} ({', '.join(old)}) were written by an "
+            "earlier vsa, one streaming query per table; this vsa runs one query for all tables "
+            "and cannot resume them. Start with a new checkpoint_root (and a new output_root), "
+            'see docs/operations.md, "Upgrading from one query per table"'
+        )
+
+
+def _existing_tables(spark: SparkSession, config: VsaConfig) -> set[str]:
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    hadoop = spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    found = set()
+    for table in TABLES:
+        path = jvm.org.apache.hadoop.fs.Path(config.table_path(table.name))
+        if path.getFileSystem(hadoop).exists(path):
+            found.add(table.name)
+    return found

@@ -35,8 +35,9 @@ class Totals:
 
 
 class Progress(StreamingQueryListener):
-    """Reports each micro-batch: the query, its input and processing rates, its watermark,
-    the rows it dropped as late, the dead letters it wrote, the rows held in its state.
+    """Reports each micro-batch of the job's query: its input and processing rates, its
+    watermark, the rows it wrote (all tables), the events it dead-lettered as late, the dead
+    letters written so far, the rows held in its state.
 
     Parameters
     ----------
@@ -46,13 +47,15 @@ class Progress(StreamingQueryListener):
         Print the lines (True) or log them at INFO (False); defaults to whether ``out`` is a
         terminal.
 
-    ``Progress.attach(spark)`` adds one to a session; ``totals`` sums what it has seen.
+    ``Progress.attach(spark)`` adds one to a session. The job's writer reports what each
+    batch wrote to :meth:`record` (``vsa.pipeline.start``'s ``on_batch``); ``totals`` sums it.
     """
 
     def __init__(self, out: TextIO | None = None, live: bool | None = None) -> None:
         self.out = out or sys.stdout
         self.live = self.out.isatty() if live is None else live
         self.totals = Totals()
+        self._batch: dict[int, tuple[int, int]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -62,24 +65,23 @@ class Progress(StreamingQueryListener):
         spark.streams.addListener(progress)
         return progress
 
+    def record(self, batch_id: int, rows_written: dict[str, int], late: int) -> None:
+        """What micro-batch ``batch_id`` wrote, per table, and the events it found late."""
+        with self._lock:
+            self.totals.batches += 1
+            for table, rows in rows_written.items():
+                self.totals.rows_written[table] = self.totals.rows_written.get(table, 0) + rows
+            self.totals.late_events += late
+            self._batch[batch_id] = (sum(rows_written.values()), late)
+
     def onQueryStarted(self, event) -> None:  # noqa: N802 - Spark's name
         log.info("query %s started (id %s)", event.name, event.id)
 
     def onQueryProgress(self, event) -> None:  # noqa: N802
         p = event.progress
-        observed = p.observedMetrics.get(p.name)
-        written = int(observed["rows"]) if observed is not None else 0
-        # The sessionizer's query observes the events it dead-letters as late (vsa.pipeline);
-        # any other stateful query can only drop them, which Spark counts.
-        late = sum(op.numRowsDroppedByWatermark for op in p.stateOperators)
-        if observed is not None and "late" in observed:
-            late += int(observed["late"] or 0)
         with self._lock:
-            self.totals.batches += 1
-            rows = self.totals.rows_written
-            rows[p.name] = rows.get(p.name, 0) + written
-            self.totals.late_events += late
-            dead = rows.get("dead_letter", 0)
+            written, late = self._batch.pop(p.batchId, (0, 0))
+            dead = self.totals.rows_written.get("dead_letter", 0)
         line = batch_line(
             name=p.name,
             batch=p.batchId,
@@ -87,6 +89,7 @@ class Progress(StreamingQueryListener):
             input_rate=p.inputRowsPerSecond,
             processed_rate=p.processedRowsPerSecond,
             watermark=p.eventTime.get("watermark"),
+            written=written,
             late=late,
             dead_letters=dead,
             state_rows=sum(op.numRowsTotal for op in p.stateOperators),
@@ -112,16 +115,17 @@ def batch_line(
     input_rate: float,
     processed_rate: float,
     watermark: str | None,
+    written: int,
     late: int,
     dead_letters: int,
     state_rows: int,
 ) -> str:
     """One micro-batch on one line; ``dead_letters`` is the total written so far."""
     return (
-        f"{name:<15} batch {batch:>4}  {input_rows:>8,} rows  "
+        f"{name} batch {batch:>4}  {input_rows:>8,} rows  "
         f"in {input_rate:>9,.0f}/s  processed {processed_rate:>9,.0f}/s  "
-        f"watermark {_short_time(watermark)}  late {late:,}  dead letters {dead_letters:,}  "
-        f"state {state_rows:,} rows"
+        f"watermark {_short_time(watermark)}  written {written:,}  late {late:,}  "
+        f"dead letters {dead_letters:,}  state {state_rows:,} rows"
     )
 
 
@@ -139,9 +143,7 @@ def summary(
     late_events: int | None = None,
 ) -> str:
     """Rows written per table and where, dead letters by reason (the whole ``dead_letter``
-    table), late events (None: not counted by this command), the checkpoints. Tables whose
-    name starts with ``_`` are vsa's internal ones and not listed."""
-    rows_written = {t: n for t, n in rows_written.items() if not t.startswith("_")}
+    table), late events (None: not counted by this command), the checkpoints."""
     width = max((len(t) for t in rows_written), default=0)
     lines = ["rows written:"]
     lines += [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 _SCHEMA = StructType([StructField("key", StringType()), StructField("value", StringType())])
@@ -16,20 +17,24 @@ def produce(
     topic: str,
     records: Iterable[tuple[str | None, str]],
     options: Mapping[str, str] | None = None,
+    partition: int | None = None,
 ) -> int:
     """Sends ``(key, value)`` text records to ``topic``; returns how many were sent.
 
     Records are written in the given order by one task (several tasks would interleave the
     list's slices), and records with the same key land in the same partition, so a player
     session's events keep their order. ``options`` are Kafka client settings (e.g.
-    ``VsaConfig.kafka_options``: security), sent as ``kafka.<name>``.
+    ``VsaConfig.kafka_options``: security), sent as ``kafka.<name>``. ``partition``: write
+    every record to that partition instead.
     """
     rows = list(records)
     if not rows:
         return 0
+    df = spark.createDataFrame(rows, _SCHEMA)
+    if partition is not None:
+        df = df.withColumn("partition", F.lit(partition))
     writer = (
-        spark.createDataFrame(rows, _SCHEMA)
-        .coalesce(1)
+        df.coalesce(1)
         .write.format("kafka")
         .option("kafka.bootstrap.servers", bootstrap_servers)
         .option("topic", topic)

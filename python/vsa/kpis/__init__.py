@@ -1,6 +1,8 @@
-"""Stage 5: KPI tables from view slices (definitions: ../shared/spec/kpis.md)."""
+"""Stage 5: KPI tables from view slices, CDN quality of service from CDN requests
+(definitions: ../shared/spec/kpis.md)."""
 
-from vsa.kpis.minute import DIMENSION_TABLES, STARTUP_BUCKETS_MS, minute_kpis
+from vsa.kpis.cdn_qos import cdn_qos
+from vsa.kpis.minute import STARTUP_BUCKETS_MS, minute_kpis
 from vsa.kpis.rollup import rollup
 
-__all__ = ["DIMENSION_TABLES", "STARTUP_BUCKETS_MS", "minute_kpis", "rollup"]
+__all__ = ["STARTUP_BUCKETS_MS", "cdn_qos", "minute_kpis", "rollup"]

@@ -29,10 +29,9 @@ def qos_object_type(object_type: Column) -> Column:
 
 def cdn_qos(requests: DataFrame, config: VsaConfig) -> DataFrame:
     """``cdn_qos_minute``: tumbling event-time windows of ``config.window_seconds`` over
-    ``cdn_requests`` (column ``timestamp``); a streaming input waits ``watermark_seconds``
-    for late requests. Null dimension values form the group ``"unknown"``."""
-    if requests.isStreaming:
-        requests = requests.withWatermark("timestamp", f"{config.watermark_seconds} seconds")
+    ``cdn_requests`` rows (column ``timestamp``; a batch DataFrame: the streaming job hands it
+    a window's requests once its watermark has passed the window). Null dimension values form
+    the group ``"unknown"``."""
     window = F.window("timestamp", f"{config.window_seconds} seconds").alias("window")
     keys = [
         F.coalesce(F.col(d).cast("string"), F.lit(UNKNOWN)).alias(d)

@@ -13,14 +13,6 @@ from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
 
-DIMENSION_TABLES: dict[str, tuple[str, ...]] = {
-    "kpi_minute": (),
-    "kpi_by_geo": ("country", "region", "city"),
-    "kpi_by_device": ("os_family", "browser_family", "device_type", "device_brand"),
-    "kpi_by_player": ("player_name", "player_version"),
-    "kpi_by_content": ("video_id", "stream_type"),
-    "kpi_by_cdn": ("cdn",),
-}
 # Upper bounds of the startup histogram's first seven buckets (kpis.md); the seventh is open.
 # An eighth count holds the plays whose startup time is unknown (pause or seek before the
 # first frame), so startups are never zero-filled and never vanish.
@@ -31,16 +23,15 @@ UNKNOWN = "unknown"
 
 
 def minute_kpis(slices: DataFrame, config: VsaConfig, dimensions: tuple[str, ...]) -> DataFrame:
-    """Tumbling event-time windows of ``config.window_seconds`` over ``view_slices`` rows,
-    grouped by ``dimensions`` (null values form the group ``"unknown"``).
+    """Tumbling event-time windows of ``config.window_seconds`` over ``view_slices`` rows
+    (a batch DataFrame), grouped by ``dimensions`` (null values form the group ``"unknown"``).
 
-    The sessionizer emits all of a minute's slices in the micro-batch in which its watermark
-    passes the minute's end, so a one-minute window groups by ``minute`` itself and is final
-    as soon as those slices are read (watermark ``kpi_watermark_seconds``, default 0). A
-    longer window closes when the first slice after it arrives, a minute later.
+    The invariant the streaming job rests on: the sessionizer emits all of a minute's slices
+    in the micro-batch whose watermark passes the minute's end, and none before. So a
+    micro-batch's slices aggregated by minute are those minutes' final KPIs, and a longer
+    window's are final once the batch whose watermark passes its end has written its slices
+    (``tests/test_one_query.py`` pins this).
     """
-    if slices.isStreaming:
-        slices = slices.withWatermark("minute", f"{config.kpi_watermark_seconds} seconds")
     keys = [_dimension(slices, d) for d in dimensions]
     if config.window_seconds == 60:
         aggregated = slices.groupBy("minute", *keys).agg(*_aggregates(), *_parts())

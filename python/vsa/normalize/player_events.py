@@ -64,9 +64,7 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
     field = parsed["_fields"].getItem
 
     ts_text = F.trim(field("ts"))
-    ts = F.when(
-        ts_text.rlike(_EPOCH_MS), F.timestamp_millis(ts_text.cast("double").cast("long"))
-    ).when(ts_text.rlike(_ISO_WITH_OFFSET), F.try_to_timestamp(ts_text))
+    ts = _timestamp(ts_text)
     integers = {name: _integer(field(name)) for name in INTEGER_FIELDS}
     event = F.struct(
         *[field(name).alias(name) for name in STRING_FIELDS],
@@ -127,18 +125,18 @@ def valid_player_events(parsed: DataFrame) -> DataFrame:
     )
 
 
-def player_event_dead_letters(parsed: DataFrame) -> DataFrame:
-    """The rejected records of :func:`parse_player_events` as ``dead_letter`` rows."""
-    return parsed.where(F.col("reason").isNotNull()).select(
-        F.lit("player_events").alias("source"),
-        "reason",
-        "detail",
-        "raw",
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        F.current_timestamp().alias("received_at"),
-    )
+def event_time(raw: Column) -> Column:
+    """The ``ts`` of a raw player-event record (JSON text), as :func:`parse_player_events`
+    reads it, without parsing the rest: what a source's watermark follows. Null when there
+    is none."""
+    return _timestamp(F.trim(F.get_json_object(raw, "$.ts")))
+
+
+def _timestamp(ts_text: Column) -> Column:
+    """Epoch milliseconds or ISO-8601 with an offset; else null."""
+    return F.when(
+        ts_text.rlike(_EPOCH_MS), F.timestamp_millis(ts_text.cast("double").cast("long"))
+    ).when(ts_text.rlike(_ISO_WITH_OFFSET), F.try_to_timestamp(ts_text))
 
 
 def _integer(text: Column) -> Column:

@@ -2,10 +2,9 @@
 
 from vsa.sessions.sessionize import (
     ATTRIBUTE_COLUMNS,
-    rejected_events,
     sessionize,
     view_slices,
     views,
 )
 
-__all__ = ["ATTRIBUTE_COLUMNS", "rejected_events", "sessionize", "view_slices", "views"]
+__all__ = ["ATTRIBUTE_COLUMNS", "sessionize", "view_slices", "views"]

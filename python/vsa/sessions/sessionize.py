@@ -41,23 +41,28 @@ SLICE_COLUMNS = (
 
 
 def sessionize(events: DataFrame, config: VsaConfig) -> DataFrame:
-    """Runs the sessionizer over valid player events (streaming or batch) that still carry their
-    ``raw`` record and Kafka coordinates.
+    """Runs the sessionizer over player events (streaming or batch) that carry their ``raw``
+    record and Kafka coordinates. A streaming input must already carry its watermark, on
+    ``event_time`` (the source sets it, see :mod:`vsa.pipeline`).
 
     Returns one row per emitted slice: struct ``slice`` and, on the slice that ends a view,
     struct ``closed_view``; descriptive columns travel in ``attrs`` (see :func:`view_slices`).
     An event the sessionizer rejects (``late``, ``duplicate``) is a row with struct
     ``rejected`` instead (see :func:`rejected_events`).
+
+    A struct column ``passthrough`` of ``events`` comes out unchanged in the micro-batch its
+    row came in (a row of its own); a row whose ``session_id`` is null is passed through
+    only, so a record that is not a valid event can travel the same query.
     """
     attributes = [c for c in ATTRIBUTE_COLUMNS if c in events.columns]
-    if events.isStreaming:
-        events = events.withWatermark("ts", f"{config.watermark_seconds} seconds")
+    event_time = F.col("event_time") if "event_time" in events.columns else F.col("ts")
+    carried = ["passthrough"] if "passthrough" in events.columns else []
     prepared = events.select(
         "session_id",
         "event_id",
         "event_type",
         F.unix_millis("ts").alias("ts_ms"),
-        F.col("ts").alias("event_time"),
+        event_time.alias("event_time"),
         "video_id",
         "bitrate_kbps",
         F.array(*[F.col(c).cast("string") for c in attributes]).alias("attrs"),
@@ -65,6 +70,7 @@ def sessionize(events: DataFrame, config: VsaConfig) -> DataFrame:
         "kafka_topic",
         "kafka_partition",
         "kafka_offset",
+        *carried,
     ).withColumnRenamed("ts_ms", "ts")
     spark = events.sparkSession
     jdf = spark._jvm.vsa.spark.sessions.Sessionizer.sessionize(  # type: ignore[union-attr]
@@ -100,22 +106,6 @@ def view_slices(sessionized: DataFrame) -> DataFrame:
                 F.col("attributes").alias("attributes"),
             ),
         ).alias("closed_view"),
-    )
-
-
-def rejected_events(sessionized: DataFrame) -> DataFrame:
-    """The events the sessionizer did not apply, as ``dead_letter`` rows: ``late`` (the
-    watermark had passed them when they arrived) and ``duplicate`` (an ``event_id`` seen
-    before, within the watermark)."""
-    return sessionized.where(F.col("rejected").isNotNull()).select(
-        F.lit("player_events").alias("source"),
-        "rejected.reason",
-        "rejected.detail",
-        "rejected.raw",
-        "rejected.kafka_topic",
-        "rejected.kafka_partition",
-        "rejected.kafka_offset",
-        F.current_timestamp().alias("received_at"),
     )
 
 

@@ -1,21 +1,19 @@
 """Stage last: the output tables."""
 
+from vsa.sinks.dead_letter import dead_letter
 from vsa.sinks.parquet import (
-    TABLES,
+    PARTITION_COLUMNS,
+    TableSink,
+    read_hours,
     read_table,
-    read_table_stream,
-    rows_written,
     with_partitions,
-    write_table_batch,
-    write_table_stream,
 )
 
 __all__ = [
-    "TABLES",
+    "PARTITION_COLUMNS",
+    "TableSink",
+    "dead_letter",
+    "read_hours",
     "read_table",
-    "read_table_stream",
-    "rows_written",
     "with_partitions",
-    "write_table_batch",
-    "write_table_stream",
 ]

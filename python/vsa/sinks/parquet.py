@@ -1,39 +1,27 @@
-"""Append-mode Parquet tables, partitioned by UTC date and hour, each with its own checkpoint.
+"""Append-mode Parquet tables, partitioned by UTC date and hour, each committed exactly once
+per micro-batch.
 
-Spark's file sink commits each micro-batch's files in its ``_spark_metadata`` log together with
-the checkpoint, so a restarted query neither loses nor repeats a batch; readers that go through
-Spark see committed files only.
+Every table is written through the jar's ``vsa.spark.streaming.TableWriter``, which calls
+Spark's own file sink (``FileStreamSink.addBatch``) with the micro-batch's id:
+
+- each batch's files are committed in the table's ``_spark_metadata`` log, so
+  ``spark.read.parquet(path)`` sees whole committed batches only;
+- a batch id that a table committed already is skipped, so on replay after a crash the tables
+  that committed the batch skip it and the others write it;
+- files no batch committed (a crash mid-batch) are deleted before the first batch a writer
+  writes, so readers that list the folder (pyarrow, DuckDB, pandas, Trino) see the committed
+  rows only.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.streaming import StreamingQuery
-from pyspark.sql.types import IntegerType, StringType, StructField, StructType
 
 from vsa.config import VsaConfig
 
-TABLES = (
-    "player_events",
-    "dead_letter",
-    "view_slices",
-    "views",
-    "kpi_minute",
-    "kpi_by_geo",
-    "kpi_by_device",
-    "kpi_by_player",
-    "kpi_by_content",
-    "kpi_by_cdn",
-    "kpi_hour",
-    "kpi_day",
-    "cdn_requests",
-    "cdn_qos_minute",
-)
-# Written and read by the pipeline only (vsa.pipeline.SESSIONS).
-INTERNAL_TABLES = ("_sessions",)
 PARTITION_COLUMNS = ("date", "hour")
 
 
@@ -43,79 +31,73 @@ def with_partitions(df: DataFrame, time_column: str) -> DataFrame:
     return df.withColumns({"date": F.date_format(utc, "yyyy-MM-dd"), "hour": F.hour(utc)})
 
 
-def write_table_stream(
-    df: DataFrame,
-    config: VsaConfig,
-    table: str,
-    time_column: str,
-    trigger: dict[str, object],
-    metrics: list[Column] | None = None,
-) -> StreamingQuery:
-    """Starts the append-mode query that writes ``df`` as ``table``.
+class TableSink:
+    """One table's writer: ``write(batch_id, df)`` commits ``df`` as that batch, once."""
 
-    ``trigger`` holds the keyword of ``DataStreamWriter.trigger``, e.g.
-    ``{"availableNow": True}`` or ``{"processingTime": "10 seconds"}``. ``metrics`` are more
-    aggregates to observe per micro-batch, beside the row count.
-    """
-    _check(table)
-    # The file sink reports no row count, so each query observes its own (see rows_written).
-    observed = df.observe(table, F.count(F.lit(1)).alias("rows"), *(metrics or []))
-    return (
-        with_partitions(observed, time_column)
-        .writeStream.format("parquet")
-        .queryName(table)
-        .outputMode("append")
-        .partitionBy(*PARTITION_COLUMNS)
-        .option("path", config.table_path(table))
-        .option("checkpointLocation", config.checkpoint_path(table))
-        .trigger(**trigger)
-        .start()
-    )
+    def __init__(self, spark: SparkSession, config: VsaConfig, table: str, time_column: str):
+        self.table = table
+        self.time_column = time_column
+        self.location = config.table_path(table)
+        jvm = spark._jvm  # type: ignore[attr-defined]
+        self._writer = jvm.vsa.spark.streaming.TableWriter.create(
+            spark._jsparkSession,  # type: ignore[attr-defined]
+            self.location,
+            list(PARTITION_COLUMNS),
+        )
 
+    @property
+    def last_committed(self) -> int:
+        """The last batch id the table committed, -1 if none."""
+        return int(self._writer.lastCommitted())
 
-def write_table_batch(
-    df: DataFrame, config: VsaConfig, table: str, time_column: str, replace: bool = False
-) -> int:
-    """Writes ``df`` as ``table`` in one batch job and returns the number of rows written.
-    The table must not exist yet, unless ``replace``: then the partitions (date, hour) that
-    ``df`` has are replaced and the others kept."""
-    _check(table)
-    df = with_partitions(df, time_column).cache()
-    rows = df.count()
-    (
-        df.write.mode("overwrite" if replace else "errorifexists")
-        .option("partitionOverwriteMode", "dynamic")
-        .partitionBy(*PARTITION_COLUMNS)
-        .parquet(config.table_path(table))
-    )
-    df.unpersist()
-    return rows
+    def committed(self, batch_id: int) -> bool:
+        """Whether the table has committed ``batch_id`` (or a later batch)."""
+        return batch_id <= self.last_committed
 
-
-def read_table_stream(
-    spark: SparkSession, config: VsaConfig, table: str, schema: StructType
-) -> DataFrame:
-    """``table`` as a streaming source. A file sink's table is read through its commit log, so
-    the reader sees each committed batch once."""
-    path = Path(config.table_path(table))
-    path.mkdir(parents=True, exist_ok=True)
-    full = StructType(
-        [*schema.fields, StructField("date", StringType()), StructField("hour", IntegerType())]
-    )
-    return spark.readStream.schema(full).parquet(str(path))
-
-
-def rows_written(query: StreamingQuery) -> int:
-    """Rows the query wrote in the progress reports it still holds (its recent batches)."""
-    observed = (p.observedMetrics.get(query.name) for p in query.recentProgress)
-    return sum(row["rows"] for row in observed if row is not None)
-
-
-def _check(table: str) -> None:
-    if table not in TABLES + INTERNAL_TABLES:
-        raise ValueError(f"unknown table {table!r}; tables are {', '.join(TABLES)}")
+    def write(self, batch_id: int, df: DataFrame) -> int:
+        """Writes ``df`` as batch ``batch_id`` unless committed already; the rows written."""
+        partitioned = with_partitions(df, self.time_column)
+        return int(self._writer.write(batch_id, partitioned._jdf))  # type: ignore[attr-defined]
 
 
 def read_table(spark: SparkSession, config: VsaConfig, table: str) -> DataFrame:
-    """Reads ``table`` (committed files only)."""
+    """Reads ``table`` (committed batches only)."""
     return spark.read.parquet(config.table_path(table))
+
+
+def read_hours(
+    spark: SparkSession, config: VsaConfig, table: str, start: datetime, end: datetime
+) -> DataFrame | None:
+    """The rows of ``table`` in the UTC hour partitions that overlap ``[start, end)``, read from
+    those partitions' folders (not through the table's log, whose size grows with every
+    batch); None when there are none. Only the writer of the table may call this: it relies
+    on the folder holding committed files only, which the writer guarantees between batches.
+    """
+    jvm = spark._jvm  # type: ignore[attr-defined]
+    path = jvm.org.apache.hadoop.fs.Path(config.table_path(table))
+    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
+    if not fs.exists(path):
+        return None
+    first, last = _floor_hour(start), end
+    folders = []
+    for day in fs.listStatus(path):
+        name = day.getPath().getName()
+        if not name.startswith("date="):
+            continue
+        date = datetime.strptime(name[5:], "%Y-%m-%d").replace(tzinfo=UTC)
+        if date + timedelta(days=1) <= first or date >= last:
+            continue
+        for hour in fs.listStatus(day.getPath()):
+            hour_name = hour.getPath().getName()
+            if not hour_name.startswith("hour="):
+                continue
+            at = date + timedelta(hours=int(hour_name[5:]))
+            if first <= at < last:
+                folders.append(hour.getPath().toString())
+    if not folders:
+        return None
+    return spark.read.option("basePath", path.toString()).parquet(*folders)
+
+
+def _floor_hour(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)

@@ -1,26 +1,45 @@
-"""JSON-lines files as raw records, for ``vsa batch``: the same columns as a Kafka topic."""
+"""Files as raw records, for ``vsa batch``: the same columns as a Kafka topic."""
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from vsa.normalize.cdn import field_names
 from vsa.sources.kafka import RAW_SCHEMA
+
+
+def _no_kafka() -> list[Column]:
+    return [
+        F.lit(None).cast("string").alias("kafka_topic"),
+        F.lit(None).cast("int").alias("kafka_partition"),
+        F.lit(None).cast("long").alias("kafka_offset"),
+        F.lit(None).cast("timestamp").alias("kafka_timestamp"),
+    ]
 
 
 def read_text_files(spark: SparkSession, path: str) -> DataFrame:
     """One raw record per line of the file(s) at ``path`` (a file or a directory). The Kafka
     coordinates are null; blank lines are skipped."""
-    return (
-        spark.read.text(path)
-        .where(F.trim("value") != "")
-        .select(
-            F.col("value").alias("raw"),
-            F.lit(None).cast("string").alias("kafka_topic"),
-            F.lit(None).cast("int").alias("kafka_partition"),
-            F.lit(None).cast("long").alias("kafka_offset"),
-            F.lit(None).cast("timestamp").alias("kafka_timestamp"),
-        )
+    lines = spark.read.text(path).where(F.trim("value") != "")
+    return lines.select(F.col("value").alias("raw"), *_no_kafka())
+
+
+def read_cdn_files(spark: SparkSession, path: str, headers: bool = True) -> DataFrame:
+    """Log files (plain or compressed, a file or a directory) as raw records, one per line.
+    With ``headers`` (CloudFront standard logs), ``file_fields`` holds the names of each
+    file's own ``#Fields:`` line, if any: finding them costs one more pass over the files."""
+    lines = spark.read.text(path).where(F.trim("value") != "")
+    if not headers:
+        return lines.select(F.col("value").alias("raw"), *_no_kafka())
+    with_file = lines.select("value", F.col("_metadata.file_path").alias("_file"))
+    fields = (
+        with_file.where(F.col("value").startswith("#Fields:"))
+        .groupBy("_file")
+        .agg(field_names(F.first("value")).alias("file_fields"))
+    )
+    return with_file.join(F.broadcast(fields), "_file", "left").select(
+        F.col("value").alias("raw"), *_no_kafka(), "file_fields"
     )
 
 

@@ -1,0 +1,118 @@
+"""The table catalog: every table vsa writes, once, in the order a micro-batch writes them.
+
+Like the jar's ``FunctionCatalog`` for functions, nothing else lists tables: the streaming job,
+``vsa batch``, :func:`vsa.pipeline.table_schemas` (and so docs/tables.md) and the sinks all
+iterate :data:`TABLES`. A table's builder turns one micro-batch's stage outputs
+(:class:`Batch`) into the rows that batch adds to the table, or None when it adds none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+
+from vsa.config import VsaConfig
+from vsa.kpis import cdn_qos, minute_kpis, rollup
+from vsa.sessions import views
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one micro-batch (or one ``vsa batch`` run) hands to the tables' builders.
+
+    ``closed(table, seconds)`` gives the rows of ``table`` (already written, this batch's
+    included) in the windows of ``seconds`` that close in this batch (None: no window
+    closes): a window closes in the batch whose watermark passes its end.
+    """
+
+    config: VsaConfig
+    player_events: DataFrame
+    dead_letters: DataFrame
+    view_slices: DataFrame
+    cdn_requests: DataFrame | None
+    closed: Callable[[str, int], DataFrame | None]
+
+
+Builder = Callable[[Batch], DataFrame | None]
+
+
+PLAYER_EVENTS = "player_events"
+CDN_LOGS = "cdn_logs"
+SOURCES = (PLAYER_EVENTS, CDN_LOGS)
+
+
+@dataclass(frozen=True)
+class Table:
+    """One output table: its name, the event-time column of its ``date``/``hour``
+    partitions, its builder, the sources it comes from, the dimensions of a KPI table, and
+    whether it is vsa's own (not a table of tables.md)."""
+
+    name: str
+    time_column: str
+    build: Builder
+    sources: tuple[str, ...] = (PLAYER_EVENTS,)
+    dimensions: tuple[str, ...] | None = None
+    internal: bool = False
+
+
+def _kpi_table(name: str, dimensions: tuple[str, ...]) -> Table:
+    def build(batch: Batch) -> DataFrame | None:
+        # All of a minute's slices come out in the batch whose watermark passes the minute
+        # (vsa.kpis.minute), so a minute's KPIs are the batch's slices aggregated; a longer
+        # window closes batches later and is read back from view_slices then.
+        window = batch.config.window_seconds
+        slices = batch.view_slices if window == 60 else batch.closed("view_slices", window)
+        return None if slices is None else minute_kpis(slices, batch.config, dimensions)
+
+    return Table(name, "window_start", build, dimensions=dimensions)
+
+
+def _rollup_table(period: str, seconds: int) -> Table:
+    def build(batch: Batch) -> DataFrame | None:
+        minutes = batch.closed("kpi_minute", seconds)
+        return None if minutes is None else rollup(minutes.drop("date", "hour"), period, ())
+
+    return Table(f"kpi_{period}", "window_start", build)
+
+
+def _cdn_qos(batch: Batch) -> DataFrame | None:
+    requests = batch.closed("cdn_requests", batch.config.window_seconds)
+    return None if requests is None else cdn_qos(requests.drop("date", "hour"), batch.config)
+
+
+TABLES: tuple[Table, ...] = (
+    Table("player_events", "ts", lambda b: b.player_events),
+    Table("dead_letter", "received_at", lambda b: b.dead_letters, SOURCES),
+    Table("view_slices", "minute", lambda b: b.view_slices),
+    Table("views", "view_start", lambda b: views(b.view_slices)),
+    _kpi_table("kpi_minute", ()),
+    _kpi_table("kpi_by_geo", ("country", "region", "city")),
+    _kpi_table("kpi_by_device", ("os_family", "browser_family", "device_type", "device_brand")),
+    _kpi_table("kpi_by_player", ("player_name", "player_version")),
+    _kpi_table("kpi_by_content", ("video_id", "stream_type")),
+    _kpi_table("kpi_by_cdn", ("cdn",)),
+    _rollup_table("hour", 3600),
+    _rollup_table("day", 86400),
+    Table("cdn_requests", "timestamp", lambda b: b.cdn_requests, (CDN_LOGS,)),
+    Table("cdn_qos_minute", "window_start", _cdn_qos, (CDN_LOGS,)),
+)
+BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+# The KPI tables of view slices, with their dimensions.
+KPI_TABLES: dict[str, tuple[str, ...]] = {
+    t.name: t.dimensions for t in TABLES if t.dimensions is not None
+}
+
+
+def tables_of(sources: tuple[str, ...]) -> tuple[Table, ...]:
+    """The tables written from ``sources`` (names of :data:`SOURCES`), in writing order."""
+    return tuple(t for t in TABLES if set(t.sources) & set(sources))
+
+
+def table(name: str) -> Table:
+    """The catalog's entry for ``name``; an unknown name is a ``ValueError`` listing them."""
+    if name not in BY_NAME:
+        public = ", ".join(t.name for t in TABLES if not t.internal)
+        raise ValueError(f"unknown table {name!r}; tables are {public}")
+    return BY_NAME[name]
