@@ -8,7 +8,9 @@ import sys
 import pytest
 
 from conftest import PROJECT_ROOT
+from vsa import generate
 from vsa.cli import _overrides, main, parser
+from vsa.simulate.__main__ import parser as simulate_parser
 
 COMMANDS = ("demo", "run", "batch", "rollup", "report", "generate", "kafka", "config")
 
@@ -73,6 +75,23 @@ def test_job_flags_map_to_config_keys():
         "player_events_topic": "t",
         "output_root": "o",
     }
+
+
+def test_generate_flags_map_to_traffic():
+    args = parser().parse_args(
+        ["generate", "--bootstrap", "b:1", "--topic", "t", "--sessions", "5", "--viewers", "3"]
+        + ["--videos", "2", "--span", "30", "--malformed-share", "0.1", "--rate", "50"]
+        + ["--seed", "4"]
+    )
+    assert generate.traffic_from(args) == generate.Traffic(
+        sessions=5, viewers=3, videos=2, span_s=30.0, malformed_share=0.1, seed=4
+    )
+    assert (args.bootstrap, args.topic, args.rate) == ("b:1", "t", 50.0)
+
+
+def test_simulate_sends_at_a_rate_too():
+    args = simulate_parser().parse_args(["--kafka", "b:1", "--rate", "200"])
+    assert (args.kafka, args.rate) == ("b:1", 200.0)
 
 
 def test_readme_commands_parse():

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping, Sequence
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
+
+from vsa.session import configure_spark
 
 _SCHEMA = StructType([StructField("key", StringType()), StructField("value", StringType())])
 
@@ -49,3 +52,29 @@ def produce(
         writer = writer.option(f"kafka.{name}", value)
     writer.save()
     return len(rows)
+
+
+def send(
+    bootstrap_servers: str,
+    topic: str,
+    records: Sequence[tuple[str | None, str]],
+    rate: float | None = None,
+    options: Mapping[str, str] | None = None,
+) -> int:
+    """Sends ``records`` in order from a local Spark session of its own (the command-line
+    producers, ``vsa generate`` and ``vsa simulate``, have no other): in one write, or about
+    ``rate`` records per second, one write a second. Returns how many were sent."""
+    spark = configure_spark(
+        SparkSession.builder.master("local[1]")
+        .appName("vsa-send")
+        .config("spark.ui.enabled", "false")
+    ).getOrCreate()
+    if not rate:
+        return produce(spark, bootstrap_servers, topic, records, options)
+    sent = 0
+    batch = max(1, int(rate))
+    for i in range(0, len(records), batch):
+        began = time.monotonic()
+        sent += produce(spark, bootstrap_servers, topic, records[i : i + batch], options)
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - began)))
+    return sent

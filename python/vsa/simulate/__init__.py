@@ -12,6 +12,8 @@ implementation of docs/views.md)::
 
 The same spec gives byte-identical records and truth. The only input from the clock is the
 default start (when ``start_ms`` is None), and it is recorded in the summary.
+:func:`deliver_sessions` gives the records alone, without the truth; :mod:`vsa.generate` is the
+simulator with its faults off.
 ``python -m vsa.simulate`` writes the files (``--out``) and/or sends to Kafka (``--kafka``).
 """
 
@@ -25,7 +27,16 @@ from vsa.simulate.faults import Delivery, Faults, deliver
 from vsa.simulate.model import Behaviour, Population, hour_edge, session_events
 from vsa.simulate.truth import Rules, classify, compute
 
-__all__ = ["Behaviour", "Faults", "Rules", "Simulation", "Spec", "default_start", "simulate"]
+__all__ = [
+    "Behaviour",
+    "Faults",
+    "Rules",
+    "Simulation",
+    "Spec",
+    "default_start",
+    "deliver_sessions",
+    "simulate",
+]
 
 FLUSH_SESSION = "flush"
 
@@ -87,6 +98,27 @@ def default_start(now_s: float) -> int:
 def simulate(spec: Spec) -> Simulation:
     start_from_clock = spec.start_ms is None
     start_ms = default_start(time.time()) if spec.start_ms is None else spec.start_ms
+    delivery = deliver_sessions(spec, start_ms)
+    classified = classify((value for _, value in delivery.records), spec.watermark_ms)
+    if classified.late != delivery.late_event_ids or sorted(classified.duplicates) != sorted(
+        delivery.duplicate_event_ids
+    ):
+        raise AssertionError("the delivery model and the classification disagree")
+    truth = compute(classified.accepted, spec.rules)
+    return Simulation(
+        spec=spec,
+        start_ms=start_ms,
+        records=delivery.records,
+        views=truth.views,
+        slices=truth.slices,
+        late_event_ids=list(classified.late),
+        summary=_summary(spec, start_ms, start_from_clock, delivery, classified, truth),
+    )
+
+
+def deliver_sessions(spec: Spec, start_ms: int) -> Delivery:
+    """The records of ``spec``'s sessions from ``start_ms`` in delivery order, with its faults
+    (no truth: :func:`simulate` computes it)."""
     rng = random.Random(f"{spec.seed}/sessions")
     population = Population(spec.viewers, spec.videos, spec.seed)
     edge = hour_edge(start_ms)
@@ -117,22 +149,7 @@ def simulate(spec: Spec) -> Simulation:
                 "session_id": FLUSH_SESSION,
             }
         )
-    delivery = deliver(events, spec.faults, spec.watermark_ms, random.Random(f"{spec.seed}/net"))
-    classified = classify((value for _, value in delivery.records), spec.watermark_ms)
-    if classified.late != delivery.late_event_ids or sorted(classified.duplicates) != sorted(
-        delivery.duplicate_event_ids
-    ):
-        raise AssertionError("the delivery model and the classification disagree")
-    truth = compute(classified.accepted, spec.rules)
-    return Simulation(
-        spec=spec,
-        start_ms=start_ms,
-        records=delivery.records,
-        views=truth.views,
-        slices=truth.slices,
-        late_event_ids=list(classified.late),
-        summary=_summary(spec, start_ms, start_from_clock, delivery, classified, truth),
-    )
+    return deliver(events, spec.faults, spec.watermark_ms, random.Random(f"{spec.seed}/net"))
 
 
 def _summary(spec, start_ms, start_from_clock, delivery: Delivery, classified, truth) -> dict:

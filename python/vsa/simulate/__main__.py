@@ -1,7 +1,7 @@
 """Simulated player traffic with its ground truth: to files, to Kafka, or both.
 
     python -m vsa.simulate --out /tmp/sim --sessions 2000 --seed 7 --start 2025-11-24T10:00:00Z
-    python -m vsa.simulate --kafka 127.0.0.1:9092 --topic player-events --sessions 200
+    python -m vsa.simulate --kafka 127.0.0.1:9092 --topic player-events --sessions 200 --rate 500
     vsa simulate --config vsa.toml --kafka --sessions 200   # the config's Kafka, topic, security
 
 Files written to ``--out``: ``events.jsonl`` (the records in delivery order, malformed ones
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
 from vsa.config import ConfigError, load_config
+from vsa.kafka.producer import send
 from vsa.simulate import Behaviour, Faults, Simulation, Spec, simulate
 
 
@@ -48,6 +48,11 @@ def parser() -> argparse.ArgumentParser:
         help="send the records to this Kafka (alone: kafka_bootstrap_servers of the config)",
     )
     p.add_argument("--topic", help="default: player_events_topic of the config")
+    p.add_argument(
+        "--rate",
+        type=float,
+        help="with --kafka: records per second (default: as fast as possible)",
+    )
     p.add_argument("--sessions", type=int, default=Spec.sessions)
     p.add_argument("--viewers", type=int, default=Spec.viewers)
     p.add_argument("--videos", type=int, default=Spec.videos)
@@ -139,25 +144,6 @@ def write_cdn_log(sim: Simulation, out: Path, fmt: str) -> int:
     return len(requests)
 
 
-def send(
-    sim: Simulation, bootstrap: str, topic: str, options: Mapping[str, str] | None = None
-) -> int:
-    """Sends the records of ``sim`` to ``topic`` in delivery order (one Kafka write)."""
-    from pyspark.sql import SparkSession
-
-    from vsa.kafka import produce
-    from vsa.session import configure_spark
-
-    spark = configure_spark(
-        SparkSession.builder.master("local[1]")
-        .appName("vsa-simulate")
-        .config("spark.ui.enabled", "false")
-    ).getOrCreate()
-    # local[1]: the records form one DataFrame partition and are written in delivery order;
-    # a topic with several partitions keeps that order per partition (a session stays in one).
-    return produce(spark, bootstrap, topic, sim.records, options)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
@@ -176,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             p.error(str(error))
         bootstrap = args.kafka or config.kafka_bootstrap_servers
         topic = args.topic or config.player_events_topic
-        sent = send(sim, bootstrap, topic, config.kafka_options)
+        # keyed by session: each session's records stay in delivery order in one partition
+        sent = send(bootstrap, topic, sim.records, rate=args.rate, options=config.kafka_options)
         print(f"sent {sent} records to {topic} at {bootstrap}")
     summary = {k: v for k, v in sim.summary.items() if k != "late_event_ids"}
     print(json.dumps(summary))

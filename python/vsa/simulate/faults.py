@@ -116,20 +116,28 @@ def deliver(events: list[dict], faults: Faults, watermark_ms: int, rng: random.R
     if demoted:
         items.sort(key=lambda r: (r[0], r[1], r[6] == "duplicate"))
 
-    records: list[tuple[str, str]] = []
-    malformed = 0
-    for row in items:
-        records.append((row[2], row[3]))
-        if faults.malformed and rng.random() < faults.malformed:
-            records.append((row[2], malformed_record(rng, json.loads(row[3]))))
-            malformed += 1
+    records = with_malformed([(row[2], row[3]) for row in items], faults.malformed, rng)
     return Delivery(
         records=records,
         late_event_ids=[r[5] for r in items if r[6] == "late"],
         duplicate_event_ids=[r[5] for r in items if r[6] == "duplicate"],
         out_of_order_event_ids=[r[5] for r in items if r[6] == "out_of_order"],
-        malformed=malformed,
+        malformed=len(records) - len(items),
     )
+
+
+def with_malformed(
+    records: list[tuple[str, str]], share: float, rng: random.Random, key: str | None = None
+) -> list[tuple[str, str]]:
+    """``records`` (valid events) with a malformed record after a ``share`` of them, modelled
+    on the event before it and under its key, or under ``key`` if given."""
+    out: list[tuple[str, str]] = []
+    for record_key, value in records:
+        out.append((record_key, value))
+        if share and rng.random() < share:
+            bad = malformed_record(rng, json.loads(value))
+            out.append((record_key if key is None else key, bad))
+    return out
 
 
 def iso_ts(ts: int, offset_minutes: int) -> str:

@@ -17,7 +17,53 @@ import random
 import uuid
 from dataclasses import dataclass
 
-from vsa.generate import BITRATES_KBPS, CDNS, PLAYERS, USER_AGENTS, client_ip
+# Real browser, TV and console strings, each one that uap-core parses (no family "Other").
+USER_AGENTS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.2 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/16.6 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.6099.144 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/119.0.6045.193 Mobile Safari/537.36",
+    "Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.5) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "76.0.3809.146/6.5 TV Safari/537.36",
+    "Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/79.0.3945.79 Safari/537.36 WebAppManager",
+    "Roku/DVP-12.5 (12.5.0.4178-C2)",
+    "Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko)",
+    "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36",
+)
+# Client addresses: (template, first host, last host) over ranges that MaxMind's test City
+# database locates (London, Milton WA, Linköping, Changchun, Boxford, an IPv6 block in the
+# US), plus an Australian carrier's block that only its ASN database knows.
+CLIENT_NETWORKS = (
+    ("81.2.69.{}", 142, 207),
+    ("216.160.83.{}", 56, 71),
+    ("89.160.20.{}", 112, 254),
+    ("175.16.199.{}", 1, 254),
+    ("2.125.160.{}", 216, 223),
+    ("1.128.0.{}", 1, 254),
+    ("2001:480:10::{:x}", 1, 0xFFFF),
+)
+
+
+def client_ip(rng: random.Random) -> str:
+    """A client address from :data:`CLIENT_NETWORKS`."""
+    template, first, last = rng.choice(CLIENT_NETWORKS)
+    return template.format(rng.randint(first, last))
+
+
+PLAYERS = (("shaka", "4.7.11"), ("hls.js", "1.5.7"), ("exoplayer", "2.19.1"), ("avplayer", "17.2"))
+CDNS = ("akamai", "cloudfront", "fastly")
+BITRATES_KBPS = (800, 1600, 3000, 4500, 6000)
 
 HOUR_MS = 3_600_000
 FIELD_ORDER = (
