@@ -30,10 +30,11 @@ from urllib.parse import unquote
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from vsa.cdn import cdn_tables, read_cdn_files
 from vsa.config import CDN_LOG_FORMATS, VsaConfig
+from vsa.pipeline import cdn_tables
 from vsa.session import build_session
 from vsa.simulate.cdn import CLOUDFRONT_HEADER, Request, cdn_requests, log_line
+from vsa.sources import read_cdn_files
 
 DATA = Path(os.environ.get("VSA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 AGENTS = (

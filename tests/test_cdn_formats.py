@@ -27,8 +27,9 @@ import json
 import pytest
 from pyspark.sql import SparkSession
 
-from vsa.cdn import cdn_tables, read_cdn_files
 from vsa.config import VsaConfig
+from vsa.pipeline import cdn_tables
+from vsa.sources import read_cdn_files
 
 UTC = dt.UTC
 CHROME = (

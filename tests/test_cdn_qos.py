@@ -98,7 +98,7 @@ def test_batch_cloudfront_qos_matches_plain_python(spark, events, tmp_path):
         lines = [CLOUDFRONT_HEADER, *(log_line(r, "cloudfront") for r in part)]
         (logs / f"E2X.2025-11-24-16.{n}").write_text("\n".join(lines) + "\n")
     config = VsaConfig(output_root=str(tmp_path / "out"))
-    result = pipeline.run_cdn_batch(spark, config, str(logs), "cloudfront")
+    result = pipeline.run_batch(spark, config, cdn_path=str(logs), cdn_format="cloudfront")
     assert result.rows_written["cdn_requests"] == len(requests)
     assert result.rows_written["dead_letter"] == 0
 
@@ -114,7 +114,6 @@ def test_batch_cloudfront_qos_matches_plain_python(spark, events, tmp_path):
 def test_streaming_nginx_qos_matches_plain_python(spark, kafka, events, tmp_path):
     topic = "cdn-nginx-qos"
     kafka.create_topic(topic, partitions=1)
-    kafka.create_topic("player-events-cdn-qos", partitions=1)
     requests = cdn_requests(events, "nginx", seed=6)
     lines = [log_line(r, "nginx") for r in requests]
     lines.insert(5, "this is not an nginx line")
@@ -128,7 +127,7 @@ def test_streaming_nginx_qos_matches_plain_python(spark, kafka, events, tmp_path
 
     config = VsaConfig(
         kafka_bootstrap_servers=kafka.bootstrap_servers,
-        player_events_topic="player-events-cdn-qos",
+        player_events_topic=None,  # CDN logs only: the CDN stream carries the watermark
         cdn_logs_topic=topic,
         cdn_log_format="nginx",
         cdn_pop="edge-1",

@@ -19,7 +19,6 @@ from vsa.config import (
     env_name,
     load_config,
 )
-from vsa.sources import read_kafka_stream
 
 EXAMPLE = PROJECT_ROOT / "examples" / "vsa.toml"
 
@@ -214,13 +213,6 @@ def test_every_key_is_documented_in_the_reference():
         assert f"| `{key}` |" in reference
     docs = (PROJECT_ROOT / "docs" / "configuration.md").read_text()
     assert reference in docs, "regenerate it: .venv/bin/vsa config --reference"
-
-
-def test_kafka_options_reach_the_kafka_source(spark):
-    config = VsaConfig(kafka_options={"security.protocol": "SASL_SSL", "client.id": "vsa-t"})
-    plan = read_kafka_stream(spark, config, "t")._jdf.queryExecution().logical().toString()
-    assert "kafka.security.protocol=SASL_SSL" in plan
-    assert "kafka.client.id=vsa-t" in plan
 
 
 def test_the_docs_show_the_example_file_as_it_is():

@@ -11,8 +11,9 @@ import pytest
 
 from vsa import pipeline
 from vsa.config import VsaConfig
-from vsa.kpis import DIMENSION_TABLES, STARTUP_BUCKETS_MS, minute_kpis, rollup
+from vsa.kpis import STARTUP_BUCKETS_MS, minute_kpis, rollup
 from vsa.sinks import read_table
+from vsa.tables import KPI_TABLES
 
 EXACT = (
     "views",
@@ -92,9 +93,9 @@ def slices(spark, streamed):
     ]
 
 
-@pytest.mark.parametrize("table", list(DIMENSION_TABLES))
+@pytest.mark.parametrize("table", list(KPI_TABLES))
 def test_kpi_table_equals_plain_python(spark, streamed, slices, table):
-    dimensions = DIMENSION_TABLES[table]
+    dimensions = KPI_TABLES[table]
     truth = truth_kpis(slices, dimensions)
     rows = read_table(spark, streamed.config, table).collect()
     assert rows, table
@@ -127,7 +128,7 @@ def test_kpi_table_equals_plain_python(spark, streamed, slices, table):
 def test_no_view_vanishes_from_a_dimension(spark, streamed):
     totals = {
         table: read_table(spark, streamed.config, table).groupBy().sum("views", "plays").first()
-        for table in DIMENSION_TABLES
+        for table in KPI_TABLES
     }
     assert len({tuple(t) for t in totals.values()}) == 1, totals
 

@@ -7,7 +7,9 @@ import json
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from vsa.normalize import parse_player_events, player_event_dead_letters, valid_player_events
+from vsa.config import VsaConfig
+from vsa.normalize import parse_player_events, valid_player_events
+from vsa.pipeline import player_records
 from vsa.sources import RAW_SCHEMA
 
 GOOD = {
@@ -54,9 +56,11 @@ def with_fields(**changes: object) -> str:
     ],
 )
 def test_bad_records_get_a_reason(spark, record, reason, detail_part):
-    parsed = parse_player_events(raw_frame(spark, [record]))
-    assert valid_player_events(parsed).count() == 0
-    letter = player_event_dead_letters(parsed).first()
+    raw = raw_frame(spark, [record])
+    assert valid_player_events(parse_player_events(raw)).count() == 0
+    records = player_records(raw, VsaConfig(privacy=False))  # raw as received
+    assert records.where("passthrough.player_event IS NOT NULL").count() == 0
+    letter = records.select("passthrough.dead_letter.*").first()
     assert (letter.source, letter.reason) == ("player_events", reason)
     assert detail_part in letter.detail
     assert letter.raw == record

@@ -44,7 +44,7 @@ def through_pipeline(spark, events: list[dict], rules: Rules):
     raw = spark.createDataFrame(
         [(json.dumps(e), "t", 0, i, None) for i, e in enumerate(events)], RAW_SCHEMA
     )
-    slices = view_slices(transform(raw, config).sessions).cache()
+    slices = view_slices(transform(raw, config)).cache()
     got_views = [r.asDict() for r in views(slices).collect()]
     got_slices = [r.asDict() for r in slices.drop("closed_view").collect()]
     slices.unpersist()

@@ -22,11 +22,11 @@ from vsa import pipeline
 from vsa.config import VsaConfig
 from vsa.generate import USER_AGENTS
 from vsa.kafka import produce
-from vsa.kpis import DIMENSION_TABLES
 from vsa.simulate import Spec, simulate
 from vsa.simulate.__init__ import FLUSH_SESSION
 from vsa.simulate.truth import Rules, classify, compute
 from vsa.sinks import read_table
+from vsa.tables import KPI_TABLES
 
 RATIOS = ("rebuffer_ratio", "avg_bitrate_kbps")
 TIMES = ("view_start", "view_end", "closed_at")
@@ -222,7 +222,7 @@ def view_dimensions(events: list[dict], city_db: Path) -> dict[str, dict]:
     return out
 
 
-@pytest.mark.parametrize("table", list(DIMENSION_TABLES))
+@pytest.mark.parametrize("table", list(KPI_TABLES))
 def test_kpi_tables_equal_the_truth(spark, run, shared_data, table):
     sim, config, _ = run
     dimensions = view_dimensions(sim.accepted, shared_data / "mmdb" / "GeoIP2-City-Test.mmdb")
@@ -241,7 +241,7 @@ def test_kpi_tables_equal_the_truth(spark, run, shared_data, table):
         for s in sim.slices
         if not s["view_id"].startswith(FLUSH_SESSION + "#")
     ]
-    keys = DIMENSION_TABLES[table]
+    keys = KPI_TABLES[table]
     truth = truth_kpis(slices, keys)
     rows = read_table(spark, config, table).collect()
     got = {(r.window_start, *[r[k] for k in keys]): r for r in rows}

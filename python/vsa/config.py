@@ -58,7 +58,8 @@ class VsaConfig:
     kafka_bootstrap_servers
         ``host:port[,host:port]`` of the Kafka cluster.
     player_events_topic
-        Topic of the player events (JSON, one event per record).
+        Topic of the player events (JSON, one event per record); None or empty: none (a job
+        of CDN logs only).
     output_root
         Directory under which every table is written, one sub-directory per table: a local path
         or a URI (``s3a://bucket/vsa``, ``hdfs://nn:8020/vsa``, ``abfss://...``, ``file:///...``).
@@ -80,9 +81,6 @@ class VsaConfig:
         How late an event may arrive (event time behind the newest event seen) and still count.
     window_seconds
         Length of the KPI tables' tumbling event-time windows (a multiple of 60).
-    kpi_watermark_seconds
-        How long the KPI aggregation waits for a minute's slices after the newest one seen
-        (0: a minute's slices all arrive together; see vsa.kpis.minute).
     view_timeout_seconds
         Inactivity after which a view closes (``timeout``).
     max_event_gap_seconds
@@ -115,13 +113,13 @@ class VsaConfig:
         The ``pop`` column for formats that carry none (nginx).
     cloudfront_realtime_fields
         The field list of the CloudFront real-time log configuration, in its order; default:
-        ``vsa.normalize.cdn_logs.CLOUDFRONT_REALTIME_FIELDS``.
+        ``vsa.normalize.cdn.CLOUDFRONT_REALTIME_FIELDS``.
     fastly_field_map
-        Your Fastly JSON keys for the preset's names (``vsa.normalize.cdn_logs.FASTLY_PRESET``).
+        Your Fastly JSON keys for the preset's names (``vsa.normalize.cdn.fastly.FASTLY_PRESET``).
     """
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    player_events_topic: str = "player-events"
+    player_events_topic: str | None = "player-events"
     output_root: str = "vsa-output"
     checkpoint_root: str | None = None
     starting_offsets: str = "earliest"
@@ -131,7 +129,6 @@ class VsaConfig:
     trigger_interval: str = "10 seconds"
     watermark_seconds: int = 120
     window_seconds: int = 60
-    kpi_watermark_seconds: int = 0
     view_timeout_seconds: int = 600
     max_event_gap_seconds: int = 30
     privacy: bool = True
@@ -175,7 +172,9 @@ class VsaConfig:
                 raise ValueError(
                     f"unknown CDN log format {fmt!r}; formats are {', '.join(CDN_LOG_FORMATS)}"
                 )
-        if self.player_events_topic in self.cdn_formats:
+        if not self.player_events_topic and not self.cdn_formats:
+            raise ValueError("no topic to read: set player_events_topic, cdn_logs_topic or both")
+        if self.player_events_topic and self.player_events_topic in self.cdn_formats:
             raise ValueError(f"topic {self.player_events_topic!r} is both player events and CDN")
         if self.cloudfront_realtime_fields is not None and (
             len(set(self.cloudfront_realtime_fields)) != len(self.cloudfront_realtime_fields)

@@ -25,7 +25,7 @@ from pyspark.sql.types import StructType
 from vsa.config import VsaConfig, join_location
 from vsa.enrich import mask_client_ip, with_geo, with_user_agent
 from vsa.functions import viewer_key
-from vsa.kpis import rollup
+from vsa.kpis import cdn_qos, rollup
 from vsa.normalize import event_time, parse_player_events
 from vsa.normalize.cdn import parse_cdn_logs, with_cmcd
 from vsa.sessions import sessionize, view_slices
@@ -92,11 +92,17 @@ def cdn_records(raw: DataFrame, config: VsaConfig, fmt: str | None = None) -> Da
     )
 
 
-def transform(player_raw: DataFrame, config: VsaConfig, cdn: DataFrame | None = None) -> DataFrame:
+def transform(
+    player_raw: DataFrame | None, config: VsaConfig, cdn: DataFrame | None = None
+) -> DataFrame:
     """Everything a micro-batch writes, as rows of one DataFrame: the sessionizer's output
-    (``slice``, ``closed_view``, ``rejected``, ``attributes``), the records passed through it
-    (``player_event``, ``dead_letter``) and, when ``cdn`` (:func:`cdn_records`) is given, the
-    CDN lines (``cdn_request``, ``dead_letter``). :class:`BatchWriter` splits it into tables."""
+    (``slice``, ``closed_view``, ``rejected``, ``attributes``) and the records passed through it
+    (``player_event``, ``dead_letter``) of ``player_raw``, and the CDN lines of ``cdn``
+    (:func:`cdn_records`: ``cdn_request``, ``dead_letter``). :func:`split` parts it by table."""
+    if player_raw is None:
+        if cdn is None:
+            raise ValueError("transform needs player records, CDN records or both")
+        return cdn.drop("event_time")
     sessions = sessionize(player_records(player_raw, config), config)
     out = sessions.select(
         "slice",
@@ -114,27 +120,41 @@ def transform(player_raw: DataFrame, config: VsaConfig, cdn: DataFrame | None = 
 def split(
     out: DataFrame, config: VsaConfig, closed: Callable[[str, int], DataFrame | None]
 ) -> Batch:
-    """:func:`transform`'s rows as the stage outputs the tables' builders read."""
-    rejected = out.where(F.col("rejected").isNotNull()).select("rejected.*")
-    late_or_duplicate = rejected.select(
-        dead_letter("player_events", F.col("reason"), F.col("detail"), F.col("raw"), config).alias(
-            "dead_letter"
-        )
-    )
+    """:func:`transform`'s rows as the stage outputs the tables' builders read (None for a
+    source ``out`` does not hold)."""
     letters = out.where(F.col("dead_letter").isNotNull()).select("dead_letter")
-    requests = (
-        out.where(F.col("cdn_request").isNotNull()).select("cdn_request.*")
-        if "cdn_request" in out.columns
-        else None
-    )
+    player = "player_event" in out.columns
+    if player:
+        late_or_duplicate = _rows(out, "rejected").select(
+            dead_letter(
+                "player_events", F.col("reason"), F.col("detail"), F.col("raw"), config
+            ).alias("dead_letter")
+        )
+        letters = letters.unionByName(late_or_duplicate)
     return Batch(
         config=config,
-        player_events=out.where(F.col("player_event").isNotNull()).select("player_event.*"),
-        dead_letters=letters.unionByName(late_or_duplicate).select("dead_letter.*"),
-        view_slices=view_slices(out),
-        cdn_requests=requests,
+        player_events=_rows(out, "player_event") if player else None,
+        dead_letters=letters.select("dead_letter.*"),
+        view_slices=view_slices(out) if player else None,
+        cdn_requests=_rows(out, "cdn_request") if "cdn_request" in out.columns else None,
         closed=closed,
     )
+
+
+def cdn_tables(raw: DataFrame, config: VsaConfig, fmt: str | None = None) -> dict[str, DataFrame]:
+    """The CDN tables of raw CDN log records, as a batch run writes them: ``cdn_requests``,
+    ``cdn_qos_minute`` (every window final) and the ``dead_letter`` rows."""
+    batch = split(cdn_records(raw, config, fmt), config, lambda table, seconds: None)
+    return {
+        "cdn_requests": batch.cdn_requests,
+        "cdn_qos_minute": cdn_qos(batch.cdn_requests, config),
+        "dead_letter": batch.dead_letters,
+    }
+
+
+def _rows(out: DataFrame, column: str) -> DataFrame:
+    """The rows of ``out`` that hold struct ``column``, as that struct's columns."""
+    return out.where(F.col(column).isNotNull()).select(f"{column}.*")
 
 
 @dataclass
@@ -177,6 +197,15 @@ class BatchWriter:
         jspark = self.spark._jsparkSession  # type: ignore[attr-defined]
         since = checkpoints.watermarkMs(jspark, self.checkpoint, batch_id - 1)
         until = checkpoints.watermarkMs(jspark, self.checkpoint, batch_id)
+        if PLAYER_EVENTS not in self.sources:
+            # CDN logs only: no stateful operator asks Spark for a batch when the watermark
+            # moves, so windows close on the watermark this batch's requests imply (the one
+            # Spark gives the next batch), and the previous batch closed up to this one's.
+            out = out.persist()
+            newest = out.agg(F.max(F.unix_millis("cdn_request.timestamp"))).first()[0]
+            since = until
+            if newest is not None:
+                until = max(until, newest - self.config.watermark_seconds * 1000)
         self.write(out, batch_id, since, until)
 
     def write(self, out: DataFrame, batch_id: int, since: int | None, until: int | None) -> None:
@@ -193,7 +222,11 @@ class BatchWriter:
             df = table.build(batch)
             if df is not None:
                 written[table.name] = self.sinks[table.name].write(batch_id, df)
-        late = out.where(F.col("rejected.reason") == "late").count()
+        late = (
+            out.where(F.col("rejected.reason") == "late").count()
+            if "rejected" in out.columns
+            else 0
+        )
         out.unpersist()
         for name, rows in written.items():
             self.rows_written[name] = self.rows_written.get(name, 0) + rows
@@ -223,27 +256,23 @@ class BatchWriter:
         return rows if end is None else rows.where(time < F.timestamp_millis(F.lit(end)))
 
 
-def start(
-    spark: SparkSession,
-    config: VsaConfig,
-    trigger: dict[str, object] | None = None,
-    on_batch: Callable[[int, dict[str, int], int], None] | None = None,
-) -> StreamingQuery:
-    """Starts the job's one streaming query. ``trigger`` holds the keyword of
-    ``DataStreamWriter.trigger`` (default: ``processingTime`` of ``config.trigger_interval``);
-    ``on_batch(batch_id, rows_written, late_events)`` is called after each micro-batch."""
-    check_checkpoint_layout(spark, config)
-    checkpoint = config.checkpoint_path(QUERY)
-    sources = (PLAYER_EVENTS, CDN_LOGS) if config.cdn_formats else (PLAYER_EVENTS,)
-    writer = BatchWriter(spark, config, sources, checkpoint, on_batch)
+def job(spark: SparkSession, config: VsaConfig) -> DataFrame:
+    """The streaming job's one query, unstarted: :func:`transform` over every source, each
+    read once. The player topic is one stream per partition, each with its watermark, so the
+    job's watermark follows the slowest partition (Spark takes the minimum). CDN topics are
+    one stream, without a watermark of their own when there are player events: an idle CDN
+    topic would hold the job's watermark at 0 (Spark counts an input without data as 0), so
+    their windows close on the player partitions' watermark."""
     watermark = f"{config.watermark_seconds} seconds"
-    partitions = [
-        stream.withColumn("event_time", event_time(F.col("raw"))).withWatermark(
-            "event_time", watermark
-        )
-        for stream in read_partition_streams(spark, config, config.player_events_topic)
-    ]
-    raw = functools.reduce(DataFrame.union, partitions)
+    player = None
+    if config.player_events_topic:
+        partitions = [
+            stream.withColumn("event_time", event_time(F.col("raw"))).withWatermark(
+                "event_time", watermark
+            )
+            for stream in read_partition_streams(spark, config, config.player_events_topic)
+        ]
+        player = functools.reduce(DataFrame.union, partitions)
     cdn = None
     if config.cdn_formats:
         pattern = "|".join(f"^{re.escape(topic)}$" for topic in config.cdn_formats)
@@ -253,12 +282,29 @@ def start(
             subscribe_pattern=pattern,
             max_offsets_per_trigger=config.max_offsets_per_trigger,
         )
-        # No watermark of its own: a CDN topic that is configured but idle would hold the
-        # job's watermark at 0 (Spark counts an input without data as 0). CDN windows close
-        # on the player partitions' watermark.
         cdn = cdn_records(cdn_raw, config)
+        if player is None:
+            cdn = cdn.withWatermark("event_time", watermark)
+    return transform(player, config, cdn)
+
+
+def start(
+    spark: SparkSession,
+    config: VsaConfig,
+    trigger: dict[str, object] | None = None,
+    on_batch: Callable[[int, dict[str, int], int], None] | None = None,
+) -> StreamingQuery:
+    """Starts the job's one streaming query (:func:`job`). ``trigger`` holds the keyword of
+    ``DataStreamWriter.trigger`` (default: ``processingTime`` of ``config.trigger_interval``);
+    ``on_batch(batch_id, rows_written, late_events)`` is called after each micro-batch."""
+    check_checkpoint_layout(spark, config)
+    checkpoint = config.checkpoint_path(QUERY)
+    sources = (PLAYER_EVENTS,) * bool(config.player_events_topic) + (CDN_LOGS,) * bool(
+        config.cdn_formats
+    )
+    writer = BatchWriter(spark, config, sources, checkpoint, on_batch)
     query = (
-        transform(raw, config, cdn)
+        job(spark, config)
         .writeStream.queryName(QUERY)
         .foreachBatch(writer)
         .option("checkpointLocation", checkpoint)
@@ -301,7 +347,7 @@ def run_batch(
             f"tables exist already under {config.output_root}: {', '.join(existing)}; "
             "vsa batch writes new tables (choose another output_root)"
         )
-    player = read_text_files(spark, events_path) if events_path else empty_raw(spark)
+    player = read_text_files(spark, events_path) if events_path else None
     cdn = None
     if cdn_path:
         fmt = cdn_format or config.cdn_log_format
@@ -336,8 +382,8 @@ def table_schemas(spark: SparkSession, config: VsaConfig) -> dict[str, StructTyp
     out = transform(raw, config, cdn_records(raw, config, fmt))
     planned: dict[str, DataFrame] = {}
 
-    def closed(table: str, seconds: int) -> DataFrame:
-        return planned[table]
+    def closed(table: str, seconds: int) -> DataFrame | None:
+        return planned.get(table)
 
     batch = split(out, config, closed)
     schemas = {}

@@ -22,15 +22,16 @@ from vsa.sessions import views
 class Batch:
     """What one micro-batch (or one ``vsa batch`` run) hands to the tables' builders.
 
+    A source the batch does not read leaves its frames None.
     ``closed(table, seconds)`` gives the rows of ``table`` (already written, this batch's
     included) in the windows of ``seconds`` that close in this batch (None: no window
     closes): a window closes in the batch whose watermark passes its end.
     """
 
     config: VsaConfig
-    player_events: DataFrame
+    player_events: DataFrame | None
     dead_letters: DataFrame
-    view_slices: DataFrame
+    view_slices: DataFrame | None
     cdn_requests: DataFrame | None
     closed: Callable[[str, int], DataFrame | None]
 
@@ -70,11 +71,22 @@ def _kpi_table(name: str, dimensions: tuple[str, ...]) -> Table:
 
 
 def _rollup_table(period: str, seconds: int) -> Table:
+    name = f"kpi_{period}"
+
     def build(batch: Batch) -> DataFrame | None:
         minutes = batch.closed("kpi_minute", seconds)
-        return None if minutes is None else rollup(minutes.drop("date", "hour"), period, ())
+        if minutes is None:
+            return None
+        rolled = rollup(minutes.drop("date", "hour"), period, ())
+        # A period that `vsa rollup` (a backfill) wrote already is not written twice.
+        done = batch.closed(name, seconds)
+        return (
+            rolled
+            if done is None
+            else rolled.join(done.select("window_start"), "window_start", "left_anti")
+        )
 
-    return Table(f"kpi_{period}", "window_start", build)
+    return Table(name, "window_start", build)
 
 
 def _cdn_qos(batch: Batch) -> DataFrame | None:

@@ -49,6 +49,22 @@ class TableWriterSpec extends AnyFunSuite with LocalSpark {
     assert(spark.read.parquet(dir.toString).count() == 4)
   }
 
+  test("a folder of Parquet files without a log is refused, never emptied") {
+    val dir = Files.createTempDirectory("foreign")
+    rows(3).write.mode("append").partitionBy("date").parquet(dir.toString)
+    val before = parquetFiles(dir)
+    val error = intercept[IllegalStateException](new TableWriter(spark, dir.toString, Seq("date")).write(0, rows(1)))
+    assert(error.getMessage.contains("not written by vsa's table writer"))
+    assert(parquetFiles(dir) == before)
+  }
+
+  test("no table folder is made before the first write") {
+    val dir = Files.createTempDirectory("none").resolve("table")
+    val writer = new TableWriter(spark, dir.toString, Seq("date"))
+    assert(writer.lastCommitted == -1)
+    assert(!Files.exists(dir))
+  }
+
   test("a relative location is made absolute, as the file sink requires") {
     val writer = new TableWriter(spark, "target/table-writer-spec-relative", Seq("date"))
     assert(writer.path.isAbsolute)

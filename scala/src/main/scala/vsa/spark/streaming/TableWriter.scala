@@ -29,18 +29,16 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
 
   /** The table's location, absolute (the file sink refuses relative paths). */
   val path: Path = fs.makeQualified(new Path(location))
+  private val logPath = new Path(path, FileStreamSink.metadataDir)
 
-  private val sink = new FileStreamSink(spark, path.toString, new ParquetFileFormat(), partitionColumns, Map.empty)
-  private val log = new FileStreamSinkLog(
-    FileStreamSinkLog.VERSION,
-    spark,
-    new Path(path, FileStreamSink.metadataDir).toString,
-    None
-  )
+  // Both create the table's folder and log: only once the table is written.
+  private lazy val sink =
+    new FileStreamSink(spark, path.toString, new ParquetFileFormat(), partitionColumns, Map.empty)
+  private lazy val log = new FileStreamSinkLog(FileStreamSinkLog.VERSION, spark, logPath.toString, None)
   private var cleaned = false
 
-  /** The last batch id the table committed, -1 if none. */
-  def lastCommitted: Long = log.getLatestBatchId().getOrElse(-1L)
+  /** The last batch id the table committed, -1 if none (or no table yet). */
+  def lastCommitted: Long = if (!fs.exists(logPath)) -1L else log.getLatestBatchId().getOrElse(-1L)
 
   /** Writes `data` as batch `batchId` unless the table committed it already; returns the rows written (0 when
     * skipped), counted from the committed files' Parquet footers.
@@ -54,12 +52,22 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
     }
   }
 
-  /** Deletes the data files under the table that its log does not list; returns their paths. */
+  /** Deletes the data files under the table that its log does not list; returns their paths. A folder with data files
+    * and no log was not written by this writer: it is refused, never emptied.
+    */
   def removeUncommitted(): Seq[String] = {
     if (!fs.exists(path)) Seq.empty
     else {
-      val committed = log.allFiles().map(f => fs.makeQualified(new Path(f.toFileStatus.getPath.toUri))).toSet
-      val leftovers = dataFiles(path).filterNot(committed)
+      val files = dataFiles(path)
+      if (files.nonEmpty && !fs.exists(logPath))
+        throw new IllegalStateException(
+          s"$path holds Parquet files but no ${FileStreamSink.metadataDir} log: it was not written by vsa's table " +
+            "writer (an older vsa batch?); write to another output_root"
+        )
+      val committed =
+        if (files.isEmpty) Set.empty[Path]
+        else log.allFiles().map(f => fs.makeQualified(new Path(f.toFileStatus.getPath.toUri))).toSet
+      val leftovers = files.filterNot(committed)
       leftovers.foreach(fs.delete(_, false))
       leftovers.map(_.toString)
     }
