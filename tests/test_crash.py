@@ -16,13 +16,16 @@ sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 import crash  # noqa: E402
 
 
-def test_killed_three_times_the_stream_equals_the_batch(spark, kafka, tmp_path):
+def test_killed_three_times_the_stream_equals_the_batch(spark, kafka, shared_data, tmp_path):
     topic = "player-events-crash"
     kafka.create_topic(topic, partitions=crash.PARTITIONS)
     stream = VsaConfig(
         kafka_bootstrap_servers=kafka.bootstrap_servers,
         player_events_topic=topic,
         output_root=str(tmp_path / "stream"),
+        # The test session's databases, so `vsa run` locates viewers as the batch below does.
+        geoip_city_db=str(shared_data / "mmdb" / "GeoIP2-City-Test.mmdb"),
+        geoip_asn_db=str(shared_data / "mmdb" / "GeoLite2-ASN-Test.mmdb"),
     )
     events = crash.send(spark, stream, crash.dataset(sessions=300, seed=23))
     config_file = crash.write_config(tmp_path / "vsa.toml", stream, "1 second", batch=300)

@@ -635,6 +635,23 @@ def test_paused_view_has_no_active_minute():
     assert [s["active"] for s in slices] == [True, False]
 
 
+def test_a_silence_longer_than_the_gap_cap_has_no_slice():
+    """Minutes 2 and 3 hold no event and no counted time (the 30-s cap after the heartbeat at
+    70 s ends at 100 s, in minute 1): they get no slice, though the view resumes in minute 4."""
+    view, slices = one_view(
+        events(
+            ("playback_request", 0),
+            ("playback_start", 1),
+            ("heartbeat", 70),
+            ("heartbeat", 250),
+            ("view_end", 260),
+        )
+    )
+    check(view, watch_time_ms=1_000 + 30_000 + 30_000 + 10_000)  # each gap capped at 30 s
+    assert [s["minute"] for s in slices] == [T0, T0 + MIN, T0 + 4 * MIN]
+    assert [s["watch_time_ms"] for s in slices] == [31_000, 30_000, 10_000]
+
+
 # --------------------------------------------------------------------------------------------
 # The generated data set
 

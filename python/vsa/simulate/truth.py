@@ -229,6 +229,7 @@ class _View:
         self.fields: dict[str, object] = {}
         self.view_start = first["ts"]
         self.last_ts = first["ts"]
+        self.event_ts: list[int] = [first["ts"]]
         self.start_missing = first["event_type"] != "playback_request"
         self.past_first_frame = self.start_missing
         self.first_frame_ts: int | None = None
@@ -239,7 +240,6 @@ class _View:
         self.stall_ts: list[int] = []
         # (start, end, state, bitrate) with end > start, in order
         self.segments: list[tuple[int, int, str, int | None]] = []
-        self.tail_end = first["ts"]  # end of the counted time after the last event
         self.end_reason: str | None = None
         self.closed_at: int | None = None
         self.ended_before_first_frame = False
@@ -264,8 +264,8 @@ class _View:
 
     def add(self, event: dict) -> None:
         self._spend(event["ts"])
+        self.event_ts.append(event["ts"])
         self.last_ts = event["ts"]
-        self.tail_end = event["ts"]
         self._take_fields(event)
         self._apply(event, opening=False)
 
@@ -319,13 +319,11 @@ class _View:
 
     def close_new_video(self, request_ts: int) -> None:
         self._spend(request_ts)
-        self.tail_end = min(request_ts, self.last_ts + self.rules.max_event_gap_ms)
         self._close("new_video", request_ts)
 
     def close_timeout(self) -> None:
         tail = min(self.rules.max_event_gap_ms, self.rules.view_timeout_ms)
         self._spend(self.last_ts + tail)
-        self.tail_end = self.last_ts + tail
         self._close("timeout", self.last_ts + self.rules.view_timeout_ms)
 
     @property
@@ -374,14 +372,14 @@ class _View:
         }
 
     def slices(self, row: dict) -> list[dict]:
+        # A minute gets a slice when the view had an event or counted time in it (the capped
+        # time after an event included, whatever the state), and the minute of closed_at does.
         first = _minute(self.view_start)
-        last = _minute(self.last_ts)
-        if self.tail_end > self.last_ts:
-            last = max(last, _minute(self.tail_end - 1))
-        minutes = list(range(first, last + 1, MINUTE_MS))
+        touched = {_minute(ts) for ts in self.event_ts}
+        for start, end, _, _ in self.segments:
+            touched.update(range(_minute(start), _minute(end - 1) + 1, MINUTE_MS))
         closing_minute = _minute(self.closed_at)
-        if closing_minute > last:
-            minutes.append(closing_minute)
+        minutes = sorted(touched | {closing_minute})
         out = {
             m: {
                 "view_id": self.view_id,

@@ -310,11 +310,15 @@ object Sessionizer {
     private def lastMinute(v: ViewState): Long =
       if (v.accountedTo > v.lastTs) minuteOf(v.accountedTo - 1) else minuteOf(v.lastTs)
 
-    /** Emits the slices of minutes `v.nextMinute..upTo` that the view reached. */
+    /** Emits the slices of minutes `v.nextMinute..upTo` in which the view had an event or counted time. A minute of
+      * silence longer than the gap cap has no slice: whether the view resumes after it or times out is only known
+      * later, and a minute's slices must all come out in the batch whose watermark passes it.
+      */
     private def emitMinutes(v: ViewState, upTo: Long): Unit = {
       val last = math.min(upTo, lastMinute(v))
       while (v.nextMinute <= last) {
-        out += SessionOutput(Some(slice(v, v.nextMinute, ending = None)), None, None)
+        if (v.minutes.exists(_.minute == v.nextMinute))
+          out += SessionOutput(Some(slice(v, v.nextMinute, ending = None)), None, None)
         v.minutes = v.minutes.filterNot(_.minute == v.nextMinute)
         v.nextMinute += MinuteMs
       }
