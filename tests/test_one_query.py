@@ -194,3 +194,24 @@ def test_tables_read_by_pyarrow_hold_exactly_the_committed_rows(spark, streamed)
         if listed:  # a table whose batches held no row has no file Spark can read a schema of
             rows = read_table(spark, streamed.config, table).count()
             assert pq.read_table(path).num_rows == rows > 0, table
+
+
+def test_a_file_uri_root_holds_every_table_and_the_checkpoint(spark, kafka, tmp_path):
+    topic = "player-events-uri"
+    kafka.create_topic(topic, partitions=2)
+    config = VsaConfig(
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        player_events_topic=topic,
+        output_root=f"file://{tmp_path}/out/",
+    )
+    records = list(generate.generate(generate.Traffic(sessions=10, seed=41, start_ms=T0)))
+    produce(spark, kafka.bootstrap_servers, topic, records)
+    flush(spark, config, records)
+
+    result = pipeline.run_until_caught_up(spark, config)
+
+    assert (tmp_path / "out" / "_checkpoints" / pipeline.QUERY / "offsets").is_dir()
+    for table in ("player_events", "view_slices", "views", "kpi_minute"):
+        assert (tmp_path / "out" / table / "_spark_metadata").is_dir(), table
+        rows = spark.read.parquet(config.table_path(table)).count()
+        assert rows == result.rows_written[table] > 0, table

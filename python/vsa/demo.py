@@ -54,7 +54,7 @@ def run_demo(
             output_root=str(workdir / "tables"),
         )
         spark = build_session(config, app_name="vsa-demo")
-        Progress.attach(spark)
+        progress = Progress.attach(spark)
         traffic = generate.Traffic(
             sessions=sessions, viewers=sessions // 2, span_s=180, malformed_share=0.01, seed=7
         )
@@ -64,7 +64,7 @@ def run_demo(
         produce(spark, servers, config.player_events_topic, records, config.kafka_options)
         print(f"sent {len(records)} records (3 minutes of traffic) to {config.player_events_topic}")
         began = time.monotonic()
-        result = pipeline.run_until_caught_up(spark, config)
+        result = pipeline.run_until_caught_up(spark, config, on_batch=progress.record)
         print(f"stream caught up in {time.monotonic() - began:.1f} s")
         print(summary(spark, config, result.rows_written, result.late_events))
         for table, columns in SHOWN_COLUMNS.items():
