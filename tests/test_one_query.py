@@ -215,3 +215,11 @@ def test_a_file_uri_root_holds_every_table_and_the_checkpoint(spark, kafka, tmp_
         assert (tmp_path / "out" / table / "_spark_metadata").is_dir(), table
         rows = spark.read.parquet(config.table_path(table)).count()
         assert rows == result.rows_written[table] > 0, table
+
+
+def test_the_catalog_lists_each_table_after_the_tables_it_reads_back():
+    from vsa.tables import TABLES
+
+    order = [t.name for t in TABLES]
+    for table in TABLES:
+        assert all(order.index(first) < order.index(table.name) for first in table.after), table

@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 from pyspark.sql.types import StructType
+from pyspark.sql.utils import AnalysisException
 
 from vsa.config import VsaConfig, join_location
 from vsa.enrich import mask_client_ip, with_geo, with_user_agent
@@ -28,7 +29,7 @@ from vsa.functions import viewer_key
 from vsa.kpis import cdn_qos, rollup
 from vsa.normalize import event_time, parse_player_events
 from vsa.normalize.cdn import parse_cdn_logs, with_cmcd
-from vsa.sessions import sessionize, view_slices
+from vsa.sessions import sessionize, view_slices, views
 from vsa.sinks import TableSink, dead_letter, read_hours, read_table, with_partitions
 from vsa.sources import (
     empty_raw,
@@ -117,26 +118,40 @@ def transform(
     return out
 
 
+# The structs of transform's rows, one per kind of row a table is built from.
+KINDS = ("player_event", "dead_letter", "rejected", "slice", "closed_view", "cdn_request")
+
+
 def split(
-    out: DataFrame, config: VsaConfig, closed: Callable[[str, int], DataFrame | None]
+    out: DataFrame,
+    config: VsaConfig,
+    closed: Callable[[str, int], DataFrame | None],
+    present: set[str] | None = None,
 ) -> Batch:
-    """:func:`transform`'s rows as the stage outputs the tables' builders read (None for a
-    source ``out`` does not hold)."""
-    letters = out.where(F.col("dead_letter").isNotNull()).select("dead_letter")
-    player = "player_event" in out.columns
-    if player:
-        late_or_duplicate = _rows(out, "rejected").select(
-            dead_letter(
-                "player_events", F.col("reason"), F.col("detail"), F.col("raw"), config
-            ).alias("dead_letter")
-        )
-        letters = letters.unionByName(late_or_duplicate)
+    """:func:`transform`'s rows as the stage outputs the tables' builders read. ``present``:
+    the :data:`KINDS` the batch has rows of (default: every kind ``out`` has a column of); a
+    frame of none of them is None, so no table writes an empty batch."""
+    kinds = {k for k in KINDS if k in out.columns}
+    present = kinds if present is None else present & kinds
+    letters = None
+    if present & {"dead_letter", "rejected"}:
+        letters = out.where(F.col("dead_letter").isNotNull()).select("dead_letter")
+        if "rejected" in kinds:
+            late_or_duplicate = _rows(out, "rejected").select(
+                dead_letter(
+                    "player_events", F.col("reason"), F.col("detail"), F.col("raw"), config
+                ).alias("dead_letter")
+            )
+            letters = letters.unionByName(late_or_duplicate)
+        letters = letters.select("dead_letter.*")
+    slices = view_slices(out) if "slice" in present else None
     return Batch(
         config=config,
-        player_events=_rows(out, "player_event") if player else None,
-        dead_letters=letters.select("dead_letter.*"),
-        view_slices=view_slices(out) if player else None,
-        cdn_requests=_rows(out, "cdn_request") if "cdn_request" in out.columns else None,
+        player_events=_rows(out, "player_event") if "player_event" in present else None,
+        dead_letters=letters,
+        view_slices=slices,
+        views=views(slices) if slices is not None and "closed_view" in present else None,
+        cdn_requests=_rows(out, "cdn_request") if "cdn_request" in present else None,
         closed=closed,
     )
 
@@ -216,23 +231,25 @@ class BatchWriter:
         if not pending:
             return
         out = out.persist()
-        batch = split(out, self.config, functools.partial(self._closed, since, until))
-        written = {}
-        for table in pending:
-            df = table.build(batch)
-            if df is not None:
-                written[table.name] = self.sinks[table.name].write(batch_id, df)
+        # One pass over the batch (which also fills the cache): which kinds of rows it holds,
+        # and its late events. A table with nothing to add writes nothing.
+        kinds = [k for k in KINDS if k in out.columns]
         late = (
-            out.where(F.col("rejected.reason") == "late").count()
-            if "rejected" in out.columns
-            else 0
+            F.count(F.when(F.col("rejected.reason") == "late", 1))
+            if "rejected" in kinds
+            else F.lit(0)
         )
+        counts = out.agg(*[F.count(k).alias(k) for k in kinds], late.alias("late")).first()
+        present = {k for k in kinds if counts[k]}
+        batch = split(out, self.config, functools.partial(self._closed, since, until), present)
+        # In catalog order: a table that reads another back comes after it.
+        written = {t.name: self.sinks[t.name].write(batch_id, t.build(batch)) for t in pending}
         out.unpersist()
         for name, rows in written.items():
             self.rows_written[name] = self.rows_written.get(name, 0) + rows
-        self.late_events += late
+        self.late_events += counts["late"]
         if self.on_batch:
-            self.on_batch(batch_id, written, late)
+            self.on_batch(batch_id, written, counts["late"])
 
     def _closed(
         self, since: int | None, until: int | None, table: str, seconds: int
@@ -359,16 +376,19 @@ def run_batch(
 
 def run_rollup(spark: SparkSession, config: VsaConfig) -> RunResult:
     """``vsa rollup``: ``kpi_hour`` and ``kpi_day`` from ``kpi_minute``, for the periods the
-    rollup tables do not hold yet (a backfill; the streaming job writes them itself)."""
+    rollup tables do not hold yet (a backfill; the streaming job writes them itself). A table
+    has one writer: run it while no job writes to ``output_root``."""
     minutes = read_table(spark, config, "kpi_minute").drop("date", "hour")
     written = {}
     for period in ("hour", "day"):
         name = f"kpi_{period}"
         sink = TableSink(spark, config, name, BY_NAME[name].time_column)
         rolled = rollup(minutes, period, ())
-        if name in _existing_tables(spark, config):
+        try:
             done = read_table(spark, config, name).select("window_start")
             rolled = rolled.join(done, "window_start", "left_anti")
+        except AnalysisException:  # no table yet, or no row in it
+            pass
         batch_id = sink.last_committed + 1
         written[name] = sink.write(batch_id, rolled)
     return RunResult(rows_written=written)

@@ -15,14 +15,13 @@ from pyspark.sql import DataFrame
 
 from vsa.config import VsaConfig
 from vsa.kpis import cdn_qos, minute_kpis, rollup
-from vsa.sessions import views
 
 
 @dataclass(frozen=True)
 class Batch:
     """What one micro-batch (or one ``vsa batch`` run) hands to the tables' builders.
 
-    A source the batch does not read leaves its frames None.
+    A frame the batch has no row of is None (nothing to write).
     ``closed(table, seconds)`` gives the rows of ``table`` (already written, this batch's
     included) in the windows of ``seconds`` that close in this batch (None: no window
     closes): a window closes in the batch whose watermark passes its end.
@@ -30,8 +29,9 @@ class Batch:
 
     config: VsaConfig
     player_events: DataFrame | None
-    dead_letters: DataFrame
+    dead_letters: DataFrame | None
     view_slices: DataFrame | None
+    views: DataFrame | None
     cdn_requests: DataFrame | None
     closed: Callable[[str, int], DataFrame | None]
 
@@ -47,13 +47,15 @@ SOURCES = (PLAYER_EVENTS, CDN_LOGS)
 @dataclass(frozen=True)
 class Table:
     """One output table: its name, the event-time column of its ``date``/``hour``
-    partitions, its builder, the sources it comes from, the dimensions of a KPI table, and
+    partitions, its builder, the sources it comes from, the tables it reads back (which
+    :data:`TABLES` lists, and a batch writes, before it), the dimensions of a KPI table, and
     whether it is vsa's own (not a table of tables.md)."""
 
     name: str
     time_column: str
     build: Builder
     sources: tuple[str, ...] = (PLAYER_EVENTS,)
+    after: tuple[str, ...] = ()
     dimensions: tuple[str, ...] | None = None
     internal: bool = False
 
@@ -67,7 +69,7 @@ def _kpi_table(name: str, dimensions: tuple[str, ...]) -> Table:
         slices = batch.view_slices if window == 60 else batch.closed("view_slices", window)
         return None if slices is None else minute_kpis(slices, batch.config, dimensions)
 
-    return Table(name, "window_start", build, dimensions=dimensions)
+    return Table(name, "window_start", build, after=("view_slices",), dimensions=dimensions)
 
 
 def _rollup_table(period: str, seconds: int) -> Table:
@@ -86,7 +88,7 @@ def _rollup_table(period: str, seconds: int) -> Table:
             else rolled.join(done.select("window_start"), "window_start", "left_anti")
         )
 
-    return Table(name, "window_start", build)
+    return Table(name, "window_start", build, after=("kpi_minute",))
 
 
 def _cdn_qos(batch: Batch) -> DataFrame | None:
@@ -94,11 +96,12 @@ def _cdn_qos(batch: Batch) -> DataFrame | None:
     return None if requests is None else cdn_qos(requests.drop("date", "hour"), batch.config)
 
 
+# In writing order: each table after the tables of its ``after``.
 TABLES: tuple[Table, ...] = (
     Table("player_events", "ts", lambda b: b.player_events),
     Table("dead_letter", "received_at", lambda b: b.dead_letters, SOURCES),
     Table("view_slices", "minute", lambda b: b.view_slices),
-    Table("views", "view_start", lambda b: views(b.view_slices)),
+    Table("views", "view_start", lambda b: b.views),
     _kpi_table("kpi_minute", ()),
     _kpi_table("kpi_by_geo", ("country", "region", "city")),
     _kpi_table("kpi_by_device", ("os_family", "browser_family", "device_type", "device_brand")),
@@ -108,7 +111,7 @@ TABLES: tuple[Table, ...] = (
     _rollup_table("hour", 3600),
     _rollup_table("day", 86400),
     Table("cdn_requests", "timestamp", lambda b: b.cdn_requests, (CDN_LOGS,)),
-    Table("cdn_qos_minute", "window_start", _cdn_qos, (CDN_LOGS,)),
+    Table("cdn_qos_minute", "window_start", _cdn_qos, (CDN_LOGS,), after=("cdn_requests",)),
 )
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 # The KPI tables of view slices, with their dimensions.

@@ -54,8 +54,13 @@ class TableSink:
         """Whether the table has committed ``batch_id`` (or a later batch)."""
         return batch_id <= self.last_committed
 
-    def write(self, batch_id: int, df: DataFrame) -> int:
-        """Writes ``df`` as batch ``batch_id`` unless committed already; the rows written."""
+    def write(self, batch_id: int, df: DataFrame | None) -> int:
+        """Writes ``df`` as batch ``batch_id`` unless committed already; the rows written.
+        None commits the batch with no rows, without a Spark job (every batch id must be in
+        a table's log, empty or not)."""
+        if df is None:
+            self._writer.commitEmpty(batch_id)
+            return 0
         partitioned = with_partitions(df, self.time_column)
         return int(self._writer.write(batch_id, partitioned._jdf))  # type: ignore[attr-defined]
 

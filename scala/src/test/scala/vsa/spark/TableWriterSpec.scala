@@ -35,6 +35,22 @@ class TableWriterSpec extends AnyFunSuite with LocalSpark {
     assert(Files.isDirectory(dir.resolve("_spark_metadata")))
   }
 
+  test("empty batches are committed without files, and a table first written later reads whole") {
+    val dir = Files.createTempDirectory("table")
+    val writer = new TableWriter(spark, dir.toString, Seq("date"))
+    writer.write(0, rows(2))
+    writer.commitEmpty(1)
+    writer.commitEmpty(1)
+    assert(writer.lastCommitted == 1)
+    // Past a compaction (every 10 batches by default) the log still reads.
+    assert(writer.write(12, rows(3, from = 2)) == 3)
+    assert(writer.lastCommitted == 12)
+    assert(spark.read.parquet(dir.toString).count() == 5)
+    val late = Files.createTempDirectory("late")
+    assert(new TableWriter(spark, late.toString, Seq("date")).write(25, rows(4)) == 4)
+    assert(spark.read.parquet(late.toString).count() == 4)
+  }
+
   test("files no batch committed are removed before a new writer's first batch") {
     val dir = Files.createTempDirectory("table")
     new TableWriter(spark, dir.toString, Seq("date")).write(0, rows(4))

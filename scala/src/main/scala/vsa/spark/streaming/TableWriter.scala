@@ -44,13 +44,33 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
     * skipped), counted from the committed files' Parquet footers.
     */
   def write(batchId: Long, data: DataFrame): Long = {
-    if (!cleaned) { removeUncommitted(); cleaned = true }
+    prepare()
     if (batchId <= lastCommitted) 0L
     else {
+      fillUpTo(batchId)
       sink.addBatch(batchId, data)
       log.get(batchId).map(_.map(f => rowsIn(new Path(f.toFileStatus.getPath.toUri))).sum).getOrElse(0L)
     }
   }
+
+  /** Commits batch `batchId` with no rows, unless committed already: what the file sink does for an empty batch, without
+    * a Spark job.
+    */
+  def commitEmpty(batchId: Long): Unit = {
+    prepare()
+    if (batchId > lastCommitted) {
+      fillUpTo(batchId)
+      log.add(batchId, Array.empty)
+    }
+  }
+
+  private def prepare(): Unit = if (!cleaned) { removeUncommitted(); cleaned = true }
+
+  /** The log must hold every batch id from its first (its compaction reads them all): a table first written at a later
+    * batch (one added to a running job) gets empty entries for the batches before.
+    */
+  private def fillUpTo(batchId: Long): Unit =
+    (lastCommitted + 1 until batchId).foreach(id => log.add(id, Array.empty))
 
   /** Deletes the data files under the table that its log does not list; returns their paths. A folder with data files
     * and no log was not written by this writer: it is refused, never emptied.
