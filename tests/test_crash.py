@@ -40,4 +40,5 @@ def test_killed_three_times_the_stream_equals_the_batch(spark, kafka, shared_dat
     assert {"player_events", "view_slices", "views", "kpi_minute", "dead_letter"} <= counts.keys()
     for table, c in counts.items():
         assert (c.lost, c.duplicated, c.differing, c.unlisted_files) == (0, 0, 0, 0), (table, c)
-        assert c.rows > 0, table
+    # The rollups may hold nothing yet: the stream closes no hour of these ten minutes.
+    assert all(counts[t].rows > 0 for t in counts if t not in ("kpi_hour", "kpi_day"))
