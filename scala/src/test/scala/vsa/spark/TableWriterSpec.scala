@@ -20,7 +20,13 @@ class TableWriterSpec extends AnyFunSuite with LocalSpark {
     (from until from + n).map(i => (i.toLong, if (i % 2 == 0) "2026-12-01" else "2026-12-02")).toDF("id", "date")
 
   private def parquetFiles(dir: JPath): Seq[JPath] =
-    Files.walk(dir).iterator().asScala.filter(_.toString.endsWith(".parquet")).filterNot(_.toString.contains("_spark")).toSeq
+    Files
+      .walk(dir)
+      .iterator()
+      .asScala
+      .filter(_.toString.endsWith(".parquet"))
+      .filterNot(_.toString.contains("_spark"))
+      .toSeq
 
   test("a batch is committed once: a batch id written before is skipped, and readers see committed batches") {
     val dir = Files.createTempDirectory("table")

@@ -16,7 +16,7 @@ case class PackRow(child: Expression) extends UnaryExpression with CodegenFallba
   @transient private lazy val toUnsafe = UnsafeProjection.create(child.dataType.asInstanceOf[StructType])
 
   override protected def nullSafeEval(input: Any): Any = input match {
-    case row: UnsafeRow => row.getBytes
+    case row: UnsafeRow   => row.getBytes
     case row: InternalRow => toUnsafe(row).getBytes
   }
 

@@ -62,8 +62,8 @@ object Sessionizer {
     * event, so every view closes. Events behind the watermark come out as rejected (`late`), not dropped.
     *
     * A struct column `passthrough`, if `events` has one, comes out unchanged as the output column `passthrough`, in the
-    * micro-batch its row came in: so one streaming query can write the input records themselves beside the views. A
-    * row whose `session_id` is null carries only its `passthrough` (a record that is not a valid event).
+    * micro-batch its row came in: so one streaming query can write the input records themselves beside the views. A row
+    * whose `session_id` is null carries only its `passthrough` (a record that is not a valid event).
     */
   def sessionize(events: DataFrame, viewTimeoutMs: Long, maxEventGapMs: Long): DataFrame = {
     val settings = Settings(viewTimeoutMs, maxEventGapMs)
@@ -144,7 +144,13 @@ object Sessionizer {
         else if (seen(e.event_id)) reject(e, "duplicate", s"event_id ${e.event_id} seen before")
         else {
           seen += e.event_id
-          fresh += e.copy(raw = null, kafka_topic = null, kafka_partition = None, kafka_offset = None, passthrough = null)
+          fresh += e.copy(
+            raw = null,
+            kafka_topic = null,
+            kafka_partition = None,
+            kafka_offset = None,
+            passthrough = null
+          )
         }
       }
       val ordered = (waiting ++ fresh.result()).sortBy(e => (e.ts, TiePriority.getOrElse(e.event_type, 99), e.event_id))

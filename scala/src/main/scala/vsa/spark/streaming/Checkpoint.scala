@@ -5,8 +5,8 @@ import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.execution.streaming.checkpointing.OffsetSeqLog
 
 /** What a streaming query's checkpoint says of one micro-batch. Spark writes a batch's offsets and the watermark it
-  * runs with before running it, so a replayed batch reads the very watermark of its first attempt: what is rolled up
-  * in a batch never changes on replay.
+  * runs with before running it, so a replayed batch reads the very watermark of its first attempt: what is rolled up in
+  * a batch never changes on replay.
   */
 object Checkpoint {
 

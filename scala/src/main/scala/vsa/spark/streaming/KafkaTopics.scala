@@ -12,18 +12,23 @@ import org.apache.kafka.common.errors.UnknownTopicOrPartitionException
   */
 object KafkaTopics {
 
-  /** The partition numbers of `topic`, ascending. `options` are Kafka client settings (security…), as the job's
-    * sources get them. A topic that does not exist is an `IllegalArgumentException` naming it.
+  /** The partition numbers of `topic`, ascending. `options` are Kafka client settings (security…), as the job's sources
+    * get them. A topic that does not exist is an `IllegalArgumentException` naming it.
     */
-  def partitions(bootstrapServers: String, options: java.util.Map[String, String], topic: String, timeoutMs: Long)
-      : Array[Int] = {
+  def partitions(
+      bootstrapServers: String,
+      options: java.util.Map[String, String],
+      topic: String,
+      timeoutMs: Long
+  ): Array[Int] = {
     val settings = new java.util.HashMap[String, Object](options)
     settings.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)
     settings.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Int.box(timeoutMs.toInt))
     settings.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Int.box(timeoutMs.toInt))
     val admin = Admin.create(settings)
     try {
-      val described = admin.describeTopics(java.util.List.of(topic)).allTopicNames().get(timeoutMs, TimeUnit.MILLISECONDS)
+      val described =
+        admin.describeTopics(java.util.List.of(topic)).allTopicNames().get(timeoutMs, TimeUnit.MILLISECONDS)
       described.get(topic).partitions().asScala.map(_.partition()).sorted.toArray
     } catch {
       case e: ExecutionException if e.getCause.isInstanceOf[UnknownTopicOrPartitionException] =>

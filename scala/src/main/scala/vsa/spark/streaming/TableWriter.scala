@@ -40,8 +40,8 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
   /** The last batch id the table committed, -1 if none (or no table yet). */
   def lastCommitted: Long = if (!fs.exists(logPath)) -1L else log.getLatestBatchId().getOrElse(-1L)
 
-  /** Writes `data` as batch `batchId` unless the table committed it already; returns the rows written (0 when
-    * skipped), counted from the committed files' Parquet footers.
+  /** Writes `data` as batch `batchId` unless the table committed it already; returns the rows written (0 when skipped),
+    * counted from the committed files' Parquet footers.
     */
   def write(batchId: Long, data: DataFrame): Long = {
     prepare()
@@ -53,8 +53,8 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
     }
   }
 
-  /** Commits batch `batchId` with no rows, unless committed already: what the file sink does for an empty batch, without
-    * a Spark job.
+  /** Commits batch `batchId` with no rows, unless committed already: what the file sink does for an empty batch,
+    * without a Spark job.
     */
   def commitEmpty(batchId: Long): Unit = {
     prepare()
