@@ -30,7 +30,14 @@ from vsa.kpis import cdn_qos, rollup
 from vsa.normalize import event_time, parse_player_events
 from vsa.normalize.cdn import parse_cdn_logs, with_cmcd
 from vsa.sessions import sessionize, view_slices, views
-from vsa.sinks import TableSink, dead_letter, read_hours, read_table, with_partitions
+from vsa.sinks import (
+    PARTITION_COLUMNS,
+    TableSink,
+    dead_letter,
+    read_hours,
+    read_table,
+    with_partitions,
+)
 from vsa.sources import (
     empty_raw,
     read_cdn_files,
@@ -38,7 +45,7 @@ from vsa.sources import (
     read_partition_streams,
     read_text_files,
 )
-from vsa.tables import BY_NAME, CDN_LOGS, PLAYER_EVENTS, TABLES, Batch, tables_of
+from vsa.tables import BY_NAME, CDN_LOGS, PLAYER_EVENTS, TABLES, Batch, Table, tables_of
 
 KAFKA_COORDINATES = ("kafka_topic", "kafka_partition", "kafka_offset")
 # The job's one query: its name and the folder of its checkpoint under checkpoint_root.
@@ -130,7 +137,7 @@ def split(
 ) -> Batch:
     """:func:`transform`'s rows as the stage outputs the tables' builders read. ``present``:
     the :data:`KINDS` the batch has rows of (default: every kind ``out`` has a column of); a
-    frame of none of them is None, so no table writes an empty batch."""
+    frame of none of them is None, and its tables commit the batch empty, without a job."""
     kinds = {k for k in KINDS if k in out.columns}
     present = kinds if present is None else present & kinds
     letters = None
@@ -212,15 +219,6 @@ class BatchWriter:
         jspark = self.spark._jsparkSession  # type: ignore[attr-defined]
         since = checkpoints.watermarkMs(jspark, self.checkpoint, batch_id - 1)
         until = checkpoints.watermarkMs(jspark, self.checkpoint, batch_id)
-        if PLAYER_EVENTS not in self.sources:
-            # CDN logs only: no stateful operator asks Spark for a batch when the watermark
-            # moves, so windows close on the watermark this batch's requests imply (the one
-            # Spark gives the next batch), and the previous batch closed up to this one's.
-            out = out.persist()
-            newest = out.agg(F.max(F.unix_millis("cdn_request.timestamp"))).first()[0]
-            since = until
-            if newest is not None:
-                until = max(until, newest - self.config.watermark_seconds * 1000)
         self.write(out, batch_id, since, until)
 
     def write(self, out: DataFrame, batch_id: int, since: int | None, until: int | None) -> None:
@@ -232,15 +230,30 @@ class BatchWriter:
             return
         out = out.persist()
         # One pass over the batch (which also fills the cache): which kinds of rows it holds,
-        # and its late events. A table with nothing to add writes nothing.
+        # its late events, its newest CDN request. A table with nothing to add commits the
+        # batch empty, without a Spark job.
         kinds = [k for k in KINDS if k in out.columns]
         late = (
             F.count(F.when(F.col("rejected.reason") == "late", 1))
             if "rejected" in kinds
             else F.lit(0)
         )
-        counts = out.agg(*[F.count(k).alias(k) for k in kinds], late.alias("late")).first()
+        newest = (
+            F.max(F.unix_millis("cdn_request.timestamp"))
+            if "cdn_request" in kinds
+            else F.lit(None).cast("long")
+        )
+        counts = out.agg(
+            *[F.count(k).alias(k) for k in kinds], late.alias("late"), newest.alias("newest")
+        ).first()
         present = {k for k in kinds if counts[k]}
+        if PLAYER_EVENTS not in self.sources and until is not None:
+            # CDN logs only: no stateful operator asks Spark for a batch when the watermark
+            # moves, so windows close on the watermark this batch's requests imply (the one
+            # Spark gives the next batch), and the previous batch closed up to this one's.
+            since = until
+            if counts["newest"] is not None:
+                until = max(until, counts["newest"] - self.config.watermark_seconds * 1000)
         batch = split(out, self.config, functools.partial(self._closed, since, until), present)
         # In catalog order: a table that reads another back comes after it.
         written = {t.name: self.sinks[t.name].write(batch_id, t.build(batch)) for t in pending}
@@ -254,8 +267,10 @@ class BatchWriter:
     def _closed(
         self, since: int | None, until: int | None, table: str, seconds: int
     ) -> DataFrame | None:
+        # The windows whose end is in (since, until]: from the one holding `since` to the
+        # last that ends by `until`.
         period = seconds * 1000
-        first = 0 if since is None else (since // period + 1) * period - period
+        first = 0 if since is None else since // period * period
         end = None if until is None else until // period * period
         if end is not None and end <= first:
             return None
@@ -269,7 +284,7 @@ class BatchWriter:
         if rows is None:
             return None
         time = F.col(BY_NAME[table].time_column)
-        rows = rows.where(time >= F.timestamp_millis(F.lit(first)))
+        rows = rows.where(time >= F.timestamp_millis(F.lit(first))).drop(*PARTITION_COLUMNS)
         return rows if end is None else rows.where(time < F.timestamp_millis(F.lit(end)))
 
 
@@ -357,8 +372,7 @@ def run_batch(
     sources = (PLAYER_EVENTS,) * bool(events_path) + (CDN_LOGS,) * bool(cdn_path)
     if not sources:
         raise ValueError("vsa batch needs player events, CDN logs, or both")
-    present = _existing_tables(spark, config)
-    existing = [t.name for t in tables_of(sources) if t.name in present]
+    existing = _existing_tables(spark, config, tables_of(sources))
     if existing:
         raise FileExistsError(
             f"tables exist already under {config.output_root}: {', '.join(existing)}; "
@@ -450,12 +464,11 @@ def check_checkpoint_layout(spark: SparkSession, config: VsaConfig) -> None:
         )
 
 
-def _existing_tables(spark: SparkSession, config: VsaConfig) -> set[str]:
+def _existing_tables(
+    spark: SparkSession, config: VsaConfig, tables: tuple[Table, ...]
+) -> list[str]:
+    """The names of ``tables`` that have a folder under ``output_root``."""
     jvm = spark._jvm  # type: ignore[attr-defined]
     hadoop = spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-    found = set()
-    for table in TABLES:
-        path = jvm.org.apache.hadoop.fs.Path(config.table_path(table.name))
-        if path.getFileSystem(hadoop).exists(path):
-            found.add(table.name)
-    return found
+    paths = {t.name: jvm.org.apache.hadoop.fs.Path(config.table_path(t.name)) for t in tables}
+    return [name for name, path in paths.items() if path.getFileSystem(hadoop).exists(path)]

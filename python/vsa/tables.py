@@ -22,9 +22,10 @@ class Batch:
     """What one micro-batch (or one ``vsa batch`` run) hands to the tables' builders.
 
     A frame the batch has no row of is None (nothing to write).
-    ``closed(table, seconds)`` gives the rows of ``table`` (already written, this batch's
-    included) in the windows of ``seconds`` that close in this batch (None: no window
-    closes): a window closes in the batch whose watermark passes its end.
+    ``closed(table, seconds)`` gives the rows of ``table`` (its columns, without the
+    partition columns; already written, this batch's included) in the windows of ``seconds``
+    that close in this batch (None: no window closes): a window closes in the batch whose
+    watermark passes its end.
     """
 
     config: VsaConfig
@@ -79,7 +80,7 @@ def _rollup_table(period: str, seconds: int) -> Table:
         minutes = batch.closed("kpi_minute", seconds)
         if minutes is None:
             return None
-        rolled = rollup(minutes.drop("date", "hour"), period, ())
+        rolled = rollup(minutes, period, ())
         # A period that `vsa rollup` (a backfill) wrote already is not written twice.
         done = batch.closed(name, seconds)
         return (
@@ -93,7 +94,7 @@ def _rollup_table(period: str, seconds: int) -> Table:
 
 def _cdn_qos(batch: Batch) -> DataFrame | None:
     requests = batch.closed("cdn_requests", batch.config.window_seconds)
-    return None if requests is None else cdn_qos(requests.drop("date", "hour"), batch.config)
+    return None if requests is None else cdn_qos(requests, batch.config)
 
 
 # In writing order: each table after the tables of its ``after``.
@@ -123,11 +124,3 @@ KPI_TABLES: dict[str, tuple[str, ...]] = {
 def tables_of(sources: tuple[str, ...]) -> tuple[Table, ...]:
     """The tables written from ``sources`` (names of :data:`SOURCES`), in writing order."""
     return tuple(t for t in TABLES if set(t.sources) & set(sources))
-
-
-def table(name: str) -> Table:
-    """The catalog's entry for ``name``; an unknown name is a ``ValueError`` listing them."""
-    if name not in BY_NAME:
-        public = ", ".join(t.name for t in TABLES if not t.internal)
-        raise ValueError(f"unknown table {name!r}; tables are {public}")
-    return BY_NAME[name]

@@ -45,9 +45,10 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
     */
   def write(batchId: Long, data: DataFrame): Long = {
     prepare()
-    if (batchId <= lastCommitted) 0L
+    val last = lastCommitted
+    if (batchId <= last) 0L
     else {
-      fillUpTo(batchId)
+      fillBetween(last, batchId)
       sink.addBatch(batchId, data)
       log.get(batchId).map(_.map(f => rowsIn(new Path(f.toFileStatus.getPath.toUri))).sum).getOrElse(0L)
     }
@@ -58,8 +59,9 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
     */
   def commitEmpty(batchId: Long): Unit = {
     prepare()
-    if (batchId > lastCommitted) {
-      fillUpTo(batchId)
+    val last = lastCommitted
+    if (batchId > last) {
+      fillBetween(last, batchId)
       log.add(batchId, Array.empty)
     }
   }
@@ -69,8 +71,8 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
   /** The log must hold every batch id from its first (its compaction reads them all): a table first written at a later
     * batch (one added to a running job) gets empty entries for the batches before.
     */
-  private def fillUpTo(batchId: Long): Unit =
-    (lastCommitted + 1 until batchId).foreach(id => log.add(id, Array.empty))
+  private def fillBetween(last: Long, batchId: Long): Unit =
+    (last + 1 until batchId).foreach(id => log.add(id, Array.empty))
 
   /** Deletes the data files under the table that its log does not list; returns their paths. A folder with data files
     * and no log was not written by this writer: it is refused, never emptied.
