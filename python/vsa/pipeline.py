@@ -257,6 +257,7 @@ class BatchWriter:
         batch = split(out, self.config, functools.partial(self._closed, since, until), present)
         # In catalog order: a table that reads another back comes after it.
         written = {t.name: self.sinks[t.name].write(batch_id, t.build(batch)) for t in pending}
+        batch.release()
         out.unpersist()
         for name, rows in written.items():
             self.rows_written[name] = self.rows_written.get(name, 0) + rows
@@ -425,6 +426,7 @@ def table_schemas(spark: SparkSession, config: VsaConfig) -> dict[str, StructTyp
         df = table.build(batch)
         planned[table.name] = df
         schemas[table.name] = with_partitions(df, table.time_column).schema
+    batch.release()
     return schemas
 
 

@@ -109,6 +109,9 @@ def build_session(
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+        # Each micro-batch plans a dozen table writes; with Spark's default of 100 generated
+        # classes cached, a batch evicts what the next one needs and compiles it again.
+        "spark.sql.codegen.cache.maxEntries": "1000",
     }
     if not _submitted():  # spark-submit started the JVM already, with its own logging
         defaults["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG4J_CONFIG}"

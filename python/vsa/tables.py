@@ -9,12 +9,12 @@ iterate :data:`TABLES`. A table's builder turns one micro-batch's stage outputs
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 
 from vsa.config import VsaConfig
-from vsa.kpis import cdn_qos, minute_kpis, rollup
+from vsa.kpis import cdn_qos, grouped_kpis, kpis_of, rollup
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,29 @@ class Batch:
     views: DataFrame | None
     cdn_requests: DataFrame | None
     closed: Callable[[str, int], DataFrame | None]
+    _cached: dict[str, DataFrame | None] = field(default_factory=dict, repr=False)
+
+    def kpis(self) -> DataFrame | None:
+        """The rows of every KPI table of :data:`KPI_TABLES` (``grouping`` names the table),
+        from one aggregation of the batch's slices, cached: each KPI table selects its own.
+
+        All of a minute's slices come out in the batch whose watermark passes the minute
+        (vsa.kpis.minute), so a minute's KPIs are the batch's slices aggregated; a longer
+        window closes batches later and is read back from view_slices then."""
+        if "kpis" not in self._cached:
+            window = self.config.window_seconds
+            slices = self.view_slices if window == 60 else self.closed("view_slices", window)
+            self._cached["kpis"] = (
+                None if slices is None else grouped_kpis(slices, self.config, KPI_TABLES).persist()
+            )
+        return self._cached["kpis"]
+
+    def release(self) -> None:
+        """Frees what the batch cached."""
+        for frame in self._cached.values():
+            if frame is not None:
+                frame.unpersist()
+        self._cached.clear()
 
 
 Builder = Callable[[Batch], DataFrame | None]
@@ -63,12 +86,8 @@ class Table:
 
 def _kpi_table(name: str, dimensions: tuple[str, ...]) -> Table:
     def build(batch: Batch) -> DataFrame | None:
-        # All of a minute's slices come out in the batch whose watermark passes the minute
-        # (vsa.kpis.minute), so a minute's KPIs are the batch's slices aggregated; a longer
-        # window closes batches later and is read back from view_slices then.
-        window = batch.config.window_seconds
-        slices = batch.view_slices if window == 60 else batch.closed("view_slices", window)
-        return None if slices is None else minute_kpis(slices, batch.config, dimensions)
+        kpis = batch.kpis()
+        return None if kpis is None else kpis_of(kpis, name, dimensions)
 
     return Table(name, "window_start", build, after=("view_slices",), dimensions=dimensions)
 

@@ -2,7 +2,14 @@
 (definitions: ../shared/spec/kpis.md)."""
 
 from vsa.kpis.cdn_qos import cdn_qos
-from vsa.kpis.minute import STARTUP_BUCKETS_MS, minute_kpis
+from vsa.kpis.minute import STARTUP_BUCKETS_MS, grouped_kpis, kpis_of, minute_kpis
 from vsa.kpis.rollup import rollup
 
-__all__ = ["STARTUP_BUCKETS_MS", "cdn_qos", "minute_kpis", "rollup"]
+__all__ = [
+    "STARTUP_BUCKETS_MS",
+    "cdn_qos",
+    "grouped_kpis",
+    "kpis_of",
+    "minute_kpis",
+    "rollup",
+]

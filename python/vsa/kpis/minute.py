@@ -8,6 +8,8 @@ for rollups). Ratios are stored beside their parts so rollups recompute them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -32,20 +34,58 @@ def minute_kpis(slices: DataFrame, config: VsaConfig, dimensions: tuple[str, ...
     window's are final once the batch whose watermark passes its end has written its slices
     (``tests/test_one_query.py`` pins this).
     """
-    keys = [_dimension(slices, d) for d in dimensions]
-    if config.window_seconds == 60:
-        aggregated = slices.groupBy("minute", *keys).agg(*_aggregates(), *_parts())
-        start = F.col("minute")
-        end = start + F.expr("INTERVAL 1 MINUTE")
-    else:
-        window = F.window("minute", f"{config.window_seconds} seconds").alias("window")
-        aggregated = slices.groupBy(window, *keys).agg(*_aggregates(), *_parts())
-        start, end = F.col("window.start"), F.col("window.end")
+    return kpis_of(grouped_kpis(slices, config, {"kpis": dimensions}), "kpis", dimensions)
+
+
+def grouped_kpis(
+    slices: DataFrame, config: VsaConfig, groupings: Mapping[str, tuple[str, ...]]
+) -> DataFrame:
+    """:func:`minute_kpis` of ``slices`` for every grouping of ``groupings`` (a name and its
+    dimensions) from one aggregation (``GROUPING SETS``): the slices are read and shuffled once
+    for all of them. Column ``grouping`` names a row's grouping; :func:`kpis_of` selects one.
+    Cache the result when more than one grouping is read from it."""
+    dimensions = list(dict.fromkeys(d for ds in groupings.values() for d in ds))
+    keys = ["window_start", *dimensions]
+    sets = [("window_start", *ds) for ds in groupings.values()]
+    if len(set(map(frozenset, sets))) < len(sets):
+        raise ValueError(f"two groupings have the same dimensions: {dict(groupings)}")
+    # grouping_id(): one bit per key, from the first, set when the key is not grouped on.
+    ids = {
+        name: sum(1 << (len(keys) - 1 - i) for i, k in enumerate(keys) if k not in group)
+        for name, group in zip(groupings, sets, strict=True)
+    }
+    grouping = F.lit(None).cast("string")
+    for name, gid in ids.items():
+        grouping = F.when(F.col("grouping_id") == gid, name).otherwise(grouping)
+    window = config.window_seconds
+    minute = F.col("minute")
+    # Tumbling windows aligned on the epoch, as Spark's window() aligns them.
+    start = (
+        minute
+        if window == 60
+        else F.timestamp_seconds(F.floor(F.unix_seconds(minute) / window) * window)
+    )
+    keyed = slices.withColumns(
+        {"window_start": start, **{d: _dimension(slices, d) for d in dimensions}}
+    )
+    aggregated = keyed.groupingSets(sets, *keys).agg(
+        *_aggregates(), *_parts(), F.grouping_id().alias("grouping_id")
+    )
     return aggregated.select(
-        start.alias("window_start"),
-        end.alias("window_end"),
+        grouping.alias("grouping"),
+        "window_start",
+        (F.col("window_start") + F.expr(f"INTERVAL {window} SECONDS")).alias("window_end"),
         *dimensions,
-        *finish_columns(config.window_seconds),
+        *finish_columns(window),
+    )
+
+
+def kpis_of(grouped: DataFrame, name: str, dimensions: tuple[str, ...]) -> DataFrame:
+    """The rows of grouping ``name`` of :func:`grouped_kpis`, with its ``dimensions`` only."""
+    # The KPI columns follow the dimensions, from "views" on.
+    figures = grouped.columns[grouped.columns.index("views") :]
+    return grouped.where(F.col("grouping") == name).select(
+        "window_start", "window_end", *dimensions, *figures
     )
 
 
