@@ -4,17 +4,25 @@ damaged files."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from pyspark.sql.utils import AnalysisException
 
 from vsa import pipeline
 from vsa.checks import NotReady, checkpoint_check, run_checks, table_log_checks
 from vsa.config import GEOIP_CITY_DB_KEY, VsaConfig
-from vsa.kafka import produce
+from vsa.kafka import LocalKafka, produce
+from vsa.kafka.broker import free_port
+
+EVENT = {"event_id": "e", "event_type": "heartbeat", "ts": 1764000000000, "session_id": "s"}
 
 
 def snapshot(root: Path) -> dict[str, int]:
@@ -57,9 +65,8 @@ def test_the_job_waits_for_a_missing_topic_when_told_to(spark, kafka, tmp_path, 
         output_root=str(tmp_path / "out"),
         topic_wait_seconds=60,
     )
-    event = '{"event_id": "e1", "event_type": "heartbeat", "ts": 1764000000000, "session_id": "s"}'
     creator = threading.Timer(
-        5, lambda: produce(spark, kafka.bootstrap_servers, topic, [("s", event)])
+        5, lambda: produce(spark, kafka.bootstrap_servers, topic, [("s", json.dumps(EVENT))])
     )
     creator.start()
     began = time.monotonic()
@@ -155,3 +162,104 @@ def test_an_unwritable_output_names_the_path_and_the_cause(spark, kafka, tmp_pat
         "set output_root to a directory vsa may write"
     )
     assert blocker.read_text() == "not a directory"
+
+
+def vsa(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "vsa", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+
+def run_flags(kafka: LocalKafka, shared_data: Path, out: Path, topic: str) -> list[str]:
+    return [
+        "--bootstrap",
+        kafka.bootstrap_servers,
+        "--topic",
+        topic,
+        "--out",
+        str(out),
+        "--set",
+        "cdn_logs_topic=",
+        "--set",
+        f"geoip_city_db={shared_data / 'mmdb' / 'GeoIP2-City-Test.mmdb'}",
+    ]
+
+
+def test_vsa_run_prints_one_error_line_and_the_trace_only_when_verbose(
+    kafka, shared_data, tmp_path
+):
+    flags = run_flags(kafka, shared_data, tmp_path / "out", "player-events-missing")
+    done = vsa("run", *flags, "--available-now")
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
+    assert errors == [
+        f"vsa: error: Kafka topic 'player-events-missing' does not exist at "
+        f"{kafka.bootstrap_servers}: create it, or set player_events_topic (topic_wait_seconds "
+        "makes the job wait for it)"
+    ]
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out").exists()
+
+    verbose = vsa("--verbose", "run", *flags, "--available-now")
+    assert verbose.returncode == 1
+    assert "Traceback (most recent call last):" in verbose.stderr
+    assert verbose.stderr.splitlines()[-1] == errors[0]
+
+
+def test_a_broker_outage_is_one_progress_line_without_kafka_s_warnings(
+    spark, shared_data, tmp_path
+):
+    broker = LocalKafka(tmp_path / "kafka", port=free_port())
+    broker.start()
+    topic = "player-events-outage"
+    broker.create_topic(topic, partitions=1)
+    out = tmp_path / "out"
+
+    def send(first: int) -> None:
+        events = [
+            (f"s{i}", json.dumps({**EVENT, "event_id": f"e{i}", "ts": EVENT["ts"] + i}))
+            for i in range(first, first + 5)
+        ]
+        produce(spark, broker.bootstrap_servers, topic, events)
+
+    def committed() -> int:
+        try:
+            return spark.read.parquet(str(out / "player_events")).count()
+        except AnalysisException:
+            return 0
+
+    def wait_for(rows: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while committed() < rows and time.monotonic() < deadline:
+            time.sleep(2)
+        assert committed() == rows
+
+    send(0)
+    flags = run_flags(broker, shared_data, out, topic)
+    log_file = tmp_path / "vsa-run.log"
+    with log_file.open("w") as log:
+        job = subprocess.Popen(
+            [sys.executable, "-m", "vsa", "run", *flags, "--set", "trigger_interval=2 seconds"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        wait_for(5, 300)
+        broker.stop()
+        time.sleep(30)
+        broker.start()
+        send(5)
+        wait_for(10, 300)
+    finally:
+        job.send_signal(signal.SIGINT)
+        job.wait(120)
+        broker.stop()
+    lines = log_file.read_text().splitlines()
+    unreachable = [line for line in lines if "Kafka unreachable at" in line]
+    assert len(unreachable) == 1, lines
+    assert f"Kafka unreachable at {broker.bootstrap_servers} since " in unreachable[0]
+    assert len([line for line in lines if "Kafka reachable again at" in line]) == 1
+    kafka_warnings = [
+        line for line in lines if " WARN " in line and ("NetworkClient" in line or "Kafka" in line)
+    ]
+    assert kafka_warnings == []

@@ -134,7 +134,7 @@ def kafka_check(spark: SparkSession, config: VsaConfig) -> tuple[Check, set[str]
         topics = list_topics(spark, config)
     except JVM_ERRORS as error:
         return Check("kafka", FAIL, _kafka_problem(servers, error)), None
-    detail = f"{servers} answers ({protocol}), {len(topics)} topics"
+    detail = f"{servers} answers ({protocol}), {len(topics)} topic{'s' * (len(topics) != 1)}"
     return Check("kafka", OK, detail), topics
 
 
