@@ -45,10 +45,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=None, help="broker port (default: a free one)")
 
     run = command("run", "the streaming job: Kafka → every table")
-    _job_flags(run)
-    run.add_argument("--bootstrap", help="Kafka bootstrap servers (kafka_bootstrap_servers)")
-    run.add_argument("--topic", help="player events topic (player_events_topic)")
-    run.add_argument("--checkpoints", help="checkpoint root (checkpoint_root)")
+    _stream_flags(run)
     run.add_argument(
         "--available-now", action="store_true", help="process what the topics hold now, then stop"
     )
@@ -76,10 +73,11 @@ def parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
-    command(
+    check = command(
         "check",
         "check that the job can start: config, Kafka, topics, GeoIP files, locations, checkpoint",
     )
+    _stream_flags(check)
 
     kafka = command("kafka", "a local single-node Kafka (KRaft) on loopback")
     kafka.add_argument("action", choices=("start", "stop", "status"))
@@ -94,6 +92,14 @@ def parser() -> argparse.ArgumentParser:
         "--reference", action="store_true", help="print the Markdown table of every key instead"
     )
     return top
+
+
+def _stream_flags(sub: argparse.ArgumentParser) -> None:
+    """The flags of the streaming job (``vsa run``, and ``vsa check`` of it)."""
+    _job_flags(sub)
+    sub.add_argument("--bootstrap", help="Kafka bootstrap servers (kafka_bootstrap_servers)")
+    sub.add_argument("--topic", help="player events topic (player_events_topic)")
+    sub.add_argument("--checkpoints", help="checkpoint root (checkpoint_root)")
 
 
 def _job_flags(sub: argparse.ArgumentParser) -> None:
