@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from vsa import generate
+from vsa.checks import kafka_check
+from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka, produce
 from vsa.kafka.broker import ScramUser, free_port
 from vsa.simulate.cdn import cdn_requests, log_line
@@ -152,3 +154,17 @@ def test_a_wrong_password_is_a_clear_error(secure_kafka, shared_data, tmp_path):
     assert not [line for line in ran.stderr.splitlines() if line.startswith("\tat ")]
     assert not (tmp_path / "tables").exists()
     assert "not-the-one" not in checked.stdout + checked.stderr + ran.stdout + ran.stderr
+
+
+def test_the_secure_broker_refuses_a_client_without_tls_and_sasl(spark, secure_kafka):
+    check, topics = kafka_check(
+        spark, VsaConfig(kafka_bootstrap_servers=secure_kafka.bootstrap_servers)
+    )
+    assert topics is None
+    assert check.status == "FAIL"
+    assert check.detail.startswith(f"Kafka unreachable at {secure_kafka.bootstrap_servers}")
+    with_options = VsaConfig(
+        kafka_bootstrap_servers=secure_kafka.bootstrap_servers,
+        kafka_options=secure_kafka.client_options,
+    )
+    assert kafka_check(spark, with_options)[0].status == "ok"
