@@ -323,10 +323,9 @@ def damaged_state_files(spark: SparkSession, checkpoint: str) -> Iterator[tuple[
     """The state files a restart would load (each store's newest snapshot and the deltas
     after it) that cannot be read or lack the LZ4 end mark, each with what is wrong. Only the
     default state store and codec are checked: another's files have another format."""
-    conf = spark.conf
-    if conf.get(STATE_CODEC_KEY, "lz4") != "lz4" or conf.get(
-        STATE_PROVIDER_KEY, DEFAULT_STATE_PROVIDER
-    ) not in (DEFAULT_STATE_PROVIDER, None):
+    codec = spark.conf.get(STATE_CODEC_KEY, "lz4")
+    provider = spark.conf.get(STATE_PROVIDER_KEY, DEFAULT_STATE_PROVIDER)
+    if codec != "lz4" or provider != DEFAULT_STATE_PROVIDER:
         return
     jvm = spark._jvm  # type: ignore[attr-defined]
     state = jvm.org.apache.hadoop.fs.Path(checkpoint, "state")
