@@ -12,7 +12,7 @@ from vsa import generate
 from vsa.cli import _overrides, main, parser
 from vsa.simulate.__main__ import parser as simulate_parser
 
-COMMANDS = ("demo", "run", "batch", "rollup", "report", "generate", "kafka", "config")
+COMMANDS = ("demo", "run", "batch", "rollup", "report", "generate", "kafka", "config", "check")
 
 
 def vsa(*args: str, **kwargs) -> subprocess.CompletedProcess[str]:

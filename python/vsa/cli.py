@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from vsa import generate
@@ -25,7 +26,9 @@ def parser() -> argparse.ArgumentParser:
         epilog="Each command has --help. Settings: --config FILE, then VSA_<KEY> variables, "
         "then flags (docs/configuration.md).",
     )
-    top.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG")
+    top.add_argument(
+        "-v", "--verbose", action="store_true", help="log at DEBUG; an error shows its trace"
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -42,10 +45,7 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=None, help="broker port (default: a free one)")
 
     run = command("run", "the streaming job: Kafka → every table")
-    _job_flags(run)
-    run.add_argument("--bootstrap", help="Kafka bootstrap servers (kafka_bootstrap_servers)")
-    run.add_argument("--topic", help="player events topic (player_events_topic)")
-    run.add_argument("--checkpoints", help="checkpoint root (checkpoint_root)")
+    _stream_flags(run)
     run.add_argument(
         "--available-now", action="store_true", help="process what the topics hold now, then stop"
     )
@@ -73,6 +73,12 @@ def parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
+    check = command(
+        "check",
+        "check that the job can start: config, Kafka, topics, GeoIP files, locations, checkpoint",
+    )
+    _stream_flags(check)
+
     kafka = command("kafka", "a local single-node Kafka (KRaft) on loopback")
     kafka.add_argument("action", choices=("start", "stop", "status"))
     kafka.add_argument("--data-dir", type=Path, default=DEFAULT_KAFKA_DIR)
@@ -86,6 +92,14 @@ def parser() -> argparse.ArgumentParser:
         "--reference", action="store_true", help="print the Markdown table of every key instead"
     )
     return top
+
+
+def _stream_flags(sub: argparse.ArgumentParser) -> None:
+    """The flags of the streaming job (``vsa run``, and ``vsa check`` of it)."""
+    _job_flags(sub)
+    sub.add_argument("--bootstrap", help="Kafka bootstrap servers (kafka_bootstrap_servers)")
+    sub.add_argument("--topic", help="player events topic (player_events_topic)")
+    sub.add_argument("--checkpoints", help="checkpoint root (checkpoint_root)")
 
 
 def _job_flags(sub: argparse.ArgumentParser) -> None:
@@ -119,9 +133,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config, overrides=_overrides(args))
     except ConfigError as error:
+        if args.command == "check":
+            from vsa.checks import FAIL, Check
+
+            print(Check("config", FAIL, str(error)).line())
         print(f"vsa: error: {error}", file=sys.stderr)
         return 2
-    return COMMANDS[args.command](args, config)
+    try:
+        return COMMANDS[args.command](args, config)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        from vsa.checks import describe
+
+        # One line an operator can act on; the trace only when asked for.
+        if args.verbose:
+            traceback.print_exc()
+        print(f"vsa: error: {describe(error)}", file=sys.stderr)
+        return 1
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -167,7 +196,7 @@ def _run(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa.session import build_session
 
     spark = build_session(config, app_name="vsa-run")
-    progress = Progress.attach(spark)
+    progress = Progress.attach(spark, kafka_servers=config.kafka_bootstrap_servers)
     if args.available_now:
         result = pipeline.run_until_caught_up(spark, config, on_batch=progress.record)
         print(summary(spark, config, result.rows_written, result.late_events))
@@ -184,6 +213,7 @@ def _run(args: argparse.Namespace, config: VsaConfig) -> int:
 
 def _batch(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa import pipeline
+    from vsa.checks import require_ready
     from vsa.progress import summary
     from vsa.session import build_session
 
@@ -191,6 +221,7 @@ def _batch(args: argparse.Namespace, config: VsaConfig) -> int:
         print("vsa: error: batch needs --events, --cdn-logs or both", file=sys.stderr)
         raise SystemExit(2)
     spark = build_session(config, app_name="vsa-batch")
+    require_ready(spark, config, kafka=False)
     result = pipeline.run_batch(spark, config, args.events, args.cdn_logs)
     print(summary(spark, config, result.rows_written))
     return 0
@@ -198,10 +229,12 @@ def _batch(args: argparse.Namespace, config: VsaConfig) -> int:
 
 def _rollup(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa import pipeline
+    from vsa.checks import require_ready
     from vsa.progress import summary
     from vsa.session import build_session
 
     spark = build_session(config, app_name="vsa-rollup")
+    require_ready(spark, config, kafka=False)
     result = pipeline.run_rollup(spark, config)
     print(summary(spark, config, result.rows_written))
     return 0
@@ -219,6 +252,19 @@ def _report(args: argparse.Namespace, config: VsaConfig) -> int:
 
 def _generate(args: argparse.Namespace, config: VsaConfig) -> int:
     return generate.run(args, config)
+
+
+def _check(args: argparse.Namespace, config: VsaConfig) -> int:
+    from vsa.checks import FAIL, OK, Check, run_checks
+    from vsa.session import build_session
+
+    where = args.config or "defaults, VSA_* variables and flags"
+    print(Check("config", OK, f"{where}").line(), flush=True)
+    spark = build_session(config, app_name="vsa-check")
+    checks = run_checks(spark, config)
+    for check in checks:
+        print(check.line())
+    return 1 if any(check.status == FAIL for check in checks) else 0
 
 
 def _kafka(args: argparse.Namespace, config: VsaConfig) -> int:
@@ -284,6 +330,7 @@ COMMANDS = {
     "generate": _generate,
     "kafka": _kafka,
     "config": _show_config,
+    "check": _check,
 }
 
 if __name__ == "__main__":

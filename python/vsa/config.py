@@ -70,6 +70,9 @@ class VsaConfig:
         Where a query without a checkpoint starts reading: ``earliest`` or ``latest``.
     max_offsets_per_trigger
         Upper bound of records read per micro-batch (None: no bound).
+    topic_wait_seconds
+        How long the streaming job waits at start for a player topic that does not exist yet,
+        with one progress line; 0: it stops at once, naming the topic.
     kafka_options
         Kafka client settings passed through to the Kafka source and producer as
         ``kafka.<name>`` options: security (``security.protocol``, ``sasl.mechanism``,
@@ -124,6 +127,7 @@ class VsaConfig:
     checkpoint_root: str | None = None
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = None
+    topic_wait_seconds: int = 0
     # Out of repr: SASL and TLS settings hold passwords.
     kafka_options: dict[str, str] = field(default_factory=dict, repr=False)
     trigger_interval: str = "10 seconds"
@@ -154,6 +158,8 @@ class VsaConfig:
             raise ValueError(
                 f"max_offsets_per_trigger must be positive, not {self.max_offsets_per_trigger}"
             )
+        if self.topic_wait_seconds < 0:
+            raise ValueError(f"topic_wait_seconds must be >= 0, not {self.topic_wait_seconds}")
         if not 0 < self.max_event_gap_seconds < self.view_timeout_seconds:
             raise ValueError(
                 "max_event_gap_seconds must be positive and below view_timeout_seconds, got "

@@ -23,7 +23,8 @@ from pyspark.sql.streaming import StreamingQuery
 from pyspark.sql.types import StructType
 from pyspark.sql.utils import AnalysisException
 
-from vsa.config import VsaConfig, join_location
+from vsa.checks import QUERY, require_ready
+from vsa.config import VsaConfig
 from vsa.enrich import mask_client_ip, with_geo, with_user_agent
 from vsa.functions import viewer_key
 from vsa.kpis import cdn_qos, rollup
@@ -48,10 +49,6 @@ from vsa.sources import (
 from vsa.tables import BY_NAME, CDN_LOGS, PLAYER_EVENTS, TABLES, Batch, Table, tables_of
 
 KAFKA_COORDINATES = ("kafka_topic", "kafka_partition", "kafka_offset")
-# The job's one query: its name and the folder of its checkpoint under checkpoint_root.
-QUERY = "vsa"
-# Written by vsa 0.1's per-table queries; a root holding them gets a clear upgrade error.
-OLD_LAYOUT = ("player_events", "_sessions", "dead_letter", "view_slices", "kpi_minute")
 
 
 def player_records(raw: DataFrame, config: VsaConfig) -> DataFrame:
@@ -330,7 +327,7 @@ def start(
     """Starts the job's one streaming query (:func:`job`). ``trigger`` holds the keyword of
     ``DataStreamWriter.trigger`` (default: ``processingTime`` of ``config.trigger_interval``);
     ``on_batch(batch_id, rows_written, late_events)`` is called after each micro-batch."""
-    check_checkpoint_layout(spark, config)
+    require_ready(spark, config)
     checkpoint = config.checkpoint_path(QUERY)
     sources = (PLAYER_EVENTS,) * bool(config.player_events_topic) + (CDN_LOGS,) * bool(
         config.cdn_formats
@@ -445,25 +442,6 @@ def tables_reference(schemas: dict[str, StructType]) -> str:
             "",
         ]
     return "\n".join(lines)
-
-
-def check_checkpoint_layout(spark: SparkSession, config: VsaConfig) -> None:
-    """Refuses a checkpoint root written by vsa 0.1 (a query per table), naming what to do."""
-    jvm = spark._jvm  # type: ignore[attr-defined]
-    root = jvm.org.apache.hadoop.fs.Path(config.checkpoint_path(""))
-    fs = root.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
-    old = [
-        name
-        for name in OLD_LAYOUT
-        if fs.exists(jvm.org.apache.hadoop.fs.Path(join_location(root.toString(), name), "offsets"))
-    ]
-    if old:
-        raise RuntimeError(
-            f"the checkpoints under {root.toString()} ({', '.join(old)}) were written by an "
-            "earlier vsa, one streaming query per table; this vsa runs one query for all tables "
-            "and cannot resume them. Start with a new checkpoint_root (and a new output_root), "
-            'see docs/operations.md, "Upgrading from one query per table"'
-        )
 
 
 def _existing_tables(

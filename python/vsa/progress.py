@@ -10,9 +10,13 @@ print when they finish.
 from __future__ import annotations
 
 import logging
+import socket
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TextIO
 
 from pyspark.sql import SparkSession
@@ -46,17 +50,23 @@ class Progress(StreamingQueryListener):
     live
         Print the lines (True) or log them at INFO (False); defaults to whether ``out`` is a
         terminal.
+    kafka_servers
+        The job's bootstrap servers: while a query runs, a :class:`KafkaWatch` reports when
+        they stop answering, and when they answer again.
 
     ``Progress.attach(spark)`` adds one to a session. The job's writer reports what each
     batch wrote to :meth:`record` (``vsa.pipeline.start``'s ``on_batch``); ``totals`` sums it.
     """
 
-    def __init__(self, out: TextIO | None = None, live: bool | None = None) -> None:
+    def __init__(
+        self, out: TextIO | None = None, live: bool | None = None, kafka_servers: str | None = None
+    ) -> None:
         self.out = out or sys.stdout
         self.live = self.out.isatty() if live is None else live
         self.totals = Totals()
         self._batch: dict[int, tuple[int, int]] = {}
         self._lock = threading.Lock()
+        self._watch = KafkaWatch(kafka_servers, self.say) if kafka_servers else None
 
     @classmethod
     def attach(cls, spark: SparkSession, **kwargs: object) -> Progress:
@@ -74,8 +84,17 @@ class Progress(StreamingQueryListener):
             self.totals.late_events += late
             self._batch[batch_id] = (sum(rows_written.values()), late)
 
+    def say(self, line: str) -> None:
+        """One progress line: printed when live, else logged at INFO."""
+        if self.live:
+            print(line, file=self.out, flush=True)
+        else:
+            log.info("%s", line)
+
     def onQueryStarted(self, event) -> None:  # noqa: N802 - Spark's name
         log.info("query %s started (id %s)", event.name, event.id)
+        if self._watch:
+            self._watch.start()
 
     def onQueryProgress(self, event) -> None:  # noqa: N802
         p = event.progress
@@ -94,17 +113,68 @@ class Progress(StreamingQueryListener):
             dead_letters=dead,
             state_rows=sum(op.numRowsTotal for op in p.stateOperators),
         )
-        if self.live:
-            print(line, file=self.out, flush=True)
-        else:
-            log.info("%s", line)
+        self.say(line)
 
     def onQueryIdle(self, event) -> None:  # noqa: N802
         pass
 
     def onQueryTerminated(self, event) -> None:  # noqa: N802
+        if self._watch:
+            self._watch.stop()
         if event.exception:
             log.error("query %s failed: %s", event.id, event.exception)
+
+
+class KafkaWatch:
+    """Tells the operator once when none of the bootstrap servers accepts a connection, and
+    once when one does again: a query waiting for Kafka says nothing of its own, and Kafka's
+    client repeats its warnings every second (quieted in vsa's ``log4j2.properties``).
+
+    A daemon thread tries a TCP connection to each server every ``every`` seconds."""
+
+    def __init__(self, servers: str, report: Callable[[str], None], every: float = 5.0):
+        self.servers = servers
+        self.report = report
+        self.every = every
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="vsa-kafka-watch", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        since: float | None = None
+        while not self._stopped.wait(self.every):
+            answers = any(_connects(server) for server in self.servers.split(","))
+            if not answers and since is None:
+                since = time.time()
+                at = datetime.fromtimestamp(since, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                self.report(
+                    f"Kafka unreachable at {self.servers} since {at}; the job resumes when it "
+                    "answers"
+                )
+            elif answers and since is not None:
+                self.report(
+                    f"Kafka reachable again at {self.servers} after {time.time() - since:.0f} s"
+                )
+                since = None
+
+
+def _connects(server: str, timeout: float = 2.0) -> bool:
+    """Whether ``host:port`` accepts a TCP connection (9092 when it names no port)."""
+    host, _, port = server.strip().rpartition(":")
+    if not host or not port.isdigit():
+        host, port = server.strip(), "9092"
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def batch_line(

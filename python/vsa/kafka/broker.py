@@ -1,22 +1,27 @@
 """One Apache Kafka 4.x node in KRaft mode (broker and controller), run from Maven Central jars.
 
 The jars are resolved at build time (``make kafka-lib``, sbt's ``kafkaBrokerLib``) into
-``.vsa/kafka/<version>/lib``; ``VSA_KAFKA_LIB`` points elsewhere.
+``.vsa/kafka/<version>/lib``; ``VSA_KAFKA_LIB`` points elsewhere. The node listens in plain
+text, or, given a :class:`ScramUser`, with SASL_SSL and SCRAM-SHA-512 only: a TLS key made with
+the JDK's ``keytool`` and the user added when the storage is formatted.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LIB_ENV = "VSA_KAFKA_LIB"
 READY_LINE = "Kafka Server started"
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 # JVM flags that favour a quick start over peak throughput: this broker serves tests and demos.
 JVM_FLAGS = ("-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto")
 
@@ -46,9 +51,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class ScramUser:
+    """A SCRAM-SHA-512 user: the only one a SASL_SSL :class:`LocalKafka` accepts."""
+
+    name: str
+    password: str = field(repr=False)
+
+    def jaas_config(self) -> str:
+        """The ``sasl.jaas.config`` of a client that logs in as this user."""
+        return f'{SCRAM_LOGIN_MODULE} required username="{self.name}" password="{self.password}";'
+
+
 @dataclass
 class LocalKafka:
-    """A single-node Kafka on 127.0.0.1:``port`` with its data and logs under ``data_dir``.
+    """A single-node Kafka on 127.0.0.1:``port`` with its data and logs under ``data_dir``;
+    with ``scram_user``, its one listener is SASL_SSL (SCRAM-SHA-512 over TLS) and
+    :attr:`client_options` are the ``kafka_options`` of a client.
 
     Examples
     --------
@@ -60,6 +79,7 @@ class LocalKafka:
     data_dir: Path
     port: int = 9092
     controller_port: int | None = None
+    scram_user: ScramUser | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
@@ -69,6 +89,24 @@ class LocalKafka:
     @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def client_options(self) -> dict[str, str]:
+        """The Kafka client settings that connect to this node ({} in plain text)."""
+        if self.scram_user is None:
+            return {}
+        return {
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": SCRAM_MECHANISM,
+            "sasl.jaas.config": self.scram_user.jaas_config(),
+            "ssl.truststore.location": str(self._tls_dir / "truststore.p12"),
+            "ssl.truststore.type": "PKCS12",
+            "ssl.truststore.password": self._store_password(),
+        }
+
+    @property
+    def _tls_dir(self) -> Path:
+        return self.data_dir / "tls"
 
     @property
     def pid_file(self) -> Path:
@@ -90,7 +128,14 @@ class LocalKafka:
         classpath = str(kafka_lib_dir() / "*")
         jvm = [*JVM_FLAGS, f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}"]
         if not (self.data_dir / "log" / "meta.properties").exists():
-            subprocess.run(
+            scram = []
+            if self.scram_user is not None:
+                user = self.scram_user
+                scram = [
+                    "--add-scram",
+                    f"{SCRAM_MECHANISM}=[name={user.name},password={user.password}]",
+                ]
+            formatted = subprocess.run(
                 [
                     "java",
                     *jvm,
@@ -102,11 +147,15 @@ class LocalKafka:
                     _cluster_id(),
                     "-c",
                     str(properties),
+                    *scram,
                 ],
-                check=True,
                 capture_output=True,
                 text=True,
             )
+            if formatted.returncode != 0:
+                raise RuntimeError(
+                    f"formatting the Kafka storage failed: {formatted.stderr[-2000:]}"
+                )
         self.log_file.write_text("")
         with open(self.data_dir / "stdout.log", "w") as out:
             process = subprocess.Popen(
@@ -151,6 +200,7 @@ class LocalKafka:
                 topic,
                 "--partitions",
                 str(partitions),
+                *self._command_config(),
             ],
             capture_output=True,
             text=True,
@@ -183,18 +233,78 @@ class LocalKafka:
         except (FileNotFoundError, ValueError):
             return None
 
+    def _command_config(self) -> list[str]:
+        """The ``--command-config`` of Kafka's command-line tools (none in plain text)."""
+        if self.scram_user is None:
+            return []
+        path = self.data_dir / "client.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in self.client_options.items()))
+        return ["--command-config", str(path)]
+
     def _write_config(self) -> Path:
         log4j = self.data_dir / "log4j2.properties"
         log4j.write_text(_LOG4J.format(log_file=self.log_file))
+        listener = _PLAINTEXT_LISTENER.format(port=self.port, controller_port=self.controller_port)
+        if self.scram_user is not None:
+            self._make_tls_stores()
+            password = self._store_password()
+            listener = _SASL_SSL_LISTENER.format(
+                port=self.port,
+                controller_port=self.controller_port,
+                mechanism=SCRAM_MECHANISM,
+                jaas=self.scram_user.jaas_config(),
+                keystore=self._tls_dir / "broker.p12",
+                truststore=self._tls_dir / "truststore.p12",
+                password=password,
+            )
         properties = self.data_dir / "server.properties"
         properties.write_text(
             _SERVER_PROPERTIES.format(
-                port=self.port,
                 controller_port=self.controller_port,
                 log_dir=self.data_dir / "log",
             )
+            + listener
         )
         return properties
+
+    def _store_password(self) -> str:
+        """The password of the TLS key and trust stores, made once per data directory."""
+        path = self._tls_dir / "store-password"
+        if not path.exists():
+            self._tls_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(16))
+            path.chmod(0o600)
+        return path.read_text()
+
+    def _make_tls_stores(self) -> None:
+        """A self-signed key for 127.0.0.1 and a trust store holding its certificate, made
+        with ``keytool`` on first start."""
+        keystore = self._tls_dir / "broker.p12"
+        truststore = self._tls_dir / "truststore.p12"
+        if keystore.exists() and truststore.exists():
+            return
+        password = self._store_password()
+        certificate = self._tls_dir / "broker.pem"
+        store = ["-storetype", "PKCS12", "-storepass", password]
+        for command in (
+            ["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048"]
+            + [
+                "-validity",
+                "3650",
+                "-dname",
+                "CN=localhost",
+                "-ext",
+                "SAN=IP:127.0.0.1,DNS:localhost",
+            ]
+            + ["-keystore", str(keystore), *store, "-keypass", password],
+            ["-exportcert", "-alias", "broker", "-rfc", "-file", str(certificate)]
+            + ["-keystore", str(keystore), *store],
+            ["-importcert", "-noprompt", "-alias", "broker", "-file", str(certificate)]
+            + ["-keystore", str(truststore), *store],
+        ):
+            done = subprocess.run(["keytool", *command], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"keytool {command[0]} failed: {done.stdout}{done.stderr}")
 
 
 def _cluster_id() -> str:
@@ -240,11 +350,7 @@ _SERVER_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs={log_dir}
 num.partitions=2
 auto.create.topics.enable=true
@@ -256,6 +362,31 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 log.retention.hours=168
+"""
+
+_PLAINTEXT_LISTENER = """\
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+"""
+
+# The one client listener: SCRAM-SHA-512 over TLS, for clients and the node itself.
+_SASL_SSL_LISTENER = """\
+listeners=SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=SASL_SSL://127.0.0.1:{port}
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms={mechanism}
+sasl.mechanism.inter.broker.protocol={mechanism}
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={jaas}
+ssl.keystore.location={keystore}
+ssl.keystore.type=PKCS12
+ssl.keystore.password={password}
+ssl.key.password={password}
+ssl.truststore.location={truststore}
+ssl.truststore.type=PKCS12
+ssl.truststore.password={password}
 """
 
 _LOG4J = """\
