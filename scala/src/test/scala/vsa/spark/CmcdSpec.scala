@@ -88,6 +88,8 @@ class CmcdSpec extends AnyFunSuite with LocalSpark {
     assert(spark.sql("SELECT vsa_parse_cmcd('Host: a\nAccept: b')").first().isNullAt(0))
     val twice = parse("/seg.m4s?CMCD=br%253D800%252Cnor%253D%2522..%25252Fs.m4v%2522")
     assert(twice.getAs[Long]("br") == 800L && twice.getAs[String]("nor") == "../s.m4v")
+    val value = parse("br%3D800%2Cnor%3D%22..%252Fs.m4v%22") // the argument's value without `CMCD=`
+    assert(value.getAs[Long]("br") == 800L && value.getAs[String]("nor") == "../s.m4v")
   }
 
   test("Akamai's query form: a lower-case name, a version prefix, quotes as %22, a stray closing quote") {

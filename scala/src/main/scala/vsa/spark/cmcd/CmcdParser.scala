@@ -78,13 +78,15 @@ object CmcdParser {
   // Akamai DataStream 2 writes the query argument as `cmcd=//1.0@V/<dictionary>`.
   private val AkamaiPrefix = "^//[0-9.]+@V/".r
 
-  /** The dictionary of `input`'s CMCD: the values of its CMCD headers joined, its `CMCD` query argument (any case), or
-    * `input` itself read as a dictionary. `None`: no CMCD (null, empty, or a query string or headers without it).
+  /** The dictionary of `input`'s CMCD: the values of its CMCD headers joined, its `CMCD` query argument (any case), the
+    * argument's value alone (still percent-encoded), or `input` itself read as a dictionary. `None`: no CMCD (null,
+    * empty, or a query string or headers without it).
     */
   def parse(input: String): Option[mutable.LinkedHashMap[String, SfValue]] = {
     val dictionary =
       if (HeaderLine.matcher(input).lookingAt()) headerValues(input)
       else if (looksLikeQuery(input)) queryArgument(input).map(queryValue)
+      else if (encodedOutsideStrings(input)) Some(queryValue(input)) // the argument's value alone
       else Some(input)
     dictionary.map(_.trim).filter(_.nonEmpty).map(new Reader(_).dictionary())
   }
