@@ -215,6 +215,37 @@ def test_cloudfront_standard(spark, tmp_path):
     assert all("81.2.69.142" not in d.raw for d in dead)  # IPs masked in dead letters too
 
 
+def test_cloudfront_lines_as_they_come(spark):
+    """inputs.md "What real logs look like": sc-status 000, a `User-Agent:` prefix, a 31-field
+    row, a list in x-forwarded-for, a trailing field; and a configured field list."""
+    chrome = CHROME.replace(" ", "%20")
+    lines = [
+        cf_line(time="21:02:32", **{"sc-status": "000", "sc-bytes": "0"}),
+        cf_line(time="21:02:33", **{"cs(User-Agent)": f"User-Agent:%20{chrome}"}),
+        "\t".join(cf_line(time="21:02:34").split("\t")[:31]),
+        cf_line(time="21:02:35", **{"x-forwarded-for": "203.0.113.7,%20198.51.100.2"}),
+        cf_line(time="21:02:36") + "\tnew-field",
+    ]
+    rows, dead = run(spark, "cloudfront", lines)
+    assert dead == []
+    assert [r.status for r in rows] == [0, 200, 200, 200, 200]  # 000: no response, still a row
+    assert rows[1].user_agent == CHROME and rows[1].browser_family == "Chrome"
+    assert (rows[2].ttfb_ms, rows[2].download_ms, rows[4].ttfb_ms) == (1.0, 1.0, 1.0)
+    old = tuple(CF_FIELDS.split()[:24])
+    short = ["\t".join(cf_line().split("\t")[:24])]
+    (row,), dead = run(spark, "cloudfront", short, cloudfront_fields=old)
+    assert dead == [] and (row.status, row.ttfb_ms, row.pop) == (200, None, "LAX1-C1")
+
+
+def test_cloudfront_realtime_cmcd_headers(spark):
+    """CMCD request headers in cs-headers (`Name:value` lines, names in any case)."""
+    line = "1700000000.123\t81.2.69.142\t200\t/seg.m4s\tHost:a%0Acmcd-request:bl=21300,su%0A"
+    line += "CMCD-Object:br=3200%0A"
+    fields = ("timestamp", "c-ip", "sc-status", "cs-uri-stem", "cs-headers")
+    (row,), dead = run(spark, "cloudfront-realtime", [line], cloudfront_realtime_fields=fields)
+    assert dead == [] and (row.cmcd_bl, row.cmcd_br, row.cmcd_su) == (21300, 3200, True)
+
+
 def test_cloudfront_fields_header_is_honoured(spark):
     """A record holding a whole log file: its own #Fields order, fewer fields, applies."""
     record = "\n".join(

@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 from vsa.config import VsaConfig
 from vsa.functions import parse_cmcd
 from vsa.normalize.cdn.cmcd import CMCD_KEYS
+from vsa.normalize.cdn.parse import DOCUMENT_FORMATS
 from vsa.pipeline import cdn_records
 from vsa.sources.files import read_cdn_files
 
@@ -35,7 +36,6 @@ REAL = Path(
     os.environ.get("VSA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
 REAL = REAL / "cdn-real"
-JSON_FORMATS = ("akamai-ds2", "edgecast", "fastly")
 UTC = dt.timezone.utc
 
 
@@ -51,7 +51,9 @@ def real(shared_data: Path) -> Path:
 
 @functools.cache
 def _tables(spark: SparkSession, fmt: str, path: str, config: str) -> tuple[list, list]:
-    raw = read_cdn_files(spark, path, headers=fmt == "cloudfront", documents=fmt in JSON_FORMATS)
+    raw = read_cdn_files(
+        spark, path, headers=fmt == "cloudfront", documents=fmt in DOCUMENT_FORMATS
+    )
     return _split(cdn_records(raw, CONFIGS[config], fmt).collect())
 
 

@@ -34,6 +34,9 @@ FORMATS: dict[str, CdnFormat] = {
     "fastly": fastly.FORMAT,
     "nginx": nginx.FORMAT,
 }
+# The formats whose records may be JSON documents of many requests (arrays, envelopes): their
+# files are read with `vsa.sources.files.read_cdn_files(..., documents=True)`.
+DOCUMENT_FORMATS = tuple(name for name, spec in FORMATS.items() if spec.unbatch)
 
 
 def parse_cdn_logs(
