@@ -20,7 +20,7 @@ KEYS = {
     "bl": ("bl=21300", 21300),
     "dl": ("dl=18500", 18500),
     "mtp": ("mtp=48100", 48100),
-    "nor": ('nor="..%2F300kbps%2Fsegment35.m4v"', "..%2F300kbps%2Fsegment35.m4v"),
+    "nor": ('nor="..%2F300kbps%2Fsegment35.m4v"', "../300kbps/segment35.m4v"),  # decoded
     "nrr": ('nrr="12323-48763"', "12323-48763"),
     "su": ("su", True),
     "bs": ("bs", True),
@@ -83,10 +83,10 @@ def test_absent_defaults_escapes_lists_and_unknown_keys(spark):
     assert escaped.other == {
         "com.example-pid": "p",
         "xyz": "false",
-        "br": "(3000 1500)",
-        "bl": "(21300 900)",
+        "br": "[3000,1500]",
+        "bl": "[21300,900]",
     }
-    assert lists.nor == "seg2.m4s" and lists.other == {"nor": '("seg2.m4s" "seg3.m4s")'}
+    assert lists.nor == "seg2.m4s" and lists.other == {"nor": '["seg2.m4s","seg3.m4s"]'}
     assert quoted.ot == "v"
     assert bare_query.br == 800
 

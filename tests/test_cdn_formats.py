@@ -206,10 +206,44 @@ def test_cloudfront_standard(spark, tmp_path):
         ("cdn_logs", "bad_type"),
         ("cdn_logs", "missing_field"),
     ]
-    assert dead[0].detail == "3 tab-separated fields, the #Fields list has 33"
-    assert dead[2].detail == "status is not a number: OK"
-    assert dead[3].detail == "missing: status"
+    assert dead[0].detail == (
+        "cloudfront: 3 tab-separated fields, fewer than the oldest layout's 23 "
+        "(its field list has 33)"
+    )
+    assert dead[2].detail == "cloudfront: status is not a number: OK"
+    assert dead[3].detail == "cloudfront: missing: status"
     assert all("81.2.69.142" not in d.raw for d in dead)  # IPs masked in dead letters too
+
+
+def test_cloudfront_lines_as_they_come(spark):
+    """inputs.md "What real logs look like": sc-status 000, a `User-Agent:` prefix, a 31-field
+    row, a list in x-forwarded-for, a trailing field; and a configured field list."""
+    chrome = CHROME.replace(" ", "%20")
+    lines = [
+        cf_line(time="21:02:32", **{"sc-status": "000", "sc-bytes": "0"}),
+        cf_line(time="21:02:33", **{"cs(User-Agent)": f"User-Agent:%20{chrome}"}),
+        "\t".join(cf_line(time="21:02:34").split("\t")[:31]),
+        cf_line(time="21:02:35", **{"x-forwarded-for": "203.0.113.7,%20198.51.100.2"}),
+        cf_line(time="21:02:36") + "\tnew-field",
+    ]
+    rows, dead = run(spark, "cloudfront", lines)
+    assert dead == []
+    assert [r.status for r in rows] == [0, 200, 200, 200, 200]  # 000: no response, still a row
+    assert rows[1].user_agent == CHROME and rows[1].browser_family == "Chrome"
+    assert (rows[2].ttfb_ms, rows[2].download_ms, rows[4].ttfb_ms) == (1.0, 1.0, 1.0)
+    old = tuple(CF_FIELDS.split()[:24])
+    short = ["\t".join(cf_line().split("\t")[:24])]
+    (row,), dead = run(spark, "cloudfront", short, cloudfront_fields=old)
+    assert dead == [] and (row.status, row.ttfb_ms, row.pop) == (200, None, "LAX1-C1")
+
+
+def test_cloudfront_realtime_cmcd_headers(spark):
+    """CMCD request headers in cs-headers (`Name:value` lines, names in any case)."""
+    line = "1700000000.123\t81.2.69.142\t200\t/seg.m4s\tHost:a%0Acmcd-request:bl=21300,su%0A"
+    line += "CMCD-Object:br=3200%0A"
+    fields = ("timestamp", "c-ip", "sc-status", "cs-uri-stem", "cs-headers")
+    (row,), dead = run(spark, "cloudfront-realtime", [line], cloudfront_realtime_fields=fields)
+    assert dead == [] and (row.cmcd_bl, row.cmcd_br, row.cmcd_su) == (21300, 3200, True)
 
 
 def test_cloudfront_fields_header_is_honoured(spark):
@@ -352,7 +386,7 @@ def test_cloudfront_realtime(spark):
     # CMCD in the query wins over the (absent) fields; `ot=m` names the object type.
     assert (q.cmcd_br, q.cmcd_ot, q.object_type, q.cmcd_v) == (800, "m", "manifest", 1)
     assert [d.reason for d in dead] == ["bad_field_count", "bad_timestamp"]
-    assert "configured real-time field list has 24" in dead[0].detail
+    assert dead[0].detail.startswith("cloudfront-realtime: 3 tab-separated fields")
 
 
 def test_akamai_datastream2(spark):
@@ -454,7 +488,12 @@ def test_akamai_datastream2(spark):
         "23.50.55.40",
     )
     assert (s.status, s.object_type, s.client_ip) == (500, "manifest", "2001:db8::")
-    assert [d.reason for d in dead] == ["malformed_json", "malformed_json"]
+    # A JSON array is read element by element: 1 and 2 are not objects.
+    assert [(d.reason, d.raw) for d in dead] == [
+        ("malformed_json", "1"),
+        ("malformed_json", "2"),
+        ("malformed_json", '{"reqTimeSec": "1700000001", "cliIP"'),
+    ]
 
 
 def edgecast_log(**v: object) -> dict:
@@ -495,6 +534,8 @@ def test_edgecast_rtld_single_and_batched(spark):
                 cache_status="TCP_MISS",
                 bytes_out=1500000,
                 write_time=0.75,
+                prewrite_time=0.012,
+                total_time=0.8,
                 query="?CMCD=br%3D2000%2Cbs%2Csid%3D%22x%22",
             ),
             edgecast_log(
@@ -533,9 +574,11 @@ def test_edgecast_rtld_single_and_batched(spark):
         "manifest",
         "LHD",
     )
-    assert (media.bytes, media.download_ms, media.ttfb_ms, media.query) == (
+    # total_time is the download; prewrite_time the time to first byte (write_time only a part).
+    assert (media.bytes, media.download_ms, media.ttfb_ms, single.download_ms, media.query) == (
         1500000,
-        750.0,
+        800.0,
+        12.0,
         None,
         "CMCD=br%3D2000%2Cbs%2Csid%3D%22x%22",
     )
@@ -547,7 +590,7 @@ def test_edgecast_rtld_single_and_batched(spark):
     )
     assert (revalidated.client_ip, revalidated.cdn) == ("2a02:c7f:1234::", "edgecast")
     assert [(d.reason, d.detail) for d in dead] == [
-        ("bad_timestamp", "not a timestamp: not a time")
+        ("bad_timestamp", "edgecast: not a timestamp: not a time")
     ]
 
 

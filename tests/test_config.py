@@ -115,7 +115,10 @@ def test_optional_keys_accept_empty_env_as_unset():
 
 
 # A value VsaConfig accepts for each tuple-typed key.
-LIST_VALUES = {"cloudfront_realtime_fields": ("timestamp", "c-ip", "sc-status")}
+LIST_VALUES = {
+    "cloudfront_fields": ("date", "time", "sc-status"),
+    "cloudfront_realtime_fields": ("timestamp", "c-ip", "sc-status"),
+}
 
 
 def test_every_list_key_has_a_test_value():

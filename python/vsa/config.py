@@ -114,6 +114,9 @@ class VsaConfig:
         The ``cdn`` column of CDN requests; default: the vendor of the format.
     cdn_pop
         The ``pop`` column for formats that carry none (nginx).
+    cloudfront_fields
+        The field list of CloudFront standard log lines without a ``#Fields:`` line (Kafka
+        records of single lines); default: the documented 33 fields.
     cloudfront_realtime_fields
         The field list of the CloudFront real-time log configuration, in its order; default:
         ``vsa.normalize.cdn.CLOUDFRONT_REALTIME_FIELDS``.
@@ -146,6 +149,7 @@ class VsaConfig:
     cdn_topic_formats: dict[str, str] = field(default_factory=dict)
     cdn_name: str | None = None
     cdn_pop: str | None = None
+    cloudfront_fields: tuple[str, ...] | None = None
     cloudfront_realtime_fields: tuple[str, ...] | None = None
     fastly_field_map: dict[str, str] = field(default_factory=dict)
 

@@ -25,14 +25,31 @@ def read_text_files(spark: SparkSession, path: str) -> DataFrame:
     return lines.select(F.col("value").alias("raw"), *_no_kafka())
 
 
-def read_cdn_files(spark: SparkSession, path: str, headers: bool = True) -> DataFrame:
+def read_cdn_files(
+    spark: SparkSession, path: str, headers: bool = True, documents: bool = False
+) -> DataFrame:
     """Log files (plain or compressed, a file or a directory) as raw records, one per line.
+
     With ``headers`` (CloudFront standard logs), ``file_fields`` holds the names of each
-    file's own ``#Fields:`` line, if any: finding them costs one more pass over the files."""
+    file's own ``#Fields:`` line (space- or TAB-separated), if any. With ``documents`` (the JSON
+    formats), a file that is one pretty-printed JSON document (an RTLD envelope, a JSON array:
+    a line that is a lone ``{`` or starts with ``[``) is one record, whole. Either costs one more
+    pass over the files, to find them."""
     lines = spark.read.text(path).where(F.trim("value") != "")
-    if not headers:
+    if not headers and not documents:
         return lines.select(F.col("value").alias("raw"), *_no_kafka())
     with_file = lines.select("value", F.col("_metadata.file_path").alias("_file"))
+    if documents:
+        whole = with_file.where(F.col("value").rlike(r"^\s*(\[|\{\s*$)")).select("_file").distinct()
+        paths = [row._file for row in whole.collect()]
+        line_records = with_file.where(~F.col("_file").isin(paths)).select(
+            F.col("value").alias("raw"), *_no_kafka()
+        )
+        if not paths:
+            return line_records
+        files = spark.read.text(paths, wholetext=True)
+        whole_files = files.select(F.col("value").alias("raw"), *_no_kafka())
+        return line_records.unionByName(whole_files)
     fields = (
         with_file.where(F.col("value").startswith("#Fields:"))
         .groupBy("_file")

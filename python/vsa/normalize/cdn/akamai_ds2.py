@@ -1,27 +1,47 @@
-"""Akamai DataStream 2: one JSON object per line, empty fields omitted."""
+"""Akamai DataStream 2: one JSON object per line (or a JSON array of them). Empty fields are
+omitted or arrive as ``-``, ``""`` or ``^``; any value may be a string or a number; keys may
+arrive lower-cased after a logging pipeline, so they are read case-insensitively."""
 
 from __future__ import annotations
 
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
 from vsa.normalize.cdn.fields import (
+    JSON_MAP,
+    VALUES,
     CdnFormat,
     Fields,
     Parsed,
     cache,
     decode,
     epoch_seconds,
-    json_fields,
-    json_object,
+    json_entries,
     normalized,
+    user_agent,
     validate,
 )
 
 
+def prepare(line: Column, config: VsaConfig) -> list[tuple[str, Column]]:
+    """The object as a map with lower-case keys (null if the line is not a JSON object)."""
+    values = F.from_json(line, JSON_MAP)
+    return [(VALUES, F.transform_keys(values, lambda key, _: F.lower(key)))]
+
+
 def parse(fields: Fields, config: VsaConfig) -> Parsed:
-    get, malformed = json_fields(fields)
+    values = F.col(VALUES)
+    # DataStream's placeholders for an empty value, besides omitting it (`-` and the empty
+    # string are everyone's: Fields.read nulls them).
+    get = fields.read(
+        lambda name: F.when(
+            ~values.getItem(name.lower()).isin("^", '""'), values.getItem(name.lower())
+        )
+    )
+    malformed = (values.isNull(), "malformed_json", F.lit("not a JSON object"))
     turnaround, transfer = get("turnAroundTimeMSec"), get("transferTimeMSec")
+    path = get("reqPath")
     text = {
         "timestamp": get("reqTimeSec"),
         "status": get("statusCode"),
@@ -32,9 +52,10 @@ def parse(fields: Fields, config: VsaConfig) -> Parsed:
     request = normalized(
         timestamp=epoch_seconds(text["timestamp"]),
         client_ip=get("cliIP"),
-        user_agent=decode(get("UA")),
+        user_agent=user_agent(get("UA")),
         host=get("reqHost"),
-        path=decode(get("reqPath")),
+        # reqPath may come without its leading '/'.
+        path=decode(F.when(path.startswith("/"), path).otherwise(F.concat(F.lit("/"), path))),
         query=get("queryStr"),
         status=text["status"].try_cast("int"),
         bytes=text["bytes"].try_cast("bigint"),
@@ -50,7 +71,7 @@ def parse(fields: Fields, config: VsaConfig) -> Parsed:
         "download_ms",
         F.when(text["download_ms"].isNotNull(), request.getField("download_ms")),
     )
-    return validate(request, malformed, text)
+    return validate(request, [malformed], text)
 
 
-FORMAT = CdnFormat(cdn="akamai", prepare=json_object, parse=parse)
+FORMAT = CdnFormat(cdn="akamai", prepare=prepare, parse=parse, unbatch=json_entries())

@@ -1,5 +1,6 @@
 """CloudFront standard logs: tab-separated, ``-`` for missing, in the order of the ``#Fields:``
-line of the file (or of the multi-line record), else of the documented 33 fields."""
+line of the file (or of the multi-line record), else of ``VsaConfig.cloudfront_fields`` (default:
+the documented 33 fields)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,18 @@ from vsa.normalize.cdn.fields import (
     Getter,
     Parsed,
     cache,
-    decode,
     normalized,
     positional,
     seconds_to_ms,
     tab_separated,
+    target_path,
+    target_query,
     validate,
 )
+from vsa.normalize.cdn.fields import user_agent as decoded_user_agent
 
 # CloudFront standard logs, the 33 fields of the documented order (used when a file or record
-# has no `#Fields:` line of its own).
+# has no `#Fields:` line of its own and `VsaConfig.cloudfront_fields` names none).
 CLOUDFRONT_FIELDS = [
     "date",
     "time",
@@ -63,18 +66,21 @@ CLOUDFRONT_FIELDS = [
 _DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
-def prepare(line: Column) -> list[tuple[str, Column]]:
-    """The line's values, and the field names: the record's or file's ``#Fields:`` line
-    (``_header``), else the documented order."""
-    return [
-        *tab_separated(line),
-        ("_names", F.coalesce("_header", F.array(*map(F.lit, CLOUDFRONT_FIELDS)))),
-    ]
+def with_names(
+    default: Callable[[VsaConfig], list[str]],
+) -> Callable[[Column, VsaConfig], list[tuple[str, Column]]]:
+    """A CloudFront format's ``prepare``: the line's values and their names, the record's or
+    file's ``#Fields:`` line (``_header``) if it has one, else ``default(config)``."""
+
+    def prepare(line: Column, config: VsaConfig) -> list[tuple[str, Column]]:
+        names = F.array(*map(F.lit, default(config)))
+        return [*tab_separated(line), ("_names", F.coalesce("_header", names))]
+
+    return prepare
 
 
 def parse(fields: Fields, config: VsaConfig) -> Parsed:
-    names = F.col("_names")
-    get, wrong_count = positional(fields, names, "the #Fields list")
+    get, too_short = positional(fields, F.col("_names"), "its field list")
     date, time = get("date"), get("time")
     # ISO-8601 text read by a cast: ~20x cheaper per row than a datetime pattern.
     stamp = F.concat(date, F.lit("T"), time, F.lit("Z"))
@@ -85,7 +91,7 @@ def parse(fields: Fields, config: VsaConfig) -> Parsed:
         user_agent="cs(User-Agent)",
         host="cs(Host)",
     )
-    return validate(request, wrong_count, text)
+    return validate(request, too_short, text)
 
 
 def edge_request(
@@ -97,7 +103,10 @@ def edge_request(
 ) -> tuple[Column, dict[str, Column]]:
     """(the request, the text of its checked fields) of a CloudFront line, standard or real-time:
     the same fields but the timestamp (its text, read by ``timestamp``) and the names of the user
-    agent and host fields."""
+    agent and host fields. The viewer's host is ``x-host-header`` (the host field is the
+    distribution's own domain); a real-time ``cs-uri-stem`` holds the query too, which
+    ``cs-uri-query`` repeats: the path stops at the ``?``."""
+    stem = get("cs-uri-stem")
     text = {
         "timestamp": timestamp_text,
         "status": get("sc-status"),
@@ -108,10 +117,10 @@ def edge_request(
     request = normalized(
         timestamp=timestamp(text["timestamp"]),
         client_ip=get("c-ip"),
-        user_agent=decode(get(user_agent)),
+        user_agent=decoded_user_agent(get(user_agent)),
         host=F.coalesce(get("x-host-header"), get(host)),
-        path=get("cs-uri-stem"),
-        query=get("cs-uri-query"),
+        path=target_path(stem),
+        query=F.coalesce(get("cs-uri-query"), target_query(stem)),
         status=text["status"].try_cast("int"),
         bytes=text["bytes"].try_cast("bigint"),
         ttfb_ms=seconds_to_ms(text["ttfb_ms"]),
@@ -122,4 +131,8 @@ def edge_request(
     return request, text
 
 
-FORMAT = CdnFormat(cdn="cloudfront", prepare=prepare, parse=parse)
+FORMAT = CdnFormat(
+    cdn="cloudfront",
+    prepare=with_names(lambda config: list(config.cloudfront_fields or CLOUDFRONT_FIELDS)),
+    parse=parse,
+)

@@ -1,6 +1,7 @@
 """CloudFront real-time logs: tab-separated and positional, the fields of the real-time log
-configuration in CloudFront's order (``VsaConfig.cloudfront_realtime_fields``); its ``cmcd-*``
-fields fill the request's ``cmcd_fields``."""
+configuration in CloudFront's order (``VsaConfig.cloudfront_realtime_fields``; a record's own
+``#Fields:`` line, if it has one, wins); its ``cmcd-*`` fields fill the request's
+``cmcd_fields``, and CMCD headers in ``cs-headers`` its ``cmcd_text``."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
-from vsa.normalize.cdn.cloudfront import edge_request
+from vsa.normalize.cdn.cloudfront import edge_request, with_names
 from vsa.normalize.cdn.cmcd import CLOUDFRONT_CMCD_FIELDS, CMCD_FIELDS_TYPE
 from vsa.normalize.cdn.fields import (
     CdnFormat,
     Fields,
     Getter,
     Parsed,
+    decode,
     epoch_seconds,
     positional,
-    tab_separated,
     validate,
 )
 
@@ -92,15 +93,25 @@ CLOUDFRONT_REALTIME_FIELDS = [
 ]
 
 
+def _configured(config: VsaConfig) -> list[str]:
+    return list(config.cloudfront_realtime_fields or CLOUDFRONT_REALTIME_FIELDS)
+
+
 def parse(fields: Fields, config: VsaConfig) -> Parsed:
-    configured = list(config.cloudfront_realtime_fields or CLOUDFRONT_REALTIME_FIELDS)
-    names = F.array(*map(F.lit, configured))
-    get, wrong_count = positional(fields, names, "the configured real-time field list")
+    configured = _configured(config)
+    get, too_short = positional(fields, F.col("_names"), "its field list")
     request, text = edge_request(
         get, get("timestamp"), epoch_seconds, user_agent="cs-user-agent", host="cs-host"
     )
     request = request.withField("cmcd_fields", _cmcd_fields(get, configured))
-    return validate(request, wrong_count, text)
+    if "cs-headers" in configured:
+        # The request's headers (`Name:value` lines joined by %0A): vsa_parse_cmcd reads the
+        # CMCD ones.
+        headers = get("cs-headers")
+        request = request.withField(
+            "cmcd_text", F.when(F.lower(headers).contains("cmcd-"), decode(headers))
+        )
+    return validate(request, too_short, text)
 
 
 def _cmcd_fields(get: Getter, configured: list[str]) -> Column:
@@ -123,4 +134,4 @@ def _cmcd_fields(get: Getter, configured: list[str]) -> Column:
     return F.when(any_cmcd, F.struct(*[v.alias(k) for k, v in cmcd.items()])).cast(CMCD_FIELDS_TYPE)
 
 
-FORMAT = CdnFormat(cdn="cloudfront", prepare=tab_separated, parse=parse)
+FORMAT = CdnFormat(cdn="cloudfront", prepare=with_names(_configured), parse=parse)

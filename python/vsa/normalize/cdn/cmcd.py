@@ -94,8 +94,10 @@ def with_cmcd(requests: DataFrame) -> DataFrame:
     ``cmcd-*`` fields fill the keys neither had (``cmcd_fields``, when present).
     """
     query = F.col("query")
-    # One call per row: the query (as a query string) if it has CMCD, else the header values.
-    text = F.coalesce(F.when(query.contains("CMCD="), F.concat(F.lit("?"), query)), "cmcd_text")
+    # One call per row: the query (as a query string) if it has CMCD (Akamai writes `cmcd=`),
+    # else the header values.
+    has_cmcd = query.contains("CMCD=") | query.contains("cmcd=")
+    text = F.coalesce(F.when(has_cmcd, F.concat(F.lit("?"), query)), "cmcd_text")
     cmcd = parse_cmcd(text)
     out = requests.withColumn("_cmcd", cmcd)
     fields = "cmcd_fields" in requests.columns  # absent when a caller built its own rows

@@ -1,5 +1,7 @@
-"""Fastly: one JSON object per line, in vsa's preset (docs/cdn.md gives the VCL log format
-that writes it) or with the keys of ``VsaConfig.fastly_field_map``."""
+"""Fastly: one JSON object per line (or a JSON array of them). Fastly has no fixed format: the
+preset reads the names real formats use (``start_time``, ``client_ip``, ``req_uri``,
+``resp_status``, ...) and those of vsa's own VCL format (docs/cdn.md), and
+``VsaConfig.fastly_field_map`` names your own keys."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from vsa.normalize.cdn.fields import (
     Fields,
     Parsed,
     epoch_seconds,
+    json_entries,
     json_fields,
     json_object,
     normalized,
@@ -21,21 +24,22 @@ from vsa.normalize.cdn.fields import (
     validate,
 )
 
-# vsa's Fastly JSON preset (docs/cdn.md gives the VCL log format that writes it): normalized
-# name → JSON key. `VsaConfig.fastly_field_map` overrides any of these keys.
+# The preset: normalized name → the JSON keys read for it, the first present wins (the names of
+# real Fastly formats first, then those of vsa's VCL format in docs/cdn.md).
+# `VsaConfig.fastly_field_map` replaces a name's keys with the one key it gives.
 FASTLY_PRESET = {
-    "timestamp": "timestamp",  # ISO-8601 with offset, or epoch seconds
-    "client_ip": "client_ip",
-    "user_agent": "user_agent",
-    "host": "host",
-    "url": "url",  # path and query
-    "status": "status",
-    "bytes": "bytes",
-    "elapsed_us": "time_elapsed",  # time.elapsed.usec
-    "ttfb_s": "time_to_first_byte",  # time.to_first_byte, seconds
-    "cache_state": "fastly_info_state",  # fastly_info.state
-    "pop": "pop",  # server.datacenter
-    "cmcd": "cmcd",  # any of the four CMCD headers, joined by ","
+    "timestamp": ("start_time", "timestamp"),  # epoch seconds, or ISO-8601 with offset
+    "client_ip": ("client_ip",),
+    "user_agent": ("req_h_user_agent", "user_agent"),
+    "host": ("req_h_host", "host"),
+    "url": ("req_uri", "url"),  # path and query
+    "status": ("resp_status", "status"),
+    "bytes": ("resp_bytes", "bytes"),
+    "elapsed_us": ("time_elapsed",),  # time.elapsed.usec
+    "ttfb_s": ("time_to_first_byte",),  # time.to_first_byte, seconds
+    "cache_state": ("fastly_info", "fastly_info_state"),  # fastly_info.state
+    "pop": ("datacenter", "pop"),  # server.datacenter
+    "cmcd": ("cmcd",),  # any of the four CMCD headers, joined by ","
 }
 
 
@@ -51,10 +55,11 @@ def check(config: VsaConfig) -> None:
 
 def parse(fields: Fields, config: VsaConfig) -> Parsed:
     get_key, malformed = json_fields(fields)
-    keys = {**FASTLY_PRESET, **config.fastly_field_map}
+    keys = {**FASTLY_PRESET, **{name: (key,) for name, key in config.fastly_field_map.items()}}
 
     def get(name: str) -> Column:
-        return get_key(keys[name])
+        found = [get_key(key) for key in keys[name]]
+        return F.coalesce(*found) if len(found) > 1 else found[0]
 
     url = get("url")
     stamp = get("timestamp")
@@ -86,4 +91,10 @@ def parse(fields: Fields, config: VsaConfig) -> Parsed:
     return validate(request, malformed, text)
 
 
-FORMAT = CdnFormat(cdn="fastly", prepare=json_object, parse=parse, check=check)
+FORMAT = CdnFormat(
+    cdn="fastly",
+    prepare=lambda line, config: json_object(line),
+    parse=parse,
+    unbatch=json_entries(),
+    check=check,
+)

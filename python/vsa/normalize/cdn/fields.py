@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import MapType, StringType
+from pyspark.sql.types import ArrayType, MapType, StringType, StructField, StructType
 
 from vsa.config import VsaConfig
 from vsa.normalize.cdn.cmcd import CMCD_FIELDS_TYPE
@@ -38,6 +38,9 @@ REQUEST_FIELDS = (
 JSON_MAP = MapType(StringType(), StringType())
 # The column a format prepares from each line and reads its fields from.
 VALUES = "_v"
+# The fewest fields a CloudFront row may have: the 2016 layout's 23 (newer layouts add fields at
+# the end, so an older row is read by position, its missing fields null).
+MIN_TAB_FIELDS = 23
 
 # (request, reason, detail): the request struct, and why the line is rejected (null if not).
 Parsed = tuple[Column, Column, Column]
@@ -75,7 +78,7 @@ class CdnFormat:
     # The `cdn` column when the configuration names none.
     cdn: str
     # The columns computed once per line (from the line's text) before the fields are read.
-    prepare: Callable[[Column], list[tuple[str, Column]]]
+    prepare: Callable[[Column, VsaConfig], list[tuple[str, Column]]]
     # Reads the prepared line's fields into the request, its reason and detail.
     parse: Callable[[Fields, VsaConfig], Parsed]
     # One line per request, for a format whose line may hold many.
@@ -93,18 +96,23 @@ def tab_separated(line: Column) -> list[tuple[str, Column]]:
 
 
 def positional(fields: Fields, names: Column, listed_by: str) -> tuple[Getter, list[Check]]:
-    """(a getter of a tab-separated line's fields by their ``names``, the check that the line
-    has as many values as ``listed_by`` names)."""
+    """(a getter of a tab-separated line's fields by their ``names``, the check that the line has
+    fields enough). A row may be shorter than its list (an older layout: the fields it lacks are
+    null) or longer (a trailing TAB, fields added since: ignored), but not shorter than
+    :data:`MIN_TAB_FIELDS` unless its list is."""
     values = F.col(VALUES)
-    wrong_count = (
-        F.size(values) != F.size(names),
+    too_short = (
+        F.size(values) < F.least(F.size(names), F.lit(MIN_TAB_FIELDS)),
         "bad_field_count",
         F.format_string(
-            f"%d tab-separated fields, {listed_by} has %d", F.size(values), F.size(names)
+            f"%d tab-separated fields, fewer than the oldest layout's {MIN_TAB_FIELDS} "
+            f"({listed_by} has %d)",
+            F.size(values),
+            F.size(names),
         ),
     )
     get = fields.read(lambda name: F.get(values, F.array_position(names, name).cast("int") - 1))
-    return get, [wrong_count]
+    return get, [too_short]
 
 
 def json_object(line: Column) -> list[tuple[str, Column]]:
@@ -117,6 +125,25 @@ def json_fields(fields: Fields) -> tuple[Getter, list[Check]]:
     values = F.col(VALUES)
     malformed = (values.isNull(), "malformed_json", F.lit("not a JSON object"))
     return fields.read(values.getItem), [malformed]
+
+
+def json_entries(envelope: str | None = None) -> Callable[[DataFrame], DataFrame]:
+    """The ``unbatch`` of a JSON format: a line that is a JSON array (``[{...}, ...]``, one line
+    or a whole pretty-printed document) gives one line per element, as do the ``envelope`` key's
+    array of an object that has one; any other line stays as it is."""
+    array_schema = ArrayType(StringType())
+    envelope_schema = StructType([StructField(envelope or "_", array_schema)])
+
+    def unbatch(lines: DataFrame) -> DataFrame:
+        line = F.col("line")
+        start = F.ltrim(F.substring(line, 1, 64))  # the first characters: cheap on every line
+        entries = F.when(start.startswith("["), F.from_json(line, array_schema))
+        if envelope:
+            batch = F.from_json(line, envelope_schema).getField(envelope)
+            entries = entries.when(line.contains(f'"{envelope}"'), batch)
+        return lines.withColumn("line", F.explode(F.coalesce(entries, F.array(line))))
+
+    return unbatch
 
 
 # --- values ------------------------------------------------------------------------------------
@@ -133,6 +160,16 @@ def decode(value: Column) -> Column:
         value.contains("%"),
         F.coalesce(F.try_url_decode(F.replace(value, F.lit("+"), F.lit("%2B"))), value),
     ).otherwise(value)
+
+
+def user_agent(value: Column) -> Column:
+    """A URL-encoded user agent: decoded, twice when it was encoded twice (``%2520``), without a
+    literal ``User-Agent:`` prefix."""
+    agent = F.ltrim(decode(decode(value)))
+    prefix = "User-Agent:"
+    return F.when(
+        agent.startswith(prefix), F.ltrim(F.substring(agent, len(prefix) + 1, 1 << 30))
+    ).otherwise(agent)
 
 
 def target_path(target: Column) -> Column:

@@ -1,5 +1,8 @@
 """nginx: the combined log format, optionally extended with
-``rt=$request_time ut="$upstream_response_time" cs=$upstream_cache_status``."""
+``rt=$request_time ut="$upstream_response_time" cs=$upstream_cache_status`` (and
+``uht="$upstream_header_time"``), as lines in the wild have it: more fields before the
+``[time]`` and after the user agent, ``key=value`` fields in any order and quoted or not, ``-``
+or ``"-"`` for none, several upstreams in one value, an empty or malformed request."""
 
 from __future__ import annotations
 
@@ -22,28 +25,34 @@ from vsa.normalize.cdn.fields import (
 )
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-# nginx combined, with the extended variant's `rt=... ut="..." cs=...` optional at the end.
+# nginx combined; what follows the user agent (the extended fields, any others) is the tail.
+# The request splits into method and target only when it is `METHOD target ...`.
 # Possessive quantifiers: a line that does not match fails at once, without backtracking.
+_QUOTED = r'"((?:[^"\\]++|\\.)*+)"'
 _LINE = (
-    r'^(\S++) \S++ \S++ \[([^\]]++)\] "((?:[^"\\]++|\\.)*+)" (\d{3}) (\d++|-) '
-    r'"((?:[^"\\]++|\\.)*+)" "((?:[^"\\]++|\\.)*+)"'
-    r'(?: rt=(\S++) ut="?([^"]*?)"? cs=(\S++))?\s*$'
+    r'^(\S++) [^\[]*+\[([^\]]++)\] ++"(?:[A-Z]++ ++([^\s"]++)[^"]*+|(?:[^"\\]++|\\.)*+)" ++'
+    r"(\d{3}) ++(\d++|-) ++" + _QUOTED + " ++" + _QUOTED + r"(.*+)$"
 )
 _GROUPS = [
     "remote_addr",
     "time_local",
-    "request",
+    "target",
     "status",
     "body_bytes_sent",
     "http_referer",
     "http_user_agent",
-    "request_time",
-    "upstream_response_time",
-    "upstream_cache_status",
+    "tail",
 ]
+# The tail's `key=value` fields that are read, by their names in the extended format.
+_TAIL_KEYS = {
+    "request_time": "rt",
+    "upstream_response_time": "ut",
+    "upstream_header_time": "uht",
+    "upstream_cache_status": "cs",
+}
 
 
-def prepare(line: Column) -> list[tuple[str, Column]]:
+def prepare(line: Column, config: VsaConfig) -> list[tuple[str, Column]]:
     """One regex pass: the groups joined by \\u0001 (nginx escapes control bytes as \\xHH, so it
     never occurs in a line) behind a \\u0002 marker, then split; null when the line does not
     match."""
@@ -62,21 +71,53 @@ def prepare(line: Column) -> list[tuple[str, Column]]:
     ]
 
 
+def _tail_value(tail: Column, key: str) -> Column:
+    """The value of the tail's ``key=value`` field, without its quotes (empty when absent)."""
+    value = F.regexp_extract(tail, rf'(?:^|\s){key}=("[^"]*+"|\S*+)', 1)
+    return F.btrim(value, F.lit('"'))
+
+
+def _upstream_times(value: Column) -> Column:
+    """The times of an upstream list (``2.001, 0.345``; `` : `` between upstream groups)."""
+    return F.split(value, r"\s*[,:]\s*")
+
+
+def _seconds_or_zero(time: Column) -> Column:
+    return F.coalesce(time.try_cast("double"), F.lit(0.0))
+
+
 def parse(fields: Fields, config: VsaConfig) -> Parsed:
     parts = F.col(VALUES)
     matched = parts.isNotNull()
 
-    get = fields.read(lambda name: F.when(matched, F.get(parts, _GROUPS.index(name))))
+    def group(name: str) -> Column:
+        return F.when(matched, F.get(parts, _GROUPS.index(name)))
 
-    request_line = F.split(get("request"), " ")
-    target = F.get(request_line, 1)
-    upstream = F.trim(F.substring_index(get("upstream_response_time"), ",", 1))
+    def lookup(name: str) -> Column:
+        if name in _TAIL_KEYS:
+            return _tail_value(group("tail"), _TAIL_KEYS[name])
+        return group(name)
+
+    get = fields.read(lookup)
+    target = get("target")
+    upstream = _upstream_times(get("upstream_response_time"))
+    # $upstream_header_time, when the format has it, is the time to the first byte; else the
+    # first upstream's response time. The upstream total (the sum) is the download time when
+    # the format has no $request_time.
+    has_header_time = F.coalesce(get("tail").contains(" uht="), F.lit(False))
+    ttfb = F.when(
+        has_header_time, dash(F.get(_upstream_times(get("upstream_header_time")), 0))
+    ).otherwise(dash(F.get(upstream, 0)))
+    upstream_total = F.when(
+        get("upstream_response_time").isNotNull(),
+        F.aggregate(upstream, F.lit(0.0), lambda total, t: total + _seconds_or_zero(t)),
+    )
     text = {
         "timestamp": get("time_local"),
         "status": get("status"),
         "bytes": get("body_bytes_sent"),
-        "ttfb_ms": dash(upstream),
-        "download_ms": get("request_time"),
+        "ttfb_ms": ttfb,
+        "download_ms": F.coalesce(get("request_time"), upstream_total.cast("string")),
     }
     request = normalized(
         timestamp=_time_local(text["timestamp"]),

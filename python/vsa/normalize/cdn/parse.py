@@ -34,6 +34,9 @@ FORMATS: dict[str, CdnFormat] = {
     "fastly": fastly.FORMAT,
     "nginx": nginx.FORMAT,
 }
+# The formats whose records may be JSON documents of many requests (arrays, envelopes): their
+# files are read with `vsa.sources.files.read_cdn_files(..., documents=True)`.
+DOCUMENT_FORMATS = tuple(name for name, spec in FORMATS.items() if spec.unbatch)
 
 
 def parse_cdn_logs(
@@ -80,13 +83,15 @@ def parse_cdn_logs(
             rows = spec.unbatch(rows)
         # The split line (or JSON map) as a column of its own: Spark does not inline an
         # expensive expression that many others read, so it is computed once per line.
-        prepared = dict(spec.prepare(F.col("line")))
+        prepared = dict(spec.prepare(F.col("line"), config))
         for name, column in prepared.items():
             rows = rows.withColumn(name, column)
         fields = Fields()
         request, reason, detail = spec.parse(fields, config)
         request = request.withField("cdn", F.lit(config.cdn_name or spec.cdn))
         rows = rows.withColumns(fields.columns)
+        # The detail names the format: a topic or a file may not say which one it was read as.
+        detail = F.concat(F.lit(f"{fmt}: "), detail)
         parsed = rows.withColumns({"request": request, "reason": reason, "detail": detail})
         parts.append(parsed.drop(*prepared, *fields.columns))
     out = parts[0]
@@ -97,8 +102,9 @@ def parse_cdn_logs(
 
 
 def field_names(header: Column) -> Column:
-    """The names of a ``#Fields:`` header line, as an array (null for null)."""
-    return F.split(F.trim(F.regexp_replace(header, "^#Fields:", "")), r"\s+")
+    """The names of a ``#Fields:`` header line, separated by spaces or TABs, as an array (null for
+    null)."""
+    return F.split(F.regexp_replace(header, r"^#Fields:\s*|\s+$", ""), r"\s+")
 
 
 def valid_cdn_requests(parsed: DataFrame) -> DataFrame:
@@ -124,12 +130,20 @@ def cdn_log_dead_letters(parsed: DataFrame) -> DataFrame:
 
 def _lines(raw: DataFrame) -> DataFrame:
     """One row per non-blank, non-comment line, with the record's (or file's) #Fields line
-    (``_header``, read by the cloudfront format)."""
+    (``_header``, read by the CloudFront formats). A record that is one JSON document over
+    several lines (a pretty-printed array or object: its first line is ``[...`` or a lone ``{``)
+    stays whole, for its format's ``unbatch``."""
     text = F.col("raw")
-    split = F.when(text.contains("\n"), F.split(text, r"\r?\n")).otherwise(F.array(text))
+    multi = text.contains("\n")
+    document = multi & F.substring_index(text, "\n", 1).rlike(r"^\s*(\[|\{\s*$)")
+    split = (
+        F.when(document, F.array(F.regexp_replace(text, r"^\s+|\s+$", "")))
+        .when(multi, F.split(text, r"\r?\n"))
+        .otherwise(F.array(text))
+    )
     # Only a record of several lines (a whole file sent as one record) can hold a header.
     header = F.when(
-        text.contains("\n"),
+        multi & ~document,
         field_names(
             F.try_element_at(F.filter(split, lambda line: line.startswith("#Fields:")), F.lit(1))
         ),

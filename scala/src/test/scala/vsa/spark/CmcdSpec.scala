@@ -27,7 +27,7 @@ class CmcdSpec extends AnyFunSuite with LocalSpark {
       "e" -> "ps",
       "msd" -> 412L,
       "mtp" -> 25400L,
-      "nor" -> "..%2F300kbps%2Fsegment35.m4v",
+      "nor" -> "../300kbps/segment35.m4v", // stored decoded
       "nrr" -> "12323-48763",
       "ot" -> "v",
       "pr" -> 1.25,
@@ -65,12 +65,37 @@ class CmcdSpec extends AnyFunSuite with LocalSpark {
     assert(!flags.getAs[Boolean]("bs") && flags.getAs[Boolean]("su") && flags.getAs[String]("error") == null)
     assert(
       c.getAs[Map[String, String]]("other") == Map(
-        "br" -> "(3000 1500)",
+        "br" -> "[3000,1500]",
         "com.example-x" -> "k",
-        "nb" -> "true",
+        "nb" -> """{"$item":true,"$params":{"p":1}}""",
         "zz" -> "12.5"
       )
     )
+  }
+
+  test("v2 as players send it: lists with parameters, bg=?0, headers in any case, a query encoded twice") {
+    val listed = parse("nor=(\"..%2F1.mp4\";r=\"0-100\" \"2.mp4\"),tab=(3000);p=2,bg=?0,v=2")
+    assert(listed.getAs[String]("nor") == "../1.mp4" && listed.getAs[Long]("v") == 2L)
+    assert(
+      listed.getAs[Map[String, String]]("other") == Map(
+        "nor" -> """[{"$item":"../1.mp4","$params":{"r":"0-100"}},"2.mp4"]""",
+        "tab" -> """{"$item":[3000],"$params":{"p":2}}""",
+        "bg" -> "false"
+      )
+    )
+    val headers = parse("Host:cdn.example\ncmcd-object: br=(200)\r\nCMCD-Request: bl=(5000),su\nAccept: */*")
+    assert(headers.getAs[Long]("br") == 200L && headers.getAs[Long]("bl") == 5000L && headers.getAs[Boolean]("su"))
+    assert(spark.sql("SELECT vsa_parse_cmcd('Host: a\nAccept: b')").first().isNullAt(0))
+    val twice = parse("/seg.m4s?CMCD=br%253D800%252Cnor%253D%2522..%25252Fs.m4v%2522")
+    assert(twice.getAs[Long]("br") == 800L && twice.getAs[String]("nor") == "../s.m4v")
+    val value = parse("br%3D800%2Cnor%3D%22..%252Fs.m4v%22") // the argument's value without `CMCD=`
+    assert(value.getAs[Long]("br") == 800L && value.getAs[String]("nor") == "../s.m4v")
+  }
+
+  test("Akamai's query form: a lower-case name, a version prefix, quotes as %22, a stray closing quote") {
+    val c = parse("cmcd=//1.0@V/bl=21600,cid=%22akam-email%22,sf=h,su,sf=d,st=v%22")
+    assert(c.getAs[Long]("bl") == 21600L && c.getAs[String]("cid") == "akam-email" && c.getAs[Boolean]("su"))
+    assert(c.getAs[String]("sf") == "d" && c.getAs[String]("st") == "v" && c.getAs[String]("error") == null)
   }
 
   test("no CMCD gives null; malformed dictionaries give an error, never an exception") {

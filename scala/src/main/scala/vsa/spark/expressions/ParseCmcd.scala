@@ -14,13 +14,16 @@ import vsa.spark.cmcd._
   * Null when the input carries no CMCD. A malformed dictionary gives a struct whose only non-null field is `error`, so
   * a stream never fails on one bad request. Booleans are false when the request carries CMCD without the key (CMCD
   * omits false), and `v` is 1 when omitted. Keys without a column, and the whole inner lists of keys whose column holds
-  * the first item, are kept in `other` as text.
+  * the first item, are kept in `other`: strings and tokens as text, anything else as JSON (lists as arrays).
   */
 case class ParseCmcd(child: Expression) extends UnaryExpression with ExpectsInputTypes {
 
   override def inputTypes = Seq(StringType)
 
   override def dataType: DataType = ParseCmcd.ResultType
+
+  // Null for text without CMCD, whatever the input's nullability.
+  override def nullable: Boolean = true
 
   override def eval(input: InternalRow): Any = parse(child.eval(input).asInstanceOf[UTF8String])
 
@@ -122,20 +125,32 @@ object ParseCmcd {
       otherKeys += UTF8String.fromString(k)
       otherValues += UTF8String.fromString(v.text)
     }
-    for ((key, value) <- dictionary) KeyIndex.get(key) match {
-      case None                => keep(key, value)
-      case Some((index, kind)) =>
-        // v2 sends some keys as inner lists: the column takes the first item, `other` the whole list.
-        val item = value match {
-          case SfInnerList(items) =>
-            keep(key, value)
-            items.headOption
-          case single => Some(single)
-        }
-        item.foreach(v => set(row, index, kind, key, v))
+    for ((key, sent) <- dictionary) {
+      val value = if (key == "nor") decodedNor(sent) else sent
+      KeyIndex.get(key) match {
+        case None                => keep(key, value)
+        case Some((index, kind)) =>
+          // v2 sends some keys as inner lists: the column takes the first item, `other` the whole list; parameters
+          // stay in `other` too.
+          val item = SfValue.bare(value) match {
+            case SfInnerList(items) => keep(key, value); items.headOption.map(SfValue.bare)
+            case single             => if (single ne value) keep(key, value); Some(single)
+          }
+          item.foreach(v => set(row, index, kind, key, v))
+      }
     }
     row.update(OtherIndex, ArrayBasedMapData(otherKeys.result(), otherValues.result()))
     row
+  }
+
+  /** `nor` is a relative URL that players percent-encode inside the string: stored decoded, as common-media-library
+    * decodes it.
+    */
+  private def decodedNor(value: SfValue): SfValue = value match {
+    case SfString(s)                => SfString(CmcdParser.tryPercentDecode(s))
+    case SfInnerList(items)         => SfInnerList(items.map(decodedNor))
+    case SfWithParams(item, params) => SfWithParams(decodedNor(item), params)
+    case other                      => other
   }
 
   private def set(row: GenericInternalRow, index: Int, kind: Kind, key: String, value: SfValue): Unit =
@@ -160,12 +175,13 @@ object ParseCmcd {
   }
 
   private def describe(value: SfValue): String = value match {
-    case _: SfInteger   => "an integer"
-    case _: SfDecimal   => "a decimal"
-    case _: SfBoolean   => "a boolean"
-    case _: SfString    => "a string"
-    case _: SfToken     => "a token"
-    case _: SfBytes     => "a byte sequence"
-    case _: SfInnerList => "an inner list"
+    case _: SfInteger    => "an integer"
+    case _: SfDecimal    => "a decimal"
+    case _: SfBoolean    => "a boolean"
+    case _: SfString     => "a string"
+    case _: SfToken      => "a token"
+    case _: SfBytes      => "a byte sequence"
+    case _: SfInnerList  => "an inner list"
+    case _: SfWithParams => "an item with parameters"
   }
 }
