@@ -25,7 +25,7 @@ import datetime as dt
 import json
 
 import pytest
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from vsa.config import VsaConfig
 from vsa.pipeline import cdn_tables
@@ -48,15 +48,19 @@ JAPAN_IP6 = "2001:218:85a3::8a2e:370:7334"
 def run(spark: SparkSession, fmt: str, lines: list[str], **config: object) -> tuple[list, list]:
     """(cdn_requests rows sorted by timestamp, dead_letter rows sorted by raw) of ``lines``, each
     a record (as from a topic or a file without header)."""
-    raw = spark.createDataFrame(
+    tables = cdn_tables(records(spark, lines), VsaConfig(**config), fmt)
+    requests = sorted(tables["cdn_requests"].collect(), key=lambda r: (r.timestamp, r.path))
+    dead = sorted(tables["dead_letter"].collect(), key=lambda r: r.raw)
+    return requests, dead
+
+
+def records(spark: SparkSession, lines: list[str]) -> DataFrame:
+    """``lines`` as raw records without Kafka coordinates."""
+    return spark.createDataFrame(
         [(line, None, None, None, None) for line in lines],
         "raw string, kafka_topic string, kafka_partition int, kafka_offset long, "
         "kafka_timestamp timestamp",
     )
-    tables = cdn_tables(raw, VsaConfig(**config), fmt)
-    requests = sorted(tables["cdn_requests"].collect(), key=lambda r: (r.timestamp, r.path))
-    dead = sorted(tables["dead_letter"].collect(), key=lambda r: r.raw)
-    return requests, dead
 
 
 def ts(text: str) -> dt.datetime:
@@ -229,6 +233,8 @@ def test_cloudfront_lines_as_they_come(spark):
     rows, dead = run(spark, "cloudfront", lines)
     assert dead == []
     assert [r.status for r in rows] == [0, 200, 200, 200, 200]  # 000: no response, still a row
+    qos = cdn_tables(records(spark, lines), VsaConfig(), "cloudfront")["cdn_qos_minute"]
+    assert qos.groupBy().sum("requests", "errors").first() == (5, 1)  # 000 is an error
     assert rows[1].user_agent == CHROME and rows[1].browser_family == "Chrome"
     assert (rows[2].ttfb_ms, rows[2].download_ms, rows[4].ttfb_ms) == (1.0, 1.0, 1.0)
     old = tuple(CF_FIELDS.split()[:24])

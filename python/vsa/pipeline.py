@@ -29,7 +29,7 @@ from vsa.enrich import mask_client_ip, with_geo, with_user_agent
 from vsa.functions import viewer_key
 from vsa.kpis import cdn_qos, rollup
 from vsa.normalize import event_time, parse_player_events
-from vsa.normalize.cdn import parse_cdn_logs, with_cmcd
+from vsa.normalize.cdn import DOCUMENT_FORMATS, parse_cdn_logs, with_cmcd
 from vsa.sessions import sessionize, view_slices, views
 from vsa.sinks import (
     PARTITION_COLUMNS,
@@ -380,7 +380,10 @@ def run_batch(
     cdn = None
     if cdn_path:
         fmt = cdn_format or config.cdn_log_format
-        cdn = cdn_records(read_cdn_files(spark, cdn_path, headers=fmt == "cloudfront"), config, fmt)
+        lines = read_cdn_files(
+            spark, cdn_path, headers=fmt == "cloudfront", documents=fmt in DOCUMENT_FORMATS
+        )
+        cdn = cdn_records(lines, config, fmt)
     writer = BatchWriter(spark, config, sources)
     writer.write(transform(player, config, cdn), 0, None, None)
     return RunResult(dict(writer.rows_written), writer.late_events)

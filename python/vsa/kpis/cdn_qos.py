@@ -45,7 +45,8 @@ def cdn_qos(requests: DataFrame, config: VsaConfig) -> DataFrame:
         F.sum("bytes").alias("bytes"),
         F.count(F.when((status >= 400) & (status < 500), 1)).alias("errors_4xx"),
         F.count(F.when(status >= 500, 1)).alias("errors_5xx"),
-        F.count(F.when(status >= 400, 1)).alias("errors"),
+        # Status 0 is a request the CDN never answered (CloudFront's sc-status 000).
+        F.count(F.when((status >= 400) | (status == 0), 1)).alias("errors"),
         F.count(F.when(F.col("cache_status") == "HIT", 1)).alias("cache_hits"),
         F.count(F.when(F.col("cache_status") == "MISS", 1)).alias("cache_misses"),
         F.percentile("ttfb_ms", F.lit(0.5)).alias("ttfb_p50_ms"),

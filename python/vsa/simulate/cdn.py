@@ -262,7 +262,9 @@ def _edgecast(r: Request) -> str:
             "query": f"?{q}" if q else "",
             "status_code": r.status,
             "bytes_out": r.bytes,
-            "write_time": r.download_ms / 1000,
+            # Edgio RTLD: total_time is the whole request, prewrite_time the time to first byte.
+            "total_time": r.download_ms / 1000,
+            "prewrite_time": r.ttfb_ms / 1000,
             "cache_status": r.cache,
             "pop": r.pop,
         }

@@ -11,6 +11,7 @@ their parsers share, :mod:`.cmcd` the CMCD columns.
 from vsa.normalize.cdn.cloudfront_realtime import CLOUDFRONT_REALTIME_FIELDS
 from vsa.normalize.cdn.cmcd import with_cmcd
 from vsa.normalize.cdn.parse import (
+    DOCUMENT_FORMATS,
     cdn_log_dead_letters,
     field_names,
     parse_cdn_logs,
@@ -19,6 +20,7 @@ from vsa.normalize.cdn.parse import (
 
 __all__ = [
     "CLOUDFRONT_REALTIME_FIELDS",
+    "DOCUMENT_FORMATS",
     "cdn_log_dead_letters",
     "field_names",
     "parse_cdn_logs",
