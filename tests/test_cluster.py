@@ -44,7 +44,8 @@ MALFORMED = ["{not json", '{"event_type": "heartbeat"}', "[1, 2]"]
 
 def submit(master: str, config_file: Path, cwd: Path) -> subprocess.CompletedProcess:
     """``spark-submit --master MASTER --jars <bundled> vsa run --available-now``, the documented
-    command (docs/deploy.md), run in ``cwd``."""
+    command (docs/deploy.md), run in ``cwd``; ``--files`` ships the config file too, so a test
+    sees that vsa's ``spark.files`` adds to spark-submit's instead of replacing it."""
     entry = Path(vsa.__file__).parent / "__main__.py"
     env = {
         **os.environ,
@@ -55,7 +56,7 @@ def submit(master: str, config_file: Path, cwd: Path) -> subprocess.CompletedPro
     return subprocess.run(
         [
             str(Path(sys.executable).parent / "spark-submit"),
-            *("--master", master, "--jars", ",".join(bundled_jars())),
+            *("--master", master, "--jars", ",".join(bundled_jars()), "--files", str(config_file)),
             *("--conf", f"spark.sql.extensions={EXTENSION_CLASS}"),
             *("--conf", "spark.ui.enabled=false"),
             *(str(entry), "run", "--available-now", "--config", str(config_file)),
@@ -124,11 +125,12 @@ def test_a_standalone_cluster_writes_the_tables_of_a_local_run(
 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"master {cluster.master_url}" in done.stdout
-    # Both workers ran executors, and each executor got both databases.
+    # Both workers ran executors, and each executor got both databases and spark-submit's file.
     executor_dirs = [d for n in (1, 2) for d in cluster.worker_dir(n).glob("app-*/*")]
     assert len(executor_dirs) == 2, executor_dirs
     for folder in executor_dirs:
-        assert {"GeoLite2-City.mmdb", asn.name} <= {f.name for f in folder.iterdir()}, folder
+        shipped = {f.name for f in folder.iterdir()}
+        assert {"GeoLite2-City.mmdb", asn.name, config_file.name} <= shipped, folder
 
     # The same events through the same job in local[2], with the same databases.
     local = replace(on_cluster, output_root=str(tmp_path / "local"), geoip_asn_db=str(asn))
