@@ -6,10 +6,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
-from vsa.config import VsaConfig
+from vsa.config import GEOIP_ASN_DB_KEY, GEOIP_CITY_DB_KEY, VsaConfig
 
 log = logging.getLogger(__name__)
 EXTENSION_CLASS = "vsa.spark.VsaSparkSessionExtensions"
@@ -45,9 +47,21 @@ def bundled_jars() -> list[str]:
     return jars
 
 
+def geoip_files(conf: dict[str, str]) -> list[str]:
+    """The GeoIP databases ``conf`` names that are files of this machine (the driver's).
+
+    ``spark.files`` ships them to every executor, where the jar opens the copy ``SparkFiles``
+    keeps when the driver's path does not exist there (``GeoIpDatabase.resolve``).
+    """
+    paths = (conf.get(key) for key in (GEOIP_CITY_DB_KEY, GEOIP_ASN_DB_KEY))
+    return [str(Path(p).resolve()) for p in paths if p and Path(p).is_file()]
+
+
 def _append(existing: str | None, additions: list[str]) -> str:
     items = [i.strip() for i in (existing or "").split(",") if i.strip()]
-    return ",".join(items + [a for a in additions if a not in items])
+    # spark-submit writes its --jars and --files as file: URIs; a path is the same file.
+    present = {urlparse(i).path if i.startswith("file:") else i for i in items}
+    return ",".join(items + [a for a in additions if a not in present])
 
 
 def configure_spark(
@@ -57,7 +71,9 @@ def configure_spark(
 
     Adds the bundled jars to ``spark.jars`` and vsa's extension to ``spark.sql.extensions``,
     after whatever the builder already holds, sets the ``spark.vsa.*`` keys of ``config`` (the
-    GeoIP databases) and applies ``config.spark_conf``. Unless the builder or ``config`` sets
+    GeoIP databases) and applies ``config.spark_conf``. The GeoIP databases that are local
+    files (the embedded GeoLite2 City default included) join ``spark.files``, so the
+    executors of a cluster get them too (:func:`geoip_files`). Unless the builder or ``config`` sets
     it, ``spark.sql.codegen.hugeMethodLimit`` becomes 8000, so no generated method is too long
     for the JIT compiler (see :data:`HUGE_METHOD_LIMIT`). Nothing is downloaded: the jars ship
     inside the package.
@@ -87,6 +103,9 @@ def configure_spark(
         conf = {HUGE_METHOD_LIMIT: "8000", **conf}
     for key, value in conf.items():
         builder = builder.config(key, value)
+    shipped = geoip_files({**options, **conf})
+    if shipped:
+        builder = builder.config("spark.files", _append(options.get("spark.files"), shipped))
     return builder.config("spark.jars", _append(options.get("spark.jars"), bundled_jars())).config(
         "spark.sql.extensions", _append(options.get("spark.sql.extensions"), [EXTENSION_CLASS])
     )
@@ -118,6 +137,11 @@ def build_session(
     for key, value in defaults.items():
         if key not in config.spark_conf:
             builder = builder.config(key, value)
+    if _submitted():
+        # configure_spark appends to spark-submit's --jars and --files instead of replacing them
+        # (the builder's value would win, and executors would miss, e.g., hadoop-aws).
+        for key, value in _submitted_conf(("spark.jars", "spark.files")).items():
+            builder = builder.config(key, value)
     spark = configure_spark(builder, config).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     log.info("Spark %s, master %s", spark.version, spark.sparkContext.master)
@@ -128,3 +152,10 @@ def _submitted() -> bool:
     """Whether this Python runs under spark-submit (which starts the JVM first and tells
     PySpark where its gateway is)."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def _submitted_conf(keys: tuple[str, ...]) -> dict[str, str]:
+    """The values spark-submit gave ``keys``: the JVM it started holds them."""
+    SparkContext._ensure_initialized()
+    conf = SparkConf()
+    return {key: conf.get(key) for key in keys if conf.contains(key)}
