@@ -95,8 +95,9 @@ class VsaConfig:
         HMAC pseudonym) instead of the viewer id; unique viewers count the same.
     geoip_city_db
         Path of a GeoIP2/GeoLite2 City ``.mmdb`` file for ``vsa_geoip`` (Spark conf
-        ``spark.vsa.geoip.cityDb``); a local path on every node, or the name of a file shipped
-        with ``spark.files``. Unset: the GeoLite2 City database of July 2018 that the PyPI
+        ``spark.vsa.geoip.cityDb``); a local file of the driver (shipped to the executors with
+        ``spark.files`` automatically), a path that exists on every node, or the name of a file
+        shipped with ``spark.files``. Unset: the GeoLite2 City database of July 2018 that the PyPI
         package ``maxminddb-geolite2`` ships (CC BY-SA 4.0, by MaxMind), installed with vsa.
     geoip_asn_db
         Path of a GeoLite2 ASN ``.mmdb`` file for ``vsa_geoip`` (``spark.vsa.geoip.asnDb``).

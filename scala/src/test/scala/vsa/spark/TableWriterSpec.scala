@@ -80,6 +80,17 @@ class TableWriterSpec extends AnyFunSuite with LocalSpark {
     assert(parquetFiles(dir) == before)
   }
 
+  test("a table moved after it was written is refused, never emptied (its log holds absolute paths)") {
+    val dir = Files.createTempDirectory("table")
+    new TableWriter(spark, dir.resolve("t").toString, Seq("date")).write(0, rows(4))
+    val moved = dir.resolve("moved")
+    Files.move(dir.resolve("t"), moved)
+    val before = parquetFiles(moved)
+    val error = intercept[IllegalStateException](new TableWriter(spark, moved.toString, Seq("date")).write(1, rows(1)))
+    assert(error.getMessage.contains("moved or copied"))
+    assert(parquetFiles(moved) == before)
+  }
+
   test("no table folder is made before the first write") {
     val dir = Files.createTempDirectory("none").resolve("table")
     val writer = new TableWriter(spark, dir.toString, Seq("date"))

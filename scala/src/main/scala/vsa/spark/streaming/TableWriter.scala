@@ -93,6 +93,16 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
       val committed =
         if (files.isEmpty) Set.empty[Path]
         else log.allFiles().map(f => fs.makeQualified(new Path(f.toFileStatus.getPath.toUri))).toSet
+      // The log holds absolute paths: in a folder moved (or copied) elsewhere, every file would
+      // look uncommitted and be deleted.
+      val elsewhere = committed.find(f => !isUnder(f, path))
+      elsewhere.foreach { f =>
+        throw new IllegalStateException(
+          s"the ${FileStreamSink.metadataDir} log of $path lists files elsewhere ($f): the table was moved or " +
+            "copied after it was written; a table stays where it was first written (move it back, or write to " +
+            "another output_root)"
+        )
+      }
       val leftovers = files.filterNot(committed)
       leftovers.foreach(fs.delete(_, false))
       leftovers.map(_.toString)
@@ -107,6 +117,9 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
       else if (status.isDirectory) dataFiles(status.getPath)
       else Seq(fs.makeQualified(status.getPath))
     }
+
+  private def isUnder(file: Path, dir: Path): Boolean =
+    Iterator.iterate(file.getParent)(_.getParent).takeWhile(_ != null).contains(dir)
 
   private def rowsIn(file: Path): Long = {
     val reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, hadoopConf), footerOptions)
