@@ -47,8 +47,12 @@ class Batch:
         if "kpis" not in self._cached:
             window = self.config.window_seconds
             slices = self.view_slices if window == 60 else self.closed("view_slices", window)
+            # A few rows per window and dimension: one partition, so each KPI table's write is
+            # one task and one file per hour, not one per shuffle partition.
             self._cached["kpis"] = (
-                None if slices is None else grouped_kpis(slices, self.config, KPI_TABLES).persist()
+                None
+                if slices is None
+                else grouped_kpis(slices, self.config, KPI_TABLES).coalesce(1).persist()
             )
         return self._cached["kpis"]
 
