@@ -112,30 +112,36 @@ object MaskIpsInText {
 
   /** Masks the addresses of the run [start, runEnd); whether it held one. */
   private def maskRun(at: Int => Byte, start: Int, runEnd: Int, edit: (Int, Int, String) => Unit): Boolean = {
-    var found = false
     var end = runEnd
     while (end > start && at(end - 1) == '.') end -= 1
     var colons = 0
     var k = start
     while (k < end) { if (at(k) == ':') colons += 1; k += 1 }
     if (colons >= 2) {
-      // Hex glued before the first group (a JSON escape such as \u00e9) is not part of the address.
+      // Hex glued before the first group (a JSON escape such as \u00e9, or a dotted quad) is not part of the address.
       var firstColon = start
       while (at(firstColon) != ':') firstColon += 1
       val starts = if (firstColon - start > 4) (firstColon - 4 until firstColon) else Seq(start)
-      for (from <- starts) {
-        var v6End = end
-        var address = MaskIp.parseAddress(ascii(at, from, v6End))
-        while (address.isEmpty && v6End > from && at(v6End - 1) == ':') {
-          v6End -= 1
-          address = MaskIp.parseAddress(ascii(at, from, v6End))
-        }
+      // The whole run, less the trailing `:` of a sentence, or less a last `:group` (a port without brackets).
+      var trimmed = end
+      while (trimmed > start && at(trimmed - 1) == ':') trimmed -= 1
+      var lastColon = end - 1
+      while (at(lastColon) != ':') lastColon -= 1
+      for (from <- starts; v6End <- Seq(end, trimmed, lastColon).distinct if v6End > from) {
+        val address = MaskIp.parseAddress(ascii(at, from, v6End))
         if (address.isDefined) {
+          maskDottedQuads(at, start, from, edit)
           edit(from, v6End, MaskIp.mask(address.get))
           return true
         }
       }
     }
+    maskDottedQuads(at, start, end, edit)
+  }
+
+  /** Masks each dotted quad of [start, end) (digits and dots between other characters); whether there was one. */
+  private def maskDottedQuads(at: Int => Byte, start: Int, end: Int, edit: (Int, Int, String) => Unit): Boolean = {
+    var found = false
     var p = start
     while (p < end) {
       if (isDigit(at(p))) {
