@@ -26,9 +26,9 @@ def dead_letter(
     reader can read the table; the Kafka coordinates lead to the original bytes.
     """
     text = F.make_valid_utf8(mask_ips(raw, config))
-    length = F.length(text)
+    length = F.length(raw)  # as received
     cut = F.when(
-        length > RAW_LIMIT_CHARS,
+        F.length(text) > RAW_LIMIT_CHARS,
         F.concat(
             F.lit(f"; raw cut to its first {RAW_LIMIT_CHARS} of "),
             length.cast("string"),
