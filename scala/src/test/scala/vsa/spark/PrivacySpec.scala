@@ -28,7 +28,8 @@ class PrivacySpec extends AnyFunSuite with LocalSpark {
       "ff:203.0.113.155:80" -> "ff:203.0.113.0:80",
       "192.88.99.2092001:4:112:da35::1" -> "192.88.99.02001:4:112::",
       "2001:4:112:da35:1890:f822:3dbb:6752:8443 up" -> "2001:4:112:::8443 up",
-      "oid 1.3.6.1.4.1, Chrome/120.0.6099.109, 12:30:45" -> "oid 1.3.6.1.4.1, Chrome/120.0.6099.109, 12:30:45"
+      "oid 1.3.6.1.4.1, Chrome/120.0.6099.109, 12:30:45, AppleCoreMedia/1.0.0.21A5326a" ->
+        "oid 1.3.6.1.4.1, Chrome/120.0.6099.109, 12:30:45, AppleCoreMedia/1.0.0.21A5326a"
     )
     bothCodegenModes {
       val input = spark.createDataFrame(cases.map(c => Tuple1(c._1))).toDF("t")

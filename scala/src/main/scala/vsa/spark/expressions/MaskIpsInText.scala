@@ -150,7 +150,9 @@ object MaskIpsInText {
         while (q < end && (isDigit(at(q)) || at(q) == '.')) { if (at(q) == '.') dots += 1; q += 1 }
         var quadEnd = q
         while (at(quadEnd - 1) == '.') { quadEnd -= 1; dots -= 1 }
-        if (dots == 3) {
+        // A hex letter right after the quad makes it a version (`AppleCoreMedia/1.0.0.21A5326a`), not an address.
+        val version = q < end && at(q) != ':'
+        if (dots == 3 && !version) {
           // Digits glued before the first part (`\u00e9203.0.113.7`) are not part of the address.
           var firstDot = p
           while (at(firstDot) != '.') firstDot += 1
