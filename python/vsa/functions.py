@@ -48,9 +48,13 @@ def parse_user_agent(ua: ColumnOrName) -> Column:
 
 
 def mask_ip(ip: ColumnOrName) -> Column:
-    """Truncates an IP address to its network: /24 for IPv4, /48 for IPv6 (SQL: ``vsa_mask_ip``).
+    """Truncates a client's IP address to its network: /24 for IPv4, /48 for IPv6 (SQL:
+    ``vsa_mask_ip``).
 
-    Anything that is not an IP literal gives null; host names are never resolved.
+    The address may carry a port (``203.0.113.7:8443``, ``[2001:db8::1]:443``), brackets or a
+    zone (``fe80::1%eth0``), or come first in a comma-separated list (X-Forwarded-For); the
+    result is the masked address alone. Anything else gives null; host names are never
+    resolved.
 
     Examples
     --------
@@ -69,7 +73,9 @@ def mask_ip(ip: ColumnOrName) -> Column:
 
 def mask_ips_in_text(text: ColumnOrName) -> Column:
     """Free text with every IPv4 and IPv6 address in it truncated as :func:`mask_ip` truncates
-    one (SQL: ``vsa_mask_ips_in_text``); for records kept as text, such as dead letters.
+    one, ports, brackets and zones kept (SQL: ``vsa_mask_ips_in_text``). Given a
+    ``map<string,string>``, masks its keys and values. Text without three ``.`` or two ``:``
+    is returned after one byte scan.
 
     Examples
     --------
@@ -85,6 +91,30 @@ def mask_ips_in_text(text: ColumnOrName) -> Column:
     <BLANKLINE>
     """
     return F.call_function("vsa_mask_ips_in_text", _col(text))
+
+
+def is_json_object(text: ColumnOrName) -> Column:
+    """Whether the text is one JSON object with only whitespace around it (SQL:
+    ``vsa_is_json_object``): false for two objects, trailing garbage, an array or a bare value.
+
+    ``from_json`` reads a record's first value and ignores the rest; this is the check it lacks.
+    It balances braces and brackets outside strings in one byte scan and does not validate the
+    object's content (``from_json`` does).
+
+    Examples
+    --------
+    >>> spark.createDataFrame([('{"a": 1}',), ('{"a": 1}{"b": 2}',), ('{"a": 1} xx',)],
+    ...     ["raw"]).select(is_json_object("raw").alias("one")).show()
+    +-----+
+    |  one|
+    +-----+
+    | true|
+    |false|
+    |false|
+    +-----+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_is_json_object", _col(text))
 
 
 def geo_lookup(ip: ColumnOrName) -> Column:

@@ -25,7 +25,7 @@ from pyspark.sql.utils import AnalysisException
 
 from vsa.checks import QUERY, require_ready
 from vsa.config import VsaConfig
-from vsa.enrich import mask_client_ip, with_geo, with_user_agent
+from vsa.enrich import mask_addresses, with_geo, with_user_agent
 from vsa.functions import viewer_key
 from vsa.kpis import cdn_qos, rollup
 from vsa.normalize import event_time, parse_player_events
@@ -59,7 +59,7 @@ def player_records(raw: DataFrame, config: VsaConfig) -> DataFrame:
     parsed = parse_player_events(raw).select(
         "event.*", "raw", *KAFKA_COORDINATES, "reason", "detail", *watermarked
     )
-    events = mask_client_ip(with_geo(with_user_agent(parsed)), config)
+    events = mask_addresses(with_geo(with_user_agent(parsed)), config, skip=("raw", "detail"))
     if config.viewer_secret:
         events = events.withColumn("viewer_id", viewer_key("viewer_id", config.viewer_secret))
     valid = F.col("reason").isNull()
@@ -83,7 +83,8 @@ def cdn_records(raw: DataFrame, config: VsaConfig, fmt: str | None = None) -> Da
     record (files); default: by Kafka topic, from the config."""
     parsed = parse_cdn_logs(raw, config, None if fmt is None else {None: fmt})
     lines = parsed.select("request.*", *KAFKA_COORDINATES, "line", "reason", "detail")
-    requests = mask_client_ip(with_geo(with_user_agent(with_cmcd(lines))), config)
+    enriched = with_geo(with_user_agent(with_cmcd(lines)))
+    requests = mask_addresses(enriched, config, skip=("line", "detail"))
     valid = F.col("reason").isNull()
     row = [c for c in requests.columns if c not in ("line", "reason", "detail")]
     bad_cmcd = valid & F.col("cmcd_error").isNotNull()

@@ -10,7 +10,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import MapType, StringType
 
-from vsa.functions import map_without
+from vsa.functions import is_json_object, map_without
 
 EVENT_TYPES = (
     "playback_request",
@@ -47,19 +47,31 @@ INTEGER_FIELDS = ("bitrate_kbps", "video_width", "video_height", "playhead_ms")
 KNOWN_FIELDS = (*STRING_FIELDS, *INTEGER_FIELDS, "ts")
 # Events stamped further ahead of the clock than this are a broken clock, not the future.
 MAX_FUTURE_SKEW = "1 hour"
+# Events stamped before this are a broken clock (0, -1000, year 0000) or seconds sent as ms
+# (1.7e9 ms is January 1970), not history: `vsa batch` can backfill anything after it.
+MIN_EVENT_TIME = "2000-01-01T00:00:00Z"
+# Limits of what one record may store: a larger record, or one with more top-level fields, is
+# a dead letter (`too_large`) whose raw is cut (vsa.sinks.dead_letter.RAW_LIMIT_CHARS).
+MAX_RECORD_BYTES = 65_536
+MAX_FIELDS = 100
 
-_EPOCH_MS = r"^-?[0-9]{1,15}(\.[0-9]+)?$"
+_EPOCH_MS = r"^-?[0-9]{1,15}$"
 _ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$"
 
 
 def parse_player_events(raw: DataFrame) -> DataFrame:
     """Adds the parsed event (struct ``event``) and, for bad records, ``reason`` and ``detail``.
 
-    ``raw`` has the columns of :mod:`vsa.sources.kafka`. Reasons: ``malformed_json``,
-    ``missing_field``, ``bad_timestamp``, ``bad_type``, ``unknown_event_type``,
-    ``future_timestamp``; ``reason`` is null for a valid event.
+    ``raw`` has the columns of :mod:`vsa.sources.kafka`. Reasons, in order: ``bad_encoding``
+    (not UTF-8), ``too_large`` (over :data:`MAX_RECORD_BYTES`), ``malformed_json`` (not one
+    JSON object), ``too_large`` (over :data:`MAX_FIELDS` fields), ``missing_field``,
+    ``bad_timestamp``, ``bad_type``, ``unknown_event_type``, ``future_timestamp``; ``reason``
+    is null for a valid event.
     """
-    fields = F.from_json("raw", MapType(StringType(), StringType()))
+    size = F.octet_length("raw")
+    utf8 = F.is_valid_utf8("raw")
+    one_object = utf8 & (size <= MAX_RECORD_BYTES) & is_json_object("raw")
+    fields = F.from_json(F.when(one_object, F.col("raw")), MapType(StringType(), StringType()))
     parsed = raw.withColumn("_fields", fields)
     field = parsed["_fields"].getItem
 
@@ -77,8 +89,26 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
     bad_types = [F.when(field(n).isNotNull() & v.isNull(), F.lit(n)) for n, v in integers.items()]
     reason_and_detail = (
         F.when(
+            ~utf8,
+            _rd("bad_encoding", F.lit("not valid UTF-8 (raw shows the invalid bytes as U+FFFD)")),
+        )
+        .when(
+            size > MAX_RECORD_BYTES,
+            _rd(
+                "too_large",
+                F.format_string(f"record of %d bytes, limit {MAX_RECORD_BYTES}", size),
+            ),
+        )
+        .when(
             parsed["_fields"].isNull(),
-            _rd("malformed_json", F.lit("not a JSON object")),
+            _rd("malformed_json", F.lit("not one JSON object")),
+        )
+        .when(
+            F.size(parsed["_fields"]) > MAX_FIELDS,
+            _rd(
+                "too_large",
+                F.format_string(f"%d fields, limit {MAX_FIELDS}", F.size(parsed["_fields"])),
+            ),
         )
         .when(
             F.concat_ws(",", *missing) != "",
@@ -89,14 +119,27 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
             _rd(
                 "bad_timestamp",
                 F.concat(
-                    F.lit("ts is not epoch ms or ISO-8601 with offset: "),
-                    F.left(ts_text, F.lit(64)),
+                    F.lit("ts is not epoch ms (an integer) or ISO-8601 with offset: "),
+                    _as_sent(ts_text),
+                ),
+            ),
+        )
+        .when(
+            ts < F.lit(MIN_EVENT_TIME).cast("timestamp"),
+            _rd(
+                "bad_timestamp",
+                F.concat(
+                    F.lit(f"ts before {MIN_EVENT_TIME} (seconds instead of ms?): "),
+                    _as_sent(ts_text),
                 ),
             ),
         )
         .when(
             F.concat_ws(",", *bad_types) != "",
-            _rd("bad_type", F.concat(F.lit("not an integer: "), F.concat_ws(", ", *bad_types))),
+            _rd(
+                "bad_type",
+                F.concat(F.lit("not a 64-bit integer: "), F.concat_ws(", ", *bad_types)),
+            ),
         )
         .when(
             ~field("event_type").isin(*EVENT_TYPES),
@@ -106,7 +149,7 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
             ),
         )
         .when(
-            ts > F.current_timestamp() + F.expr(f"INTERVAL {MAX_FUTURE_SKEW}"),
+            ts > _latest_event_time(),
             _rd("future_timestamp", F.concat(F.lit("ts in the future: "), ts_text)),
         )
     )
@@ -128,21 +171,36 @@ def valid_player_events(parsed: DataFrame) -> DataFrame:
 def event_time(raw: Column) -> Column:
     """The ``ts`` of a raw player-event record (JSON text), as :func:`parse_player_events`
     reads it, without parsing the rest: what a source's watermark follows. Null when there
-    is none."""
-    return _timestamp(F.trim(F.get_json_object(raw, "$.ts")))
+    is none or it is out of bounds (before :data:`MIN_EVENT_TIME`, or in the future), so
+    one absurd record cannot move the watermark."""
+    ts = _timestamp(F.trim(F.get_json_object(raw, "$.ts")))
+    return F.when(ts.between(F.lit(MIN_EVENT_TIME).cast("timestamp"), _latest_event_time()), ts)
 
 
 def _timestamp(ts_text: Column) -> Column:
-    """Epoch milliseconds or ISO-8601 with an offset; else null."""
-    return F.when(
-        ts_text.rlike(_EPOCH_MS), F.timestamp_millis(ts_text.cast("double").cast("long"))
-    ).when(ts_text.rlike(_ISO_WITH_OFFSET), F.try_to_timestamp(ts_text))
+    """Epoch milliseconds (an integer) or ISO-8601 with an offset; else null."""
+    return F.when(ts_text.rlike(_EPOCH_MS), F.timestamp_millis(ts_text.cast("long"))).when(
+        ts_text.rlike(_ISO_WITH_OFFSET), F.try_to_timestamp(ts_text)
+    )
+
+
+def _latest_event_time() -> Column:
+    return F.current_timestamp() + F.expr(f"INTERVAL {MAX_FUTURE_SKEW}")
+
+
+def _as_sent(ts_text: Column) -> Column:
+    """A bad ``ts`` for its detail, as the record wrote it: the map of fields renders a JSON
+    fraction as a double (``1.7961112862005E12``), so a number is taken from the raw text."""
+    number = F.regexp_extract("raw", r'"ts"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1)
+    return F.left(F.coalesce(F.nullif(number, F.lit("")), ts_text), F.lit(64))
 
 
 def _integer(text: Column) -> Column:
-    """A JSON number (or numeric string) that is a whole number, as a long; else null."""
+    """A JSON number (or numeric string) that is a whole number within a long's range, as a
+    long; else null (2^63 is not clamped to the largest long)."""
     as_double = text.try_cast("double")
-    return F.when(as_double == F.floor(as_double), as_double.cast("long"))
+    whole = (as_double == F.floor(as_double)) & (F.abs(as_double) < float(2**63))
+    return F.coalesce(text.try_cast("long"), F.when(whole, as_double.cast("long")))
 
 
 def _rd(reason: str, detail: Column) -> Column:

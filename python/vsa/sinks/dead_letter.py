@@ -8,19 +8,39 @@ from pyspark.sql import functions as F
 from vsa.config import VsaConfig
 from vsa.enrich import mask_ips
 
+# The most of a rejected record a dead letter keeps (characters): a hostile 5 MB record must
+# not become a 5 MB row. The detail says when the record was cut.
+RAW_LIMIT_CHARS = 65_536
+
 
 def dead_letter(
     source: str, reason: Column, detail: Column, raw: Column, config: VsaConfig
 ) -> Column:
     """A ``dead_letter`` row as a struct: ``source`` (player_events, cdn_logs), ``reason``,
-    ``detail``, ``raw`` (IP addresses in it masked when privacy is on), the Kafka coordinates
-    of the row it is built on (``kafka_topic``, ``kafka_partition``, ``kafka_offset``) and
-    ``received_at``."""
+    ``detail``, ``raw`` (the record as received, at most :data:`RAW_LIMIT_CHARS` of it), the
+    Kafka coordinates of the row it is built on (``kafka_topic``, ``kafka_partition``,
+    ``kafka_offset``) and ``received_at``.
+
+    With privacy on, the IP addresses in ``detail`` and ``raw`` are masked (before the cut, so
+    no address is cut in two and left whole). Invalid UTF-8 becomes U+FFFD, so every Parquet
+    reader can read the table; the Kafka coordinates lead to the original bytes.
+    """
+    text = F.make_valid_utf8(mask_ips(raw, config))
+    length = F.length(raw)  # as received
+    cut = F.when(
+        F.length(text) > RAW_LIMIT_CHARS,
+        F.concat(
+            F.lit(f"; raw cut to its first {RAW_LIMIT_CHARS} of "),
+            length.cast("string"),
+            F.lit(" characters"),
+        ),
+    )
+    said = F.make_valid_utf8(mask_ips(detail, config))
     return F.struct(
         F.lit(source).alias("source"),
         reason.alias("reason"),
-        detail.alias("detail"),
-        mask_ips(raw, config).alias("raw"),
+        F.when(cut.isNull(), said).otherwise(F.concat_ws("", said, cut)).alias("detail"),
+        F.left(text, F.lit(RAW_LIMIT_CHARS)).alias("raw"),
         F.col("kafka_topic"),
         F.col("kafka_partition"),
         F.col("kafka_offset"),

@@ -49,18 +49,25 @@ object FunctionCatalog {
         "> SELECT array_join(map_keys(_FUNC_(map('a', '1', 'b', '2', 'c', '3'), array('a', 'c'))), ',');\n       b",
       group = "map_funcs"
     ) { case Seq(map, keys) => MapWithout(map, keys) },
+    function[IsJsonObject](
+      "vsa_is_json_object",
+      usage =
+        "_FUNC_(text) - Whether text is one JSON object with only whitespace around it: false for two objects, trailing garbage or anything else. The object's content is not validated (from_json does that).",
+      example = "> SELECT _FUNC_('{\"a\": 1}{\"b\": 2}');\n       false",
+      group = "json_funcs"
+    ) { case Seq(text) => IsJsonObject(text) },
     // Privacy
     function[MaskIp](
       "vsa_mask_ip",
       usage =
-        "_FUNC_(ip) - Truncates an IP address to its network: /24 for IPv4, /48 for IPv6. Null when not an address.",
+        "_FUNC_(ip) - Truncates a client's IP address to its network: /24 for IPv4, /48 for IPv6. The address may carry a port (ip:port, [v6]:port), brackets or a zone (%eth0), or come first in a comma-separated list. Null when not an address.",
       example = "> SELECT _FUNC_('203.0.113.77');\n       203.0.113.0",
       group = "misc_funcs"
     ) { case Seq(ip) => MaskIp(ip) },
     function[MaskIpsInText](
       "vsa_mask_ips_in_text",
       usage =
-        "_FUNC_(text) - The text with every IPv4 and IPv6 address in it truncated as vsa_mask_ip truncates one (/24, /48).",
+        "_FUNC_(text) - The text (or the keys and values of a map<string,string>) with every IPv4 and IPv6 address in it truncated as vsa_mask_ip truncates one (/24, /48), with a port or brackets or not.",
       example =
         "> SELECT _FUNC_('{\"ip\": \"203.0.113.77\", \"v6\": \"2001:db8:1:2::9\"}');\n       {\"ip\": \"203.0.113.0\", \"v6\": \"2001:db8:1::\"}",
       group = "misc_funcs"

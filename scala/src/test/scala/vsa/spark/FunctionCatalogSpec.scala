@@ -91,7 +91,7 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
       "from 2001:db8:85a3:8d3:1319:8a2e:370:7348." -> "from 2001:db8:85a3::.",
       "peer [2a02:c7f:1234:5678::1]:443 ok" -> "peer [2a02:c7f:1234::]:443 ok",
       "::ffff:81.2.69.142 mapped" -> "81.2.69.0 mapped",
-      "version 1.2 build cafe:beef, v2.3.4.5x, 999.1.1.1" -> "version 1.2 build cafe:beef, v2.3.4.5x, 999.1.1.1",
+      "version 1.2 build cafe:beef, v2.3.4.5x, 999.1.1.1" -> "version 1.2 build cafe:beef, v2.3.4.0x, 999.1.1.1",
       "" -> ""
     )
     for (codegen <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) {

@@ -7,8 +7,9 @@ import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression,
 import org.apache.spark.sql.types.{DataType, StringType}
 import org.apache.spark.unsafe.types.UTF8String
 
-/** `vsa_mask_ip(ip)`: the /24 (IPv4) or /48 (IPv6) network of an address, so no table holds a client's full address.
-  * Anything that is not an IP literal gives null.
+/** `vsa_mask_ip(ip)`: the /24 (IPv4) or /48 (IPv6) network of a client address, so no table holds a client's full
+  * address. The address may be written as clients and proxies write it (see [[MaskIp.parseLiteral]]); anything else
+  * gives null.
   */
 case class MaskIp(child: Expression) extends UnaryExpression with ExpectsInputTypes with CodegenFallback {
 
@@ -16,8 +17,11 @@ case class MaskIp(child: Expression) extends UnaryExpression with ExpectsInputTy
 
   override def dataType: DataType = StringType
 
+  // Null for what is not an address, whatever the input's nullability.
+  override def nullable: Boolean = true
+
   override protected def nullSafeEval(input: Any): Any =
-    MaskIp.parseLiteral(input.toString.trim).map(MaskIp.mask).map(UTF8String.fromString).orNull
+    MaskIp.parseLiteral(input.toString).map(MaskIp.mask).map(UTF8String.fromString).orNull
 
   override protected def withNewChildInternal(newChild: Expression): MaskIp = copy(child = newChild)
 
@@ -25,21 +29,39 @@ case class MaskIp(child: Expression) extends UnaryExpression with ExpectsInputTy
 }
 
 object MaskIp {
-  private val Ipv6Chars = """^[0-9A-Fa-f:.]+$""".r
 
-  /** An address from an IP literal only: InetAddress.getByName would resolve a host name. */
-  def parseLiteral(s: String): Option[InetAddress] =
+  /** The address of a client as written: an IP literal, alone or with a port (`203.0.113.7:8443`, `[2001:db8::1]:443`),
+    * brackets, a zone (`fe80::1%eth0`), or first in a list (`203.0.113.7, 198.51.100.2`, as X-Forwarded-For gives the
+    * client first). Never a host name: InetAddress.getByName would resolve one.
+    */
+  def parseLiteral(text: String): Option[InetAddress] = {
+    val s = text.trim
+    val listEnd = s.indexWhere(c => c == ',' || Character.isWhitespace(c))
+    val first = if (listEnd < 0) s else s.substring(0, listEnd)
+    val unbracketed =
+      if (first.startsWith("[")) { val close = first.indexOf(']'); if (close < 0) "" else first.substring(1, close) }
+      else if (first.indexOf(':') >= 0 && first.indexOf(':') == first.lastIndexOf(':')) first.takeWhile(_ != ':')
+      else first
+    val zone = unbracketed.indexOf('%')
+    parseAddress(if (zone < 0) unbracketed else unbracketed.substring(0, zone))
+  }
+
+  /** Exactly one IPv4 or IPv6 literal, nothing around it. */
+  def parseAddress(s: String): Option[InetAddress] =
     parseIpv4(s).orElse {
-      if (s.count(_ == ':') >= 2 && Ipv6Chars.matches(s))
+      if (s.count(_ == ':') >= 2 && s.forall(isIpv6Char))
         try Some(InetAddress.getByName(s))
         catch { case _: java.net.UnknownHostException => None }
       else None
     }
 
+  private def isIpv6Char(c: Char): Boolean =
+    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'
+
   /** A dotted quad of 1 to 3 ASCII digits per part, each at most 255; a loop rather than a regex, since every enriched
     * row comes through here.
     */
-  private def parseIpv4(s: String): Option[InetAddress] = {
+  def parseIpv4(s: String): Option[InetAddress] = {
     val bytes = new Array[Byte](4)
     var part = 0
     var value = 0
