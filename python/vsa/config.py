@@ -89,7 +89,10 @@ class VsaConfig:
     max_event_gap_seconds
         The most time counted after one event before the next (docs/views.md, "gap cap").
     privacy
-        When on (the default), client IPs are written only truncated (/24, /48).
+        When on (the default), no table holds a full IP address: ``client_ip`` is truncated
+        (/24, /48) after it is geolocated, and every address in every other string (ids, free
+        text, map keys and values, dead letters), ports and brackets included, is truncated the
+        same way (docs/enrichment.md).
     viewer_secret
         When set, every table holds ``vsa_viewer_key(viewer_id, viewer_secret)`` (a keyed
         HMAC pseudonym) instead of the viewer id; unique viewers count the same.
