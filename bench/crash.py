@@ -2,6 +2,7 @@
 with `vsa batch` over the same events.
 
     .venv/bin/python bench/crash.py --kills 10
+    .venv/bin/python bench/crash.py --sessions 600 --batch 300 --restarts 3   # restart times
 
 A fixed simulated data set (valid sessions and malformed records) goes into the local broker,
 on two partitions. `vsa run` (the driver and its JVM) then runs with small micro-batches and is
@@ -184,6 +185,26 @@ def kill_and_restart(
     return moments
 
 
+def restart_times(config_file: Path, commits: Path, starts: int) -> list[float]:
+    """Starts the job ``starts`` times, each on the checkpoint the last one left: the seconds
+    from the process's start to the query's next committed batch (every table written); each
+    run is SIGKILLed (driver and JVM) a few seconds after that commit."""
+    times = []
+    for _ in range(starts):
+        done = len(list(commits.glob("[0-9]*"))) if commits.exists() else 0
+        began = time.perf_counter()
+        job = vsa(["run", "--config", str(config_file)])
+        while not commits.exists() or len(list(commits.glob("[0-9]*"))) <= done:
+            if job.poll() is not None:
+                raise RuntimeError(f"the job stopped by itself: {job.stderr.read()[-3000:]}")
+            time.sleep(0.2)
+        times.append(time.perf_counter() - began)
+        time.sleep(3)
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+    return times
+
+
 def rows(df: DataFrame) -> list[dict]:
     keep = [c for c in df.columns if c not in VOLATILE]
     return [r.asDict() for r in df.select(*keep).collect()]
@@ -259,6 +280,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000, help="max_offsets_per_trigger")
     parser.add_argument("--trigger", default="2 seconds")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument(
+        "--restarts",
+        type=int,
+        default=0,
+        help="only time a first start and this many restarts to their first committed batch",
+    )
     args = parser.parse_args()
 
     from vsa.kafka import LocalKafka
@@ -282,6 +309,14 @@ def main() -> None:
         events = send(spark, stream, dataset(args.sessions, args.seed))
         print(f"{len(events):,} records ({args.sessions:,} sessions) in Kafka")
         config_file = write_config(work / "vsa.toml", stream, args.trigger, args.batch)
+        if args.restarts:
+            commits = Path(stream.checkpoint_path(pipeline.QUERY)) / "commits"
+            first, *again = restart_times(config_file, commits, args.restarts + 1)
+            print(
+                f"first start {first:.1f} s, restarts {', '.join(f'{t:.1f}' for t in again)} s "
+                "to the first committed batch"
+            )
+            return
         began = time.perf_counter()
         moments = kill_and_restart(config_file, args.kills, random.Random(args.seed), (8.0, 30.0))
         print(
