@@ -153,10 +153,12 @@ object MaskIpsInText {
         // A hex letter right after the quad makes it a version (`AppleCoreMedia/1.0.0.21A5326a`), not an address.
         val version = q < end && at(q) != ':'
         if (dots == 3 && !version) {
-          // Digits glued before the first part (`\u00e9203.0.113.7`) are not part of the address.
+          // Digits glued before the first part (`\u00e9203.0.113.7`, `\u00e939.30.175.81`: after a hex letter of
+          // the same run, or more than three) are not part of the address: the longest valid tail is.
           var firstDot = p
           while (at(firstDot) != '.') firstDot += 1
-          val starts = if (firstDot - p > 3) (firstDot - 3 until firstDot) else Seq(p)
+          val glued = firstDot - p > 3 || p > start
+          val starts = if (glued) (math.max(p, firstDot - 3) until firstDot) else Seq(p)
           starts.iterator
             .filter(from => quadEnd - from <= 15)
             .map(from => (from, MaskIp.parseIpv4(ascii(at, from, quadEnd))))
