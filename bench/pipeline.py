@@ -13,9 +13,15 @@ Simulated traffic goes into the local broker once; then each case reads the whol
   the valid events only, and the rows of player_events and dead_letter come from a second
   branch over the same records, unioned in the same query (so Kafka is read and the records
   parsed and enriched twice), instead of passing through the sessionizer;
-each on local[2]. Each process first runs its case once over a small warm-up topic (other
-sessions, its own tables), so the timed run measures a warm JVM (generated code compiled), as
-a long-running job is. Also printed: the sessionizer's state size per open session (Spark's
+- cdn: the whole job over the player topic and a CDN topic (the simulated sessions' requests,
+  Fastly JSON lines, CMCD `sid` on about 70 % of the sessions'), CDN lines unioned after the
+  sessionizer: no attribution (the design before issue 15);
+- fusion: the same job and topics with CDN fusion, as it ships: every CDN line through the
+  sessionizer, the requests with a `sid` attributed to their views;
+each on local[2]; `cdn` and `fusion` count the player records and CDN lines both. Each
+process first runs its case once over a small warm-up topic (other sessions, its own tables),
+so the timed run measures a warm JVM (generated code compiled), as a long-running job is.
+Also printed: the sessionizer's state size per open session (Spark's
 state-store memory over its rows), and the driver's time per micro-batch: Spark's progress
 ``durationMs`` outside ``addBatch`` (offsets, planning, the offset and commit logs), the serial
 work that does not shrink when executors are added.
@@ -24,6 +30,7 @@ work that does not shrink when executors are added.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -36,8 +43,13 @@ CASES = (
     ("floor", "local[2]"),
     ("full", "local[2]"),
     ("union", "local[2]"),
+    ("cdn", "local[2]"),
+    ("fusion", "local[2]"),
 )
 WARMUP_TOPIC = "bench-warmup"
+CDN_TOPIC = "bench-cdn"
+CDN_FORMAT = "fastly"
+JOB_CASES = ("full", "union", "cdn", "fusion")
 
 
 def child(args: argparse.Namespace) -> None:
@@ -54,11 +66,12 @@ def child(args: argparse.Namespace) -> None:
         config = VsaConfig(
             kafka_bootstrap_servers=args.bootstrap,
             player_events_topic=topic,
-            cdn_logs_topic=None,
+            cdn_logs_topic=f"{topic}-cdn" if args.case in ("cdn", "fusion") else None,
+            cdn_log_format=CDN_FORMAT,
             output_root=out,
             max_offsets_per_trigger=args.batch,
         )
-        if args.case in ("full", "union"):
+        if args.case in JOB_CASES:
             return pipeline.run_until_caught_up(spark, config).query
         raw = read_kafka_stream(
             spark, config, subscribe_pattern=topic, max_offsets_per_trigger=args.batch
@@ -81,10 +94,12 @@ def child(args: argparse.Namespace) -> None:
 
     # Wall time of each table's write and of the whole per-batch writer, summed over the batches.
     timings: dict[str, float] = {}
-    if args.case in ("full", "union"):
+    if args.case in JOB_CASES:
         timings = _time_writes()
     if args.case == "union":
         pipeline.transform = _transform_by_union
+    if args.case == "cdn":
+        pipeline.transform = functools.partial(_transform_without_fusion, pipeline.transform)
     spark_conf = dict(c.split("=", 1) for c in args.conf)
     spark = build_session(
         VsaConfig(spark_conf=spark_conf), app_name=f"bench-{args.case}", master=args.master
@@ -141,6 +156,13 @@ def _transform_by_union(player_raw, config, cdn=None):  # noqa: ANN001, ANN202
     return sessions.unionByName(rows, allowMissingColumns=True)
 
 
+def _transform_without_fusion(transform, player_raw, config, cdn=None):  # noqa: ANN001, ANN202
+    """The "cdn" case's :func:`vsa.pipeline.transform`: CDN lines unioned after the
+    sessionizer, which sees the player records only."""
+    out = transform(player_raw, config)
+    return out if cdn is None else out.unionByName(cdn.drop("event_time"), allowMissingColumns=True)
+
+
 def _time_writes() -> dict[str, float]:
     """Wraps the writer and each table's sink to sum their wall time (seconds) by name; the
     writer's time less its tables' is the pass that fills the batch's cache."""
@@ -190,6 +212,7 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     from vsa.kafka.broker import free_port
     from vsa.session import build_session
     from vsa.simulate import Spec, simulate
+    from vsa.simulate.cdn import cdn_requests, log_line
 
     work = Path(tempfile.mkdtemp(prefix="vsa-bench-"))
     broker = LocalKafka(work / "kafka", port=free_port())
@@ -198,15 +221,25 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     broker.create_topic(WARMUP_TOPIC, partitions=2)
     sim = simulate(Spec(sessions=args.sessions, seed=4, start_ms=1_764_000_000_000, span_s=3600))
     warmup = simulate(Spec(sessions=1000, seed=5, start_ms=1_764_000_000_000, span_s=600))
+    if args.cases:
+        cases = tuple(tuple(c.split(":", 1)) for c in args.cases)
     spark = build_session(VsaConfig(), app_name="bench-producer", master="local[2]")
     produce(spark, servers, args.topic, sim.records)
     produce(spark, servers, WARMUP_TOPIC, warmup.records)
+    lines = 0
+    if any(case in ("cdn", "fusion") for case, _ in cases):
+        for topic, run in ((args.topic, sim), (WARMUP_TOPIC, warmup)):
+            cdn_lines = _cdn_lines(run.records, cdn_requests, log_line)
+            broker.create_topic(f"{topic}-cdn", partitions=1)
+            produce(spark, servers, f"{topic}-cdn", [(None, line) for line in cdn_lines])
+            lines = lines or len(cdn_lines)
     spark.stop()
     records = len(sim.records)
-    print(f"{records} records ({args.sessions} sessions, {len(sim.views)} views) in Kafka")
+    print(
+        f"{records} records ({args.sessions} sessions, {len(sim.views)} views)"
+        f"{f' and {lines} CDN lines' if lines else ''} in Kafka"
+    )
     rates = {}
-    if args.cases:
-        cases = tuple(tuple(c.split(":", 1)) for c in args.cases)
     try:
         for case, master in cases:
             out = subprocess.run(
@@ -234,7 +267,8 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
             if out.returncode:
                 sys.exit(f"case {case} on {master} failed:\n{out.stderr[-3000:]}")
             result = json.loads(out.stdout.strip().splitlines()[-1])
-            rates[(case, master)] = records / result["seconds"]
+            total = records + lines if case in ("cdn", "fusion") else records
+            rates[(case, master)] = total / result["seconds"]
             state = result["state_bytes_per_session"]
             per_1000 = f"{state * 1000 / 2**20:,.1f} MiB" if state else ""
             extra = f"  state {per_1000} per 1,000 open sessions" if state else ""
@@ -251,6 +285,9 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
             )
     finally:
         broker.stop()
+    if ("cdn", "local[2]") in rates and ("fusion", "local[2]") in rates:
+        fused = rates[("fusion", "local[2]")] / rates[("cdn", "local[2]")]
+        print(f"fusion / cdn: {fused:.2f}x (target >= 0.7x)")
     floor = rates.get(("floor", "local[2]"))
     if not floor:
         return
@@ -260,6 +297,19 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
         print(f"full / floor: {rates[('full', 'local[2]')] / floor:.2f}x")
     if ("union", "local[2]") in rates:
         print(f"union / floor: {rates[('union', 'local[2]')] / floor:.2f}x")
+
+
+def _cdn_lines(records, cdn_requests, log_line) -> list[str]:  # noqa: ANN001
+    """The CDN log lines (:data:`CDN_FORMAT`) of the valid events of ``records``."""
+    events = []
+    for _, value in records:
+        try:
+            event = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return [log_line(r, CDN_FORMAT) for r in cdn_requests(events, CDN_FORMAT)]
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def parser() -> argparse.ArgumentParser:
     batch.add_argument("--format", help="the CDN log format (cdn_log_format; docs/cdn.md)")
     _job_flags(batch)
 
-    roll = command("rollup", "kpi_hour and kpi_day from kpi_minute")
+    roll = command("rollup", "the rollup tables (kpi_hour, kpi_day, kpi_by_pop_*) from minutes")
     _job_flags(roll)
 
     report = command("report", "one self-contained HTML report of the KPI tables")

@@ -3,7 +3,8 @@
 The streaming job is **one query**: each source is read once (the player topic one stream per
 partition, so the watermark follows the slowest partition; every CDN topic in one stream).
 Player records go through the sessionizer, which passes each record itself (the valid event,
-or its dead letter) through beside the slices and views; CDN lines join after it. One
+or its dead letter) through beside the slices and views; so do the CDN lines, whose requests
+with a CMCD ``sid`` it also attributes to the views they served. One
 ``foreachBatch`` writer (:class:`BatchWriter`) then commits every table of
 :data:`vsa.tables.TABLES` for that micro-batch, exactly once per table. ``vsa batch`` calls the
 same writer over files, so stream and batch cannot drift.
@@ -46,7 +47,17 @@ from vsa.sources import (
     read_partition_streams,
     read_text_files,
 )
-from vsa.tables import BY_NAME, CDN_LOGS, PLAYER_EVENTS, TABLES, Batch, Table, tables_of
+from vsa.tables import (
+    BY_NAME,
+    CDN_LOGS,
+    PLAYER_EVENTS,
+    ROLLUPS,
+    SOURCES,
+    TABLES,
+    Batch,
+    Table,
+    tables_of,
+)
 
 KAFKA_COORDINATES = ("kafka_topic", "kafka_partition", "kafka_offset")
 
@@ -104,23 +115,42 @@ def transform(
     """Everything a micro-batch writes, as rows of one DataFrame: the sessionizer's output
     (``slice``, ``closed_view``, ``rejected``, ``attributes``) and the records passed through it
     (``player_event``, ``dead_letter``) of ``player_raw``, and the CDN lines of ``cdn``
-    (:func:`cdn_records`: ``cdn_request``, ``dead_letter``). :func:`split` parts it by table."""
+    (:func:`cdn_records`: ``cdn_request``, ``dead_letter``). With player records, the CDN lines
+    go through the sessionizer too, which attributes the requests with a CMCD ``sid`` to the
+    views they served (docs/cdn.md). :func:`split` parts it by table."""
     if player_raw is None:
         if cdn is None:
             raise ValueError("transform needs player records, CDN records or both")
         return cdn.drop("event_time")
-    sessions = sessionize(player_records(player_raw, config), config)
-    out = sessions.select(
+    records = player_records(player_raw, config)
+    passed = ["player_event", "dead_letter"]
+    requests = None
+    if cdn is not None:
+        # One passthrough type for both kinds of rows: each fills its own fields.
+        request_type = cdn.schema["cdn_request"].dataType
+        event_type = records.schema["passthrough"].dataType["player_event"].dataType
+        records = records.withColumn(
+            "passthrough",
+            F.struct("passthrough.*", F.lit(None).cast(request_type).alias("cdn_request")),
+        )
+        requests = cdn.select(
+            F.col("cdn_request").alias("request"),
+            "event_time",
+            F.struct(
+                F.lit(None).cast(event_type).alias("player_event"),
+                "dead_letter",
+                "cdn_request",
+            ).alias("passthrough"),
+        )
+        passed.append("cdn_request")
+    sessions = sessionize(records, config, requests)
+    return sessions.select(
         "slice",
         "closed_view",
         "rejected",
         "attributes",
-        F.col("passthrough.player_event").alias("player_event"),
-        F.col("passthrough.dead_letter").alias("dead_letter"),
+        *[F.col(f"passthrough.{kind}").alias(kind) for kind in passed],
     )
-    if cdn is not None:
-        out = out.unionByName(cdn.drop("event_time"), allowMissingColumns=True)
-    return out
 
 
 # The structs of transform's rows, one per kind of row a table is built from.
@@ -132,10 +162,12 @@ def split(
     config: VsaConfig,
     closed: Callable[[str, int], DataFrame | None],
     present: set[str] | None = None,
+    sources: tuple[str, ...] = SOURCES,
 ) -> Batch:
     """:func:`transform`'s rows as the stage outputs the tables' builders read. ``present``:
     the :data:`KINDS` the batch has rows of (default: every kind ``out`` has a column of); a
-    frame of none of them is None, and its tables commit the batch empty, without a job."""
+    frame of none of them is None, and its tables commit the batch empty, without a job.
+    ``sources``: the job's sources."""
     kinds = {k for k in KINDS if k in out.columns}
     present = kinds if present is None else present & kinds
     letters = None
@@ -158,13 +190,16 @@ def split(
         views=views(slices) if slices is not None and "closed_view" in present else None,
         cdn_requests=_rows(out, "cdn_request") if "cdn_request" in present else None,
         closed=closed,
+        sources=sources,
     )
 
 
 def cdn_tables(raw: DataFrame, config: VsaConfig, fmt: str | None = None) -> dict[str, DataFrame]:
     """The CDN tables of raw CDN log records, as a batch run writes them: ``cdn_requests``,
     ``cdn_qos_minute`` (every window final) and the ``dead_letter`` rows."""
-    batch = split(cdn_records(raw, config, fmt), config, lambda table, seconds: None)
+    batch = split(
+        cdn_records(raw, config, fmt), config, lambda table, seconds: None, sources=(CDN_LOGS,)
+    )
     return {
         "cdn_requests": batch.cdn_requests,
         "cdn_qos_minute": cdn_qos(batch.cdn_requests, config),
@@ -252,7 +287,8 @@ class BatchWriter:
             since = until
             if counts["newest"] is not None:
                 until = max(until, counts["newest"] - self.config.watermark_seconds * 1000)
-        batch = split(out, self.config, functools.partial(self._closed, since, until), present)
+        closed = functools.partial(self._closed, since, until)
+        batch = split(out, self.config, closed, present, self.sources)
         # In catalog order: a table that reads another back comes after it.
         written = {t.name: self.sinks[t.name].write(batch_id, t.build(batch)) for t in pending}
         batch.release()
@@ -391,15 +427,18 @@ def run_batch(
 
 
 def run_rollup(spark: SparkSession, config: VsaConfig) -> RunResult:
-    """``vsa rollup``: ``kpi_hour`` and ``kpi_day`` from ``kpi_minute``, for the periods the
-    rollup tables do not hold yet (a backfill; the streaming job writes them itself). A table
-    has one writer: run it while no job writes to ``output_root``."""
-    minutes = read_table(spark, config, "kpi_minute").drop("date", "hour")
+    """``vsa rollup``: every rollup table of :data:`vsa.tables.ROLLUPS` (``kpi_hour``,
+    ``kpi_day``, and those of ``kpi_by_pop``) from its minute table, for the periods it does
+    not hold yet (a backfill; the streaming job writes them itself). A table has one writer:
+    run it while no job writes to ``output_root``."""
     written = {}
-    for period in ("hour", "day"):
-        name = f"kpi_{period}"
+    for name, spec in ROLLUPS.items():
+        try:
+            minutes = read_table(spark, config, spec.minutes).drop("date", "hour")
+        except AnalysisException:  # no minute table, or no row in it
+            continue
         sink = TableSink(spark, config, name, BY_NAME[name].time_column)
-        rolled = rollup(minutes, period, ())
+        rolled = rollup(minutes, spec.period, spec.dimensions)
         try:
             done = read_table(spark, config, name).select("window_start")
             rolled = rolled.join(done, "window_start", "left_anti")

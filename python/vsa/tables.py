@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame
 
 from vsa.config import VsaConfig
-from vsa.kpis import cdn_qos, grouped_kpis, kpis_of, rollup
+from vsa.kpis import POP_DIMENSIONS, cdn_qos, grouped_kpis, kpis_of, pop_kpis, rollup
+
+PLAYER_EVENTS = "player_events"
+CDN_LOGS = "cdn_logs"
+SOURCES = (PLAYER_EVENTS, CDN_LOGS)
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class Batch:
     ``closed(table, seconds)`` gives the rows of ``table`` (its columns, without the
     partition columns; already written, this batch's included) in the windows of ``seconds``
     that close in this batch (None: no window closes): a window closes in the batch whose
-    watermark passes its end.
+    watermark passes its end. ``sources``: the job's sources (:data:`SOURCES`).
     """
 
     config: VsaConfig
@@ -35,6 +39,7 @@ class Batch:
     views: DataFrame | None
     cdn_requests: DataFrame | None
     closed: Callable[[str, int], DataFrame | None]
+    sources: tuple[str, ...] = SOURCES
     _cached: dict[str, DataFrame | None] = field(default_factory=dict, repr=False)
 
     def kpis(self) -> DataFrame | None:
@@ -45,8 +50,7 @@ class Batch:
         (vsa.kpis.minute), so a minute's KPIs are the batch's slices aggregated; a longer
         window closes batches later and is read back from view_slices then."""
         if "kpis" not in self._cached:
-            window = self.config.window_seconds
-            slices = self.view_slices if window == 60 else self.closed("view_slices", window)
+            slices = self.closed_slices()
             # A few rows per window and dimension: one partition, so each KPI table's write is
             # one task and one file per hour, not one per shuffle partition.
             self._cached["kpis"] = (
@@ -55,6 +59,11 @@ class Batch:
                 else grouped_kpis(slices, self.config, KPI_TABLES).coalesce(1).persist()
             )
         return self._cached["kpis"]
+
+    def closed_slices(self) -> DataFrame | None:
+        """The view slices of the KPI windows that close in this batch (see :meth:`kpis`)."""
+        window = self.config.window_seconds
+        return self.view_slices if window == 60 else self.closed("view_slices", window)
 
     def release(self) -> None:
         """Frees what the batch cached."""
@@ -65,11 +74,6 @@ class Batch:
 
 
 Builder = Callable[[Batch], DataFrame | None]
-
-
-PLAYER_EVENTS = "player_events"
-CDN_LOGS = "cdn_logs"
-SOURCES = (PLAYER_EVENTS, CDN_LOGS)
 
 
 @dataclass(frozen=True)
@@ -96,28 +100,57 @@ def _kpi_table(name: str, dimensions: tuple[str, ...]) -> Table:
     return Table(name, "window_start", build, after=("view_slices",), dimensions=dimensions)
 
 
-def _rollup_table(period: str, seconds: int) -> Table:
-    name = f"kpi_{period}"
+def _pop_table(batch: Batch) -> DataFrame | None:
+    slices = batch.closed_slices()
+    return None if slices is None else pop_kpis(slices, batch.config).coalesce(1)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A rollup table: ``minutes`` (a KPI table with ``dimensions``) by ``period``."""
+
+    minutes: str
+    period: str
+    seconds: int
+    dimensions: tuple[str, ...] = ()
+
+
+ROLLUPS: dict[str, Rollup] = {
+    "kpi_hour": Rollup("kpi_minute", "hour", 3600),
+    "kpi_day": Rollup("kpi_minute", "day", 86400),
+    "kpi_by_pop_hour": Rollup("kpi_by_pop", "hour", 3600, POP_DIMENSIONS),
+    "kpi_by_pop_day": Rollup("kpi_by_pop", "day", 86400, POP_DIMENSIONS),
+}
+
+
+def _rollup_table(name: str) -> Table:
+    spec = ROLLUPS[name]
 
     def build(batch: Batch) -> DataFrame | None:
-        minutes = batch.closed("kpi_minute", seconds)
+        minutes = batch.closed(spec.minutes, spec.seconds)
         if minutes is None:
             return None
-        rolled = rollup(minutes, period, ())
+        rolled = rollup(minutes, spec.period, spec.dimensions)
         # A period that `vsa rollup` (a backfill) wrote already is not written twice.
-        done = batch.closed(name, seconds)
+        done = batch.closed(name, spec.seconds)
         return (
             rolled
             if done is None
             else rolled.join(done.select("window_start"), "window_start", "left_anti")
         )
 
-    return Table(name, "window_start", build, after=("kpi_minute",))
+    return Table(name, "window_start", build, after=(spec.minutes,))
 
 
 def _cdn_qos(batch: Batch) -> DataFrame | None:
-    requests = batch.closed("cdn_requests", batch.config.window_seconds)
-    return None if requests is None else cdn_qos(requests, batch.config)
+    window = batch.config.window_seconds
+    requests = batch.closed("cdn_requests", window)
+    if requests is None:
+        return None
+    # The requests attributed in those windows: the job writes a window's slices in the batch
+    # that closes it, before this table (none in a job without player events).
+    slices = batch.closed("view_slices", window) if PLAYER_EVENTS in batch.sources else None
+    return cdn_qos(requests, batch.config, slices)
 
 
 # In writing order: each table after the tables of its ``after``.
@@ -132,8 +165,11 @@ TABLES: tuple[Table, ...] = (
     _kpi_table("kpi_by_player", ("player_name", "player_version")),
     _kpi_table("kpi_by_content", ("video_id", "stream_type")),
     _kpi_table("kpi_by_cdn", ("cdn",)),
-    _rollup_table("hour", 3600),
-    _rollup_table("day", 86400),
+    Table("kpi_by_pop", "window_start", _pop_table, after=("view_slices",)),
+    _rollup_table("kpi_hour"),
+    _rollup_table("kpi_day"),
+    _rollup_table("kpi_by_pop_hour"),
+    _rollup_table("kpi_by_pop_day"),
     Table("cdn_requests", "timestamp", lambda b: b.cdn_requests, (CDN_LOGS,)),
     Table("cdn_qos_minute", "window_start", _cdn_qos, (CDN_LOGS,), after=("cdn_requests",)),
 )

@@ -2,14 +2,25 @@
 (definitions: ../shared/spec/kpis.md)."""
 
 from vsa.kpis.cdn_qos import cdn_qos
-from vsa.kpis.minute import STARTUP_BUCKETS_MS, grouped_kpis, kpis_of, minute_kpis
+from vsa.kpis.minute import (
+    POP_DIMENSIONS,
+    STARTUP_BUCKETS_MS,
+    grouped_kpis,
+    kpis_of,
+    minute_kpis,
+    pop_kpis,
+    window_of,
+)
 from vsa.kpis.rollup import rollup
 
 __all__ = [
+    "POP_DIMENSIONS",
     "STARTUP_BUCKETS_MS",
     "cdn_qos",
     "grouped_kpis",
     "kpis_of",
     "minute_kpis",
+    "pop_kpis",
     "rollup",
+    "window_of",
 ]

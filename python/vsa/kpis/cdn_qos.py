@@ -12,6 +12,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
+from vsa.kpis.minute import window_of
 
 QOS_DIMENSIONS = ("cdn", "pop", "country", "object_type")
 UNKNOWN = "unknown"
@@ -27,11 +28,12 @@ def qos_object_type(object_type: Column) -> Column:
     return grouped
 
 
-def cdn_qos(requests: DataFrame, config: VsaConfig) -> DataFrame:
+def cdn_qos(requests: DataFrame, config: VsaConfig, slices: DataFrame | None = None) -> DataFrame:
     """``cdn_qos_minute``: tumbling event-time windows of ``config.window_seconds`` over
     ``cdn_requests`` rows (column ``timestamp``; a batch DataFrame: the streaming job hands it
     a window's requests once its watermark has passed the window). Null dimension values form
-    the group ``"unknown"``."""
+    the group ``"unknown"``. ``slices``: the ``view_slices`` of the same windows, whose
+    attributed requests give ``cdn_attributed_pct`` (none: 0)."""
     window = F.window("timestamp", f"{config.window_seconds} seconds").alias("window")
     keys = [
         F.coalesce(F.col(d).cast("string"), F.lit(UNKNOWN)).alias(d)
@@ -62,6 +64,7 @@ def cdn_qos(requests: DataFrame, config: VsaConfig) -> DataFrame:
         F.percentile("cmcd_mtp", F.lit(0.5)).alias("cmcd_mtp_p50_kbps"),
         F.percentile("cmcd_bl", F.lit(0.5)).alias("cmcd_bl_p50_ms"),
     )
+    aggregated = _with_attributed_pct(aggregated, slices, config)
     requests_ = F.col("requests")
     hits, misses = F.col("cache_hits"), F.col("cache_misses")
     cmcd_requests = F.col("cmcd_requests")
@@ -88,7 +91,30 @@ def cdn_qos(requests: DataFrame, config: VsaConfig) -> DataFrame:
         ),
         "cmcd_mtp_p50_kbps",
         "cmcd_bl_p50_ms",
+        "cdn_attributed_pct",
         # The parts that rollups sum.
         "errors",
         "cmcd_starved_requests",
     )
+
+
+def _with_attributed_pct(
+    aggregated: DataFrame, slices: DataFrame | None, config: VsaConfig
+) -> DataFrame:
+    """Adds ``cdn_attributed_pct``: the share of a window's and CDN's requests that the
+    sessionizer attributed to a view (``view_slices.cdn_requests``, by the CDN of the slice's
+    requests), the same on every row of that window and CDN."""
+    key = ["window_start", "cdn"]
+    window_start = F.col("window.start").alias("window_start")
+    totals = aggregated.groupBy(window_start, "cdn").agg(F.sum("requests").alias("all"))
+    if slices is None:
+        attributed = F.lit(0)
+    else:
+        by_window = slices.where(F.col("cdn_requests") > 0).groupBy(
+            window_of(F.col("minute"), config.window_seconds).alias("window_start"),
+            F.coalesce(F.col("cdn_primary_cdn"), F.lit(UNKNOWN)).alias("cdn"),
+        )
+        totals = totals.join(by_window.agg(F.sum("cdn_requests").alias("attributed")), key, "left")
+        attributed = F.coalesce(F.col("attributed"), F.lit(0))
+    pct = totals.select(*key, (attributed * 100.0 / F.col("all")).alias("cdn_attributed_pct"))
+    return aggregated.withColumn("window_start", F.col("window.start")).join(pct, key, "left")

@@ -4,6 +4,9 @@ Sums are exact; unique viewers are a DataSketches HLL sketch (Spark's ``hll_sket
 mergeable) plus its estimate; startup-time percentiles come from a KLL sketch (Spark's
 ``kll_sketch_agg_bigint``, exact while a window holds fewer than ``KLL_K`` startups, mergeable
 for rollups). Ratios are stored beside their parts so rollups recompute them.
+
+``kpi_by_pop`` adds the CDN side of the same slices (:func:`pop_kpis`): the figures of the
+requests attributed to them, from the slices' parts and sketches.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ STARTUP_BUCKETS_MS = (250, 500, 1000, 2000, 5000, 10000)
 HLL_LG_K = 12
 KLL_K = 4096
 UNKNOWN = "unknown"
+POP_DIMENSIONS = ("cdn", "pop", "country")
 
 
 def minute_kpis(slices: DataFrame, config: VsaConfig, dimensions: tuple[str, ...]) -> DataFrame:
@@ -37,12 +41,27 @@ def minute_kpis(slices: DataFrame, config: VsaConfig, dimensions: tuple[str, ...
     return kpis_of(grouped_kpis(slices, config, {"kpis": dimensions}), "kpis", dimensions)
 
 
+def pop_kpis(slices: DataFrame, config: VsaConfig) -> DataFrame:
+    """``kpi_by_pop``: :func:`minute_kpis` of the slices whose minute had attributed CDN
+    requests, by the CDN and POP that served the minute's most bytes (``cdn_primary_cdn``,
+    ``cdn_primary_pop``) and country, with the CDN figures of those requests."""
+    served = slices.where(F.col("cdn_primary_pop").isNotNull()).withColumns(
+        {"cdn": F.col("cdn_primary_cdn"), "pop": F.col("cdn_primary_pop")}
+    )
+    grouped = grouped_kpis(served, config, {"kpi_by_pop": POP_DIMENSIONS}, served=True)
+    return kpis_of(grouped, "kpi_by_pop", POP_DIMENSIONS)
+
+
 def grouped_kpis(
-    slices: DataFrame, config: VsaConfig, groupings: Mapping[str, tuple[str, ...]]
+    slices: DataFrame,
+    config: VsaConfig,
+    groupings: Mapping[str, tuple[str, ...]],
+    served: bool = False,
 ) -> DataFrame:
     """:func:`minute_kpis` of ``slices`` for every grouping of ``groupings`` (a name and its
     dimensions) from one aggregation (``GROUPING SETS``): the slices are read and shuffled once
     for all of them. Column ``grouping`` names a row's grouping; :func:`kpis_of` selects one.
+    ``served``: with the figures of the CDN requests attributed to the slices (``kpi_by_pop``).
     Cache the result when more than one grouping is read from it."""
     dimensions = list(dict.fromkeys(d for ds in groupings.values() for d in ds))
     keys = ["window_start", *dimensions]
@@ -58,26 +77,33 @@ def grouped_kpis(
     for name, gid in ids.items():
         grouping = F.when(F.col("grouping_id") == gid, name).otherwise(grouping)
     window = config.window_seconds
-    minute = F.col("minute")
-    # Tumbling windows aligned on the epoch, as Spark's window() aligns them.
-    start = (
-        minute
-        if window == 60
-        else F.timestamp_seconds(F.floor(F.unix_seconds(minute) / window) * window)
-    )
     keyed = slices.withColumns(
-        {"window_start": start, **{d: _dimension(slices, d) for d in dimensions}}
+        {
+            "window_start": window_of(F.col("minute"), window),
+            **{d: _dimension(slices, d) for d in dimensions},
+        }
     )
     aggregated = keyed.groupingSets(sets, *keys).agg(
-        *_aggregates(), *_parts(), F.grouping_id().alias("grouping_id")
+        *_aggregates(),
+        *_parts(),
+        *(_served_parts() if served else []),
+        F.grouping_id().alias("grouping_id"),
     )
     return aggregated.select(
         grouping.alias("grouping"),
         "window_start",
         (F.col("window_start") + F.expr(f"INTERVAL {window} SECONDS")).alias("window_end"),
         *dimensions,
-        *finish_columns(window),
+        *finish_columns(window, served),
     )
+
+
+def window_of(minute: Column, window_seconds: int) -> Column:
+    """The start of the tumbling window of ``window_seconds`` holding ``minute``, aligned on
+    the epoch as Spark's window() aligns them."""
+    if window_seconds == 60:
+        return minute
+    return F.timestamp_seconds(F.floor(F.unix_seconds(minute) / window_seconds) * window_seconds)
 
 
 def kpis_of(grouped: DataFrame, name: str, dimensions: tuple[str, ...]) -> DataFrame:
@@ -134,8 +160,26 @@ def _parts() -> list[Column]:
     ]
 
 
-def finish_columns(window_seconds: int) -> list[Column]:
-    """The output columns computed from the summed parts (shared with the rollups)."""
+def _served_parts() -> list[Column]:
+    return [
+        F.sum("cdn_requests").alias("requests"),
+        F.sum("cdn_bytes").alias("bytes"),
+        F.sum("cdn_errors").alias("errors"),
+        F.sum("cdn_cache_hits").alias("cache_hits"),
+        F.sum("cdn_cache_misses").alias("cache_misses"),
+        F.kll_merge_agg_bigint("cdn_ttfb_sketch", KLL_K).alias("ttfb_sketch"),
+        F.kll_merge_agg_bigint("cdn_throughput_sketch", KLL_K).alias("throughput_sketch"),
+    ]
+
+
+# The parts of the CDN figures that rollups sum (kll sketches: merge).
+SERVED_SUMS = ("requests", "bytes", "errors", "cache_hits", "cache_misses")
+SERVED_SKETCHES = ("ttfb_sketch", "throughput_sketch")
+
+
+def finish_columns(window_seconds: int, served: bool = False) -> list[Column]:
+    """The output columns computed from the summed parts (shared with the rollups);
+    ``served``: the CDN figures of ``kpi_by_pop`` too."""
     watch = F.col("watch_time_ms")
     ended = F.col("ended_views")
     minutes = window_seconds / 60
@@ -169,7 +213,31 @@ def finish_columns(window_seconds: int) -> list[Column]:
         "startup_time_sum_ms",
         "startup_time_count",
         "startup_time_sketch",
+        *(_served_columns() if served else []),
     ]
+
+
+def _served_columns() -> list[Column]:
+    hits, misses = F.col("cache_hits"), F.col("cache_misses")
+    return [
+        "requests",
+        "bytes",
+        _pct(F.col("errors"), F.col("requests")).alias("error_pct"),
+        _ratio(hits, hits + misses).alias("cache_hit_ratio"),
+        _sketch_quantile("ttfb_sketch", 0.95).alias("ttfb_p95_ms"),
+        _sketch_quantile("throughput_sketch", 0.5).alias("throughput_p50_kbps"),
+        # The parts that rollups sum.
+        "errors",
+        "cache_hits",
+        "cache_misses",
+        *SERVED_SKETCHES,
+    ]
+
+
+def _sketch_quantile(sketch: str, rank: float) -> Column:
+    # kll_merge_agg of only null sketches is null: no value, no quantile.
+    column = F.col(sketch)
+    return F.when(column.isNotNull(), F.kll_sketch_get_quantile_bigint(column, F.lit(rank)))
 
 
 def _quantile(rank: float) -> Column:

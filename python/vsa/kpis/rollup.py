@@ -6,7 +6,13 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from vsa.kpis.minute import KLL_K, STARTUP_BUCKETS_MS, finish_columns
+from vsa.kpis.minute import (
+    KLL_K,
+    SERVED_SKETCHES,
+    SERVED_SUMS,
+    STARTUP_BUCKETS_MS,
+    finish_columns,
+)
 
 PERIOD_SECONDS = {"hour": 3600, "day": 86400}
 SUMMED = (
@@ -29,12 +35,18 @@ SUMMED = (
 
 def rollup(minutes: DataFrame, period: str, dimensions: tuple[str, ...]) -> DataFrame:
     """``minutes`` (a ``kpi_minute`` or ``kpi_by_*`` table) rolled up to ``period`` (hour,
-    day). ``peak_concurrent_viewers`` is the busiest window's ``concurrent_viewers``."""
+    day). ``peak_concurrent_viewers`` is the busiest window's ``concurrent_viewers``. The CDN
+    figures of ``kpi_by_pop`` roll up with the rest when ``minutes`` has them."""
     if period not in PERIOD_SECONDS:
         raise ValueError(f"period must be one of {', '.join(PERIOD_SECONDS)}, not {period!r}")
     start = F.date_trunc(period, "window_start").alias("window_start")
     buckets = len(STARTUP_BUCKETS_MS) + 2
+    served = "requests" in minutes.columns
+    served_parts = [F.sum(c).alias(c) for c in SERVED_SUMS] + [
+        F.kll_merge_agg_bigint(c, KLL_K).alias(c) for c in SERVED_SKETCHES
+    ]
     rolled = minutes.groupBy(start, *dimensions).agg(
+        *(served_parts if served else []),
         *[F.sum(c).alias(c) for c in SUMMED],
         F.hll_union_agg("unique_viewers_sketch").alias("unique_viewers_sketch"),
         F.kll_merge_agg_bigint("startup_time_sketch", KLL_K).alias("startup_time_sketch"),
@@ -45,6 +57,6 @@ def rollup(minutes: DataFrame, period: str, dimensions: tuple[str, ...]) -> Data
         "window_start",
         (F.col("window_start") + F.expr(f"INTERVAL 1 {period.upper()}")).alias("window_end"),
         *dimensions,
-        *finish_columns(PERIOD_SECONDS[period]),
+        *finish_columns(PERIOD_SECONDS[period], served),
         "peak_concurrent_viewers",
     )

@@ -42,6 +42,8 @@ STRING_FIELDS = (
     "cdn",
     "error_code",
     "error_message",
+    # The CMCD session id the player sends its CDN requests with, when it is not session_id.
+    "cmcd_sid",
 )
 INTEGER_FIELDS = ("bitrate_kbps", "video_width", "video_height", "playhead_ms")
 KNOWN_FIELDS = (*STRING_FIELDS, *INTEGER_FIELDS, "ts")

@@ -3,7 +3,7 @@ this module shapes its input and output. See docs/architecture.md for why it liv
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 
@@ -37,27 +37,58 @@ SLICE_COLUMNS = (
     "ebvs",
     "ended",
     "active",
+    # The CDN requests attributed to the view in the minute (docs/cdn.md, "Attribution").
+    "cdn_requests",
+    "cdn_bytes",
+    "cdn_errors",
+    "cdn_cache_hits",
+    "cdn_cache_misses",
+    "cdn_starvation_requests",
+    "cdn_ttfb_sketch",
+    "cdn_throughput_sketch",
+    "cdn_primary_pop",
+    "cdn_primary_cdn",
 )
+# The columns of a cdn_requests row the sessionizer attributes (Scala ``CdnRequest``).
+REQUEST_FIGURES = {
+    "bytes": "bigint",
+    "status": "int",
+    "cache_status": "string",
+    "ttfb_ms": "double",
+    "download_ms": "double",
+    "pop": "string",
+    "cdn": "string",
+}
+# ``starved``: CMCD ``bs``.
+_REQUEST_FIELDS = ",".join(f"{name}:{kind}" for name, kind in REQUEST_FIGURES.items())
+_REQUEST_TYPE = f"struct<{_REQUEST_FIELDS},starved:boolean>"
 
 
-def sessionize(events: DataFrame, config: VsaConfig) -> DataFrame:
+def sessionize(
+    events: DataFrame, config: VsaConfig, requests: DataFrame | None = None
+) -> DataFrame:
     """Runs the sessionizer over player events (streaming or batch) that carry their ``raw``
-    record and Kafka coordinates. A streaming input must already carry its watermark, on
-    ``event_time`` (the source sets it, see :mod:`vsa.pipeline`).
+    record and Kafka coordinates, and over ``requests``: CDN requests (struct ``request``, a
+    ``cdn_requests`` row or null, and ``event_time``) to attribute to the views they served
+    (docs/cdn.md). A streaming input must already carry its watermark, on ``event_time`` of
+    ``events`` (the source sets it, see :mod:`vsa.pipeline`).
 
     Returns one row per emitted slice: struct ``slice`` and, on the slice that ends a view,
     struct ``closed_view``; descriptive columns travel in ``attrs`` (see :func:`view_slices`).
     An event the sessionizer rejects (``late``, ``duplicate``) is a row with struct
     ``rejected`` instead (see :func:`rejected_events`).
 
-    A struct column ``passthrough`` of ``events`` comes out unchanged in the micro-batch its
-    row came in (a row of its own); a row whose ``session_id`` is null is passed through
-    only, so a record that is not a valid event can travel the same query.
+    A struct column ``passthrough`` (of ``events``, and of ``requests`` with the same type)
+    comes out unchanged in the micro-batch its row came in (a row of its own); a row without a
+    session key (an event's null ``session_id``, a request without CMCD ``sid``) is passed
+    through only, so a record that is not a valid event, or any CDN line, travels the same
+    query.
     """
     attributes = [c for c in ATTRIBUTE_COLUMNS if c in events.columns]
     event_time = F.col("event_time") if "event_time" in events.columns else F.col("ts")
     carried = ["passthrough"] if "passthrough" in events.columns else []
     prepared = events.select(
+        _session_key(events).alias("key"),
         "session_id",
         "event_id",
         "event_type",
@@ -71,7 +102,10 @@ def sessionize(events: DataFrame, config: VsaConfig) -> DataFrame:
         "kafka_partition",
         "kafka_offset",
         *carried,
+        F.lit(None).cast(_REQUEST_TYPE).alias("request"),
     ).withColumnRenamed("ts_ms", "ts")
+    if requests is not None:
+        prepared = prepared.unionByName(_request_rows(requests, carried))
     spark = events.sparkSession
     jdf = spark._jvm.vsa.spark.sessions.Sessionizer.sessionize(  # type: ignore[union-attr]
         prepared._jdf,  # type: ignore[attr-defined]
@@ -89,6 +123,44 @@ def sessionize(events: DataFrame, config: VsaConfig) -> DataFrame:
                 ]
             )
         }
+    )
+
+
+def _session_key(events: DataFrame) -> Column:
+    """The key that groups a session's events with its CDN requests: its CMCD session id
+    (``cmcd_sid``, sent by a player whose CMCD ``sid`` is not its ``session_id``), else its
+    ``session_id``; null (passed through only) when the event has no ``session_id``."""
+    session = F.col("session_id")
+    if "cmcd_sid" not in events.columns:
+        return session
+    return F.when(session.isNotNull(), F.coalesce(F.nullif(F.col("cmcd_sid"), F.lit("")), session))
+
+
+def _request_rows(requests: DataFrame, carried: list[str]) -> DataFrame:
+    """CDN requests as rows of the sessionizer's input: keyed by their CMCD ``sid`` (none: the
+    row is only passed through), at their ``timestamp``, with the figures attributed."""
+    request = F.col("request")
+    figures = F.struct(
+        *[request[name].cast(kind).alias(name) for name, kind in REQUEST_FIGURES.items()],
+        F.coalesce(request["cmcd_bs"], F.lit(False)).alias("starved"),
+    )
+    nothing = F.lit(None).cast("string")
+    return requests.select(
+        F.nullif(request["cmcd_sid"], F.lit("")).alias("key"),
+        nothing.alias("session_id"),
+        nothing.alias("event_id"),
+        nothing.alias("event_type"),
+        F.unix_millis(request["timestamp"]).alias("ts"),
+        F.col("event_time"),
+        nothing.alias("video_id"),
+        F.lit(None).cast("bigint").alias("bitrate_kbps"),
+        F.lit(None).cast("array<string>").alias("attrs"),
+        nothing.alias("raw"),
+        nothing.alias("kafka_topic"),
+        F.lit(None).cast("int").alias("kafka_partition"),
+        F.lit(None).cast("bigint").alias("kafka_offset"),
+        *carried,
+        F.when(request.isNotNull(), figures).alias("request"),
     )
 
 

@@ -1,12 +1,15 @@
 package vsa.spark.sessions
 
-/** One valid, enriched player event, as the sessionizer reads it. `attrs` carries the descriptive columns (viewer,
-  * player, agent, geo…) that a view takes from its first event; `raw` and the Kafka coordinates are only for the
-  * dead-letter row of an event the sessionizer rejects (dropped once the event is accepted). `passthrough` is a record
-  * the sessionizer hands straight to its output (a packed row, see `Sessionizer.sessionize`); a row without
+/** One valid, enriched player event, or one CMCD-attributable CDN request (`request`), as the sessionizer reads it.
+  * `key` groups a session's events with its requests: the event's CMCD session id (event field `cmcd_sid`, else its
+  * `session_id`), the request's CMCD `sid`; null for a row that is only passed through. `attrs` carries the descriptive
+  * columns (viewer, player, agent, geo…) that a view takes from its first event; `raw` and the Kafka coordinates are
+  * only for the dead-letter row of an event the sessionizer rejects (dropped once the event is accepted). `passthrough`
+  * is a record the sessionizer hands straight to its output (a packed row, see `Sessionizer.sessionize`); a row without
   * `session_id` carries only that.
   */
 final case class SessionEvent(
+    key: String,
     session_id: String,
     event_id: String,
     event_type: String,
@@ -18,7 +21,8 @@ final case class SessionEvent(
     kafka_topic: String,
     kafka_partition: Option[Int],
     kafka_offset: Option[Long],
-    passthrough: Array[Byte]
+    passthrough: Array[Byte],
+    request: Option[CdnRequest]
 )
 
 /** What happened to a view in one minute (a `view_slices` row). */
@@ -39,6 +43,16 @@ final case class SliceRow(
     ebvs: Boolean,
     ended: Boolean,
     active: Boolean,
+    cdn_requests: Long,
+    cdn_bytes: Long,
+    cdn_errors: Long,
+    cdn_cache_hits: Long,
+    cdn_cache_misses: Long,
+    cdn_starvation_requests: Long,
+    cdn_ttfb_sketch: Array[Byte],
+    cdn_throughput_sketch: Array[Byte],
+    cdn_primary_pop: String,
+    cdn_primary_cdn: String,
     attrs: Seq[String]
 )
 
@@ -64,6 +78,16 @@ final case class ViewRow(
     closed_at: Long,
     end_reason: String,
     start_missing: Boolean,
+    cdn_requests: Long,
+    cdn_bytes: Long,
+    cdn_errors: Long,
+    cdn_cache_hit_ratio: Option[Double],
+    cdn_ttfb_p50_ms: Option[Double],
+    cdn_ttfb_p95_ms: Option[Double],
+    cdn_throughput_p50_kbps: Option[Double],
+    cdn_starvation_requests: Long,
+    cdn_pops: Seq[String],
+    cdn_primary_pop: String,
     attrs: Seq[String]
 )
 
@@ -96,11 +120,13 @@ final case class MinuteAcc(
     var stallCount: Int = 0,
     var active: Boolean = false,
     var opened: Boolean = false,
-    var firstFrame: Boolean = false
+    var firstFrame: Boolean = false,
+    var cdn: Option[CdnFigures] = None
 )
 
 /** An open view: running totals, never its events (see docs/views.md). */
 final case class ViewState(
+    sessionId: String,
     ordinal: Int,
     videoId: String,
     var attrs: Seq[String],
@@ -124,11 +150,14 @@ final case class ViewState(
     var minutes: Seq[MinuteAcc] = Seq.empty,
     var closedAt: Option[Long] = None,
     var endReason: String = null,
-    var failed: Boolean = false
+    var failed: Boolean = false,
+    var cdn: Option[CdnFigures] = None,
+    var lastRequestTs: Option[Long] = None
 )
 
-/** All a session keeps between micro-batches: events waiting for the watermark (to be applied in event-time order), the
-  * open view, views closed in a minute that is not over yet, and the ordinal of its last view.
+/** All a session keeps between micro-batches: events (and attributable CDN requests) waiting for the watermark (to be
+  * applied in event-time order), the open view, views closed in a minute that is not over yet, and the ordinal of its
+  * last view.
   */
 final case class SessionState(
     lastOrdinal: Int,

@@ -10,12 +10,13 @@ import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
 
 import scala.collection.mutable.ArrayBuffer
 
-/** Player events → views and view slices, by the rules of docs/views.md.
+/** Player events → views and view slices, by the rules of docs/views.md; CDN requests carrying a CMCD session id → the
+  * CDN figures of the view they served (docs/cdn.md, "Attribution").
   *
-  * Stateful per `session_id` (`flatMapGroupsWithState`, event-time timeouts). Events wait in the state until the
-  * watermark passes them and are then applied in event-time order, so out-of-order delivery within the watermark
-  * changes nothing. A view keeps running totals; a minute's slice is emitted once the watermark passes the minute's
-  * end, a view's row (with its last slice) once it closes.
+  * Stateful per session key (`flatMapGroupsWithState`, event-time timeouts): an event's CMCD session id, a request's
+  * CMCD `sid`. Events wait in the state until the watermark passes them and are then applied in event-time order, so
+  * out-of-order delivery within the watermark changes nothing. A view keeps running totals; a minute's slice is emitted
+  * once the watermark passes the minute's end, a view's row (with its last slice) once it closes.
   */
 object Sessionizer {
   private val MinuteMs = 60000L
@@ -35,7 +36,8 @@ object Sessionizer {
   private val Seeking = 5
   private val Paused = 6
 
-  /** Order of event types applied at the same instant: closes first, heartbeats last. */
+  /** Order of event types applied at the same instant: closes first, heartbeats last, CDN requests after every event.
+    */
   private val TiePriority: Map[String, Int] = Seq(
     "view_end",
     "playback_finish",
@@ -51,25 +53,40 @@ object Sessionizer {
     "playback_start",
     "heartbeat"
   ).zipWithIndex.toMap
+  private val RequestPriority = 100
+
+  /** Rows only passed through are spread over this many groups (a null key would put them all in one task). */
+  private val PassthroughGroups = 256
 
   final case class Settings(viewTimeoutMs: Long, maxEventGapMs: Long) {
     require(maxEventGapMs > 0, "max_event_gap must be positive")
     require(viewTimeoutMs > maxEventGapMs, "view_timeout must be longer than max_event_gap")
   }
 
-  /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms). A streaming input must carry a watermark
-    * (`withWatermark` on any of its columns); a batch input is processed as a stream whose watermark has passed every
-    * event, so every view closes. Events behind the watermark come out as rejected (`late`), not dropped.
+  /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms; `key` defaults to `session_id`, `request`
+    * to none). A streaming input must carry a watermark (`withWatermark` on any of its columns); a batch input is
+    * processed as a stream whose watermark has passed every event, so every view closes. Events behind the watermark
+    * come out as rejected (`late`), not dropped.
     *
     * A struct column `passthrough`, if `events` has one, comes out unchanged as the output column `passthrough`, in the
     * micro-batch its row came in: so one streaming query can write the input records themselves beside the views. A row
-    * whose `session_id` is null carries only its `passthrough` (a record that is not a valid event).
+    * whose `key` is null carries only its `passthrough` (a record that is not a valid event, a request without `sid`).
+    *
+    * A row with `request` is a CDN request keyed by its CMCD `sid`: it waits for the watermark like an event, and is
+    * then attributed to the view of its key open at its time (after the events of the same instant), if any; behind the
+    * watermark it is not attributed (never rejected: it is a valid request).
     */
   def sessionize(events: DataFrame, viewTimeoutMs: Long, maxEventGapMs: Long): DataFrame = {
     val settings = Settings(viewTimeoutMs, maxEventGapMs)
     val streaming = events.isStreaming
     val carried = events.schema.find(_.name == Passthrough).map(_.dataType.asInstanceOf[StructType])
-    val packed = events
+    val keyed = Seq(
+      "key" -> col("session_id"),
+      "request" -> lit(null).cast(Encoders.product[CdnRequest].schema)
+    ).foldLeft(events) { case (df, (name, default)) =>
+      if (df.columns.contains(name)) df else df.withColumn(name, default)
+    }
+    val packed = keyed
       .withColumn(
         Passthrough,
         carried.fold(lit(null).cast(BinaryType))(_ => column(PackRow(expression(col(Passthrough)))))
@@ -78,10 +95,10 @@ object Sessionizer {
     val input = if (streaming) lettingLateRowsThrough(packed) else packed
     val typed: Dataset[SessionEvent] = input.as(Encoders.product[SessionEvent])
     val out = typed
-      .groupByKey(_.session_id)(Encoders.STRING)
+      .groupByKey(groupOf)(Encoders.STRING)
       .flatMapGroupsWithState(OutputMode.Append(), GroupStateTimeout.EventTimeTimeout())(
-        (session: String, incoming: Iterator[SessionEvent], state: GroupState[SessionState]) =>
-          new SessionRun(session, settings, streaming, state).run(incoming)
+        (_: String, incoming: Iterator[SessionEvent], state: GroupState[SessionState]) =>
+          new SessionRun(settings, streaming, state).run(incoming)
       )(Encoders.product[SessionState], Encoders.product[SessionOutput])
       .toDF()
     carried.fold(out.drop(Passthrough))(schema =>
@@ -90,6 +107,13 @@ object Sessionizer {
   }
 
   private val Passthrough = "passthrough"
+
+  /** A row's group: its key, or for a row only passed through one of [[PassthroughGroups]] groups by its bytes (such a
+    * group may share a real key: `SessionRun` tells the rows apart by their null key).
+    */
+  private def groupOf(e: SessionEvent): String =
+    if (e.key != null) e.key
+    else "\u0000" + Math.floorMod(java.util.Arrays.hashCode(e.passthrough), PassthroughGroups)
 
   /** Spark drops rows behind the watermark before a `flatMapGroupsWithState` function sees them, judging by the column
     * that carries the watermark. Moving the watermark onto a column that is never behind it (the latest timestamp)
@@ -106,9 +130,8 @@ object Sessionizer {
       .withColumn(WatermarkGuard, lit(java.sql.Timestamp.valueOf("9999-12-31 00:00:00")).as(WatermarkGuard, guard))
   }
 
-  /** One call of the state function for one session. */
+  /** One call of the state function for one session key. */
   private final class SessionRun(
-      session: String,
       settings: Settings,
       streaming: Boolean,
       state: GroupState[SessionState]
@@ -121,12 +144,10 @@ object Sessionizer {
     private var view: Option[ViewState] = saved.flatMap(_.view)
     private var closing: Seq[ViewState] = saved.map(_.closing).getOrElse(Seq.empty)
 
-    def run(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] =
-      if (session == null) incoming.flatMap(passedThrough)
-      else {
-        val events = incoming.map { e => passedThrough(e).foreach(out += _); e }
-        sessionize(events)
-      }
+    def run(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
+      val keyed = incoming.filter { e => passedThrough(e).foreach(out += _); e.key != null }.toVector
+      if (keyed.isEmpty && !state.exists) out.iterator else sessionize(keyed.iterator)
+    }
 
     private def passedThrough(e: SessionEvent): Option[SessionOutput] =
       Option(e.passthrough).map(bytes => SessionOutput(None, None, None, Some(bytes)))
@@ -139,27 +160,30 @@ object Sessionizer {
       // it is late. A later copy of an event id is a duplicate. Both go to the dead letters.
       val fresh = Vector.newBuilder[SessionEvent]
       incoming.foreach { e =>
-        if (streaming && e.ts <= watermark)
+        if (e.request.isDefined) {
+          if (!streaming || e.ts > watermark) fresh += stripped(e)
+        } else if (streaming && e.ts <= watermark)
           reject(e, "late", s"ts ${instant(e.ts)} at or behind the watermark ${instant(watermark)}")
         else if (seen(e.event_id)) reject(e, "duplicate", s"event_id ${e.event_id} seen before")
         else {
           seen += e.event_id
-          fresh += e.copy(
-            raw = null,
-            kafka_topic = null,
-            kafka_partition = None,
-            kafka_offset = None,
-            passthrough = null
-          )
+          fresh += stripped(e)
         }
       }
-      val ordered = (waiting ++ fresh.result()).sortBy(e => (e.ts, TiePriority.getOrElse(e.event_type, 99), e.event_id))
+      val ordered = (waiting ++ fresh.result()).sortBy(e => (e.ts, priority(e), Option(e.event_id).getOrElse("")))
       val (ready, later) = ordered.partition(_.ts <= watermark)
       ready.foreach(apply)
       advanceTo(watermark)
       save(later)
       out.iterator
     }
+
+    /** What of a row waits in the state: not its raw record, Kafka coordinates or passthrough (already out). */
+    private def stripped(e: SessionEvent): SessionEvent =
+      e.copy(raw = null, kafka_topic = null, kafka_partition = None, kafka_offset = None, passthrough = null)
+
+    private def priority(e: SessionEvent): Int =
+      if (e.request.isDefined) RequestPriority else TiePriority.getOrElse(e.event_type, 99)
 
     private def reject(e: SessionEvent, reason: String, detail: String): Unit =
       out += SessionOutput(
@@ -170,7 +194,29 @@ object Sessionizer {
 
     private def instant(ms: Long): String = java.time.Instant.ofEpochMilli(ms).toString
 
-    private def apply(e: SessionEvent): Unit = {
+    private def apply(e: SessionEvent): Unit = e.request match {
+      case Some(r) => attribute(e.ts, r)
+      case None    => applyEvent(e)
+    }
+
+    /** Adds a request to the view open at `ts` (one that timed out by then is closed first), if any. A request never
+      * moves the view's activity: only events keep a view open.
+      */
+    private def attribute(ts: Long, r: CdnRequest): Unit = {
+      view.foreach { v =>
+        if (ts - v.lastTs >= settings.viewTimeoutMs) closeTimedOut(v)
+      }
+      view.foreach { v =>
+        v.cdn = Some(v.cdn.getOrElse(CdnFigures()))
+        v.cdn.get.add(r)
+        val acc = minute(v, ts)
+        acc.cdn = Some(acc.cdn.getOrElse(CdnFigures()))
+        acc.cdn.get.add(r)
+        v.lastRequestTs = Some(v.lastRequestTs.fold(ts)(math.max(_, ts)))
+      }
+    }
+
+    private def applyEvent(e: SessionEvent): Unit = {
       lastActivity = math.max(lastActivity, e.ts)
       view.foreach { v =>
         if (e.ts - v.lastTs >= settings.viewTimeoutMs) closeTimedOut(v)
@@ -201,6 +247,7 @@ object Sessionizer {
             case _                => Playing
           }
       val v = ViewState(
+        sessionId = e.session_id,
         ordinal = lastOrdinal,
         videoId = e.video_id,
         attrs = e.attrs,
@@ -313,8 +360,11 @@ object Sessionizer {
       close(v, v.lastTs + settings.viewTimeoutMs, "timeout", failed = false)
     }
 
-    private def lastMinute(v: ViewState): Long =
-      if (v.accountedTo > v.lastTs) minuteOf(v.accountedTo - 1) else minuteOf(v.lastTs)
+    /** The view's last minute with an event, counted time or an attributed request. */
+    private def lastMinute(v: ViewState): Long = {
+      val timed = if (v.accountedTo > v.lastTs) minuteOf(v.accountedTo - 1) else minuteOf(v.lastTs)
+      v.lastRequestTs.fold(timed)(ts => math.max(timed, minuteOf(ts)))
+    }
 
     /** Emits the slices of minutes `v.nextMinute..upTo` in which the view had an event or counted time. A minute of
       * silence longer than the gap cap has no slice: whether the view resumes after it or times out is only known
@@ -341,9 +391,10 @@ object Sessionizer {
 
     private def viewRow(v: ViewState): ViewRow = {
       val pastFirstFrame = v.startMissing || v.firstFrameTs.isDefined
+      val cdn = v.cdn.getOrElse(CdnFigures())
       ViewRow(
         view_id = viewId(v),
-        session_id = session,
+        session_id = v.sessionId,
         video_id = v.videoId,
         started = pastFirstFrame,
         startup_time_ms = v.startupTimeMs,
@@ -362,15 +413,26 @@ object Sessionizer {
         closed_at = v.closedAt.get,
         end_reason = v.endReason,
         start_missing = v.startMissing,
+        cdn_requests = cdn.requests,
+        cdn_bytes = cdn.bytes,
+        cdn_errors = cdn.errors,
+        cdn_cache_hit_ratio = cdn.cacheHitRatio,
+        cdn_ttfb_p50_ms = cdn.ttfbQuantile(0.5),
+        cdn_ttfb_p95_ms = cdn.ttfbQuantile(0.95),
+        cdn_throughput_p50_kbps = cdn.throughputQuantile(0.5),
+        cdn_starvation_requests = cdn.starved,
+        cdn_pops = cdn.pops,
+        cdn_primary_pop = cdn.primaryPop.orNull,
         attrs = v.attrs
       )
     }
 
     private def slice(v: ViewState, m: Long, ending: Option[ViewRow]): SliceRow = {
       val acc = v.minutes.find(_.minute == m).getOrElse(MinuteAcc(m))
+      val cdn = acc.cdn.getOrElse(CdnFigures())
       SliceRow(
         view_id = viewId(v),
-        session_id = session,
+        session_id = v.sessionId,
         minute = m,
         video_id = v.videoId,
         opened = acc.opened,
@@ -385,6 +447,16 @@ object Sessionizer {
         ebvs = ending.exists(_.exit_before_video_start),
         ended = ending.isDefined,
         active = acc.active,
+        cdn_requests = cdn.requests,
+        cdn_bytes = cdn.bytes,
+        cdn_errors = cdn.errors,
+        cdn_cache_hits = cdn.cacheHits,
+        cdn_cache_misses = cdn.cacheMisses,
+        cdn_starvation_requests = cdn.starved,
+        cdn_ttfb_sketch = cdn.ttfbSketch,
+        cdn_throughput_sketch = cdn.throughputSketch,
+        cdn_primary_pop = cdn.primaryPop.orNull,
+        cdn_primary_cdn = if (cdn.requests > 0) cdn.primaryCdn.orNull else null,
         attrs = v.attrs
       )
     }
@@ -398,7 +470,7 @@ object Sessionizer {
       }
     }
 
-    private def viewId(v: ViewState): String = s"$session#${v.ordinal}"
+    private def viewId(v: ViewState): String = s"${v.sessionId}#${v.ordinal}"
 
     private def save(pending: Seq[SessionEvent]): Unit =
       if (!streaming) ()
@@ -407,6 +479,10 @@ object Sessionizer {
         watermark > lastActivity + SessionMemory * settings.viewTimeoutMs
       ) state.remove()
       else {
+        (view.toSeq ++ closing).foreach { v =>
+          v.cdn.foreach(_.flush())
+          v.minutes.foreach(_.cdn.foreach(_.flush()))
+        }
         state.update(SessionState(lastOrdinal, lastActivity, pending, view, closing))
         // Spark calls back once the watermark is past a timestamp: wake up when the next
         // event is ready, the next minute is over, or a view times out.
