@@ -5,7 +5,7 @@ kpi_by_pop, plain Python).
 
 This needs the job side of issue 15: the sessionizer's attribution, the new ``views`` and
 ``view_slices`` columns, ``kpi_by_pop`` and ``cdn_qos_minute.cdn_attributed_pct``
-(/work/helper/fusion-contract.md). Without it the tests fail, each with a message that says
+(docs/kpis.md, "Attribution"). Without it the tests fail, each with a message that says
 so; nothing is skipped.
 
 The traffic (1,750 sessions, about 2,000 views, no delivery faults) has a faulty POP (Fastly
@@ -112,7 +112,9 @@ def streamed(spark, kafka, sim, truth, tmp_path_factory):
     cut = (min(stamps) + max(stamps)) // 2
     lines = sorted(truth[0], key=lambda r: r.ts_ms)
     for run in (0, 1):
-        player = [r for r, ts in zip(sim.records, [*stamps, math.inf]) if (ts >= cut) == run]
+        player = [
+            r for r, ts in zip(sim.records, [*stamps, math.inf], strict=True) if (ts >= cut) == run
+        ]
         cdn = [(None, log_line(r, FORMAT)) for r in lines if request_phase(r.ts_ms, cut) == run]
         produce(spark, kafka.bootstrap_servers, config.player_events_topic, player)
         produce(spark, kafka.bootstrap_servers, config.cdn_logs_topic, cdn)
