@@ -23,6 +23,7 @@ import json
 import random
 import time
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from vsa.simulate.faults import Delivery, Faults, deliver
 from vsa.simulate.model import (
@@ -34,6 +35,9 @@ from vsa.simulate.model import (
     session_events,
 )
 from vsa.simulate.truth import Fusion, Rules, classify, compute, fuse
+
+if TYPE_CHECKING:
+    from vsa.simulate.cdn import Request
 
 __all__ = [
     "Behaviour",
@@ -115,7 +119,7 @@ class Simulation:
                 out.append(event)
         return out
 
-    def cdn(self, vendor: str, name: str | None = None) -> tuple[list, Fusion]:
+    def cdn(self, vendor: str, name: str | None = None) -> tuple[list[Request], Fusion]:
         """The CDN requests of these sessions, served by ``vendor`` (with the spec's faulty
         POP), and the truth of their attribution to :attr:`views` (``name``: the ``cdn``
         column, default the vendor)."""
