@@ -29,6 +29,7 @@ Array.from(document.querySelectorAll('section.card')).map(card => {
 })
 """
 CDN_CARDS = {"CDN error %", "CDN TTFB"}
+POP_CARDS = {"Rebuffer ratio by POP", "TTFB p95 against rebuffer ratio by POP"}
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason="no chromium: `make chromium` installs Debian's"
@@ -62,8 +63,9 @@ def test_report_without_cdn_data(spark, tables, tmp_path):
     assert titles[:2] == ["Views and concurrent viewers", "Startup time"]
     assert {"Startup time histogram", "Rebuffer ratio", "Failures, VSF, EBVS"} <= set(titles)
     assert {"Top countries", "Devices", "Operating systems", "Browsers"} <= set(titles)
+    assert set(titles) >= POP_CARDS
     for card in cards:
-        if card["title"] in CDN_CARDS:
+        if card["title"] in CDN_CARDS | POP_CARDS:
             assert card["empty"].startswith("no CDN data"), card
         else:
             assert card["width"] > 200 and card["height"] > 100, card
@@ -99,6 +101,50 @@ def test_report_with_cdn_data(spark, tables, tmp_path):
     assert "fastly / FRA" in text and "akamai / LHR" in text
     # fastly: 5 errors in each of 3 minutes over 303 requests.
     assert f"{15 * 100 / 303:.2f}%" in text
+
+
+def test_report_with_pop_data(spark, tables, tmp_path):
+    """``kpi_by_pop`` rows (the columns docs/kpis.md gives it) draw the two POP cards, worst
+    rebuffer ratio first; an empty table says so."""
+    config = replace(tables, output_root=str(tmp_path / "tables"))
+    (tmp_path / "tables").mkdir()
+    for table in ("kpi_minute", "kpi_by_geo", "kpi_by_device"):
+        (tmp_path / "tables" / table).symlink_to(tables.table_path(table))
+    start = datetime(2025, 11, 24, 10, 0)
+    # (cdn, pop, requests, rebuffer ratio, ttfb p95) in two minutes; FRA is the faulty POP.
+    pops = [
+        ("fastly", "FRA", (100, 300), (0.10, 0.14), (900.0, 1100.0)),
+        ("fastly", "LCY", (200, 200), (0.01, 0.03), (90.0, 110.0)),
+        ("akamai", "GB", (50, 50), (0.02, None), (60.0, None)),
+    ]
+    rows = [
+        (start + timedelta(minutes=m), start + timedelta(minutes=m + 1), cdn, pop, "GB",
+         requests[m], rebuffer[m], ttfb[m])
+        for m in range(2)
+        for cdn, pop, requests, rebuffer, ttfb in pops
+    ]  # fmt: skip
+    columns = (
+        "window_start timestamp, window_end timestamp, cdn string, pop string, country string, "
+        "requests long, rebuffer_ratio double, ttfb_p95_ms double"
+    )
+    path = config.table_path("kpi_by_pop")
+    spark.createDataFrame(rows, columns).limit(0).write.parquet(path)
+    _, cards, _ = render(spark, config, tmp_path / "empty")
+    assert all(c["empty"].startswith("no CDN data") for c in cards if c["title"] in POP_CARDS)
+
+    spark.createDataFrame(rows, columns).write.mode("overwrite").parquet(path)
+    _, cards, text = render(spark, config, tmp_path / "report")
+    by_title = {c["title"]: c for c in cards}
+    for title in POP_CARDS:
+        assert by_title[title]["marks"] == 3 == by_title[title]["drawn"], by_title[title]
+    # Request-weighted: FRA (0.10 × 100 + 0.14 × 300) / 400 = 13 %, LCY 2 %, akamai GB 2 %.
+    assert "13%" in text and "2%" in text
+    assert text.index("fastly / FRA") < text.index("fastly / LCY")
+    assert "fastly / FRA: 1,050 ms, 13%" in html_of(tmp_path / "report")
+
+
+def html_of(out) -> str:
+    return (out / REPORT_FILE).read_text(encoding="utf-8")
 
 
 def test_no_tables_is_a_clear_error(spark, tables, tmp_path):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from vsa.config import VsaConfig
 from vsa.kafka.producer import send
-from vsa.simulate import Behaviour, Faults, Spec, deliver_sessions
+from vsa.simulate import Behaviour, Faults, FaultyPop, Spec, deliver_sessions
 from vsa.simulate.faults import with_malformed
 from vsa.simulate.model import CLIENT_NETWORKS, USER_AGENTS, client_ip
 
@@ -53,6 +53,8 @@ class Traffic:
     start_ms: int | None = None
     malformed_share: float = 0.0
     seed: int = 1
+    cmcd_sid_share: float = 0.0  # players that send their CMCD sid as cmcd_sid
+    faulty_pop: FaultyPop | None = None  # their players stall more (vsa.simulate)
 
     def spec(self, start_ms: int) -> Spec:
         """The simulator's spec of this traffic from ``start_ms``: faults off, no session
@@ -68,6 +70,8 @@ class Traffic:
             hour_edge_share=0.0,
             behaviour=Behaviour(extra_views=0.0, tie_session=0.0),
             faults=NO_FAULTS,
+            cmcd_sid_share=self.cmcd_sid_share,
+            faulty_pop=self.faulty_pop,
         )
 
 
@@ -103,6 +107,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate", type=float, default=None, help="records per second (default: as fast as possible)"
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--cmcd-sid-share",
+        type=float,
+        default=0.0,
+        help="share of players whose CMCD sid differs from session_id (sent as cmcd_sid)",
+    )
+    parser.add_argument(
+        "--faulty-pop",
+        type=FaultyPop.parse,
+        metavar="CDN/POP",
+        help="players served by this POP (e.g. fastly/FRA) stall more (default: none)",
+    )
 
 
 def traffic_from(args: argparse.Namespace) -> Traffic:
@@ -114,6 +130,8 @@ def traffic_from(args: argparse.Namespace) -> Traffic:
         span_s=args.span,
         malformed_share=args.malformed_share,
         seed=args.seed,
+        cmcd_sid_share=args.cmcd_sid_share,
+        faulty_pop=args.faulty_pop,
     )
 
 

@@ -3,7 +3,8 @@
 Spark reduces the tables to a few hundred numbers; the charts are inline SVG drawn here, so the
 file has no script, no font and no stylesheet to fetch: it opens offline, in any browser, and
 can be mailed. Sections whose table does not exist yet (``cdn_qos_minute`` before CDN logs are
-ingested) say so instead of drawing an empty chart.
+ingested, ``kpi_by_pop`` before CMCD requests are joined with views) say so instead of drawing
+an empty chart.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
@@ -137,6 +138,7 @@ def render(spark: SparkSession, config: VsaConfig) -> str:
     ):
         charts.append(Chart(title, "views", bar_chart(_top(device, column)) if device else None))
     charts += _cdn_charts(_table(spark, config, "cdn_qos_minute"))
+    charts += _pop_charts(_table(spark, config, "kpi_by_pop"))
     return _page(config, _tiles(minute), charts, t)
 
 
@@ -239,6 +241,59 @@ def _cdn_charts(qos: DataFrame | None) -> list[Chart]:
     ]
 
 
+def _pop_charts(by_pop: DataFrame | None) -> list[Chart]:
+    """The players' rebuffer ratio by the CDN POP that served them, and against its TTFB p95,
+    from ``kpi_by_pop`` (views joined with the CDN requests that served them)."""
+    empty = "no CDN data: no kpi_by_pop rows (CMCD requests joined with views) yet"
+    weighted = "request-weighted mean of its minutes"
+    if by_pop is None:
+        return [
+            Chart("Rebuffer ratio by POP", weighted, None, empty),
+            Chart("TTFB p95 against rebuffer ratio by POP", weighted, None, empty),
+        ]
+
+    def mean(column: str) -> Column:
+        # Ratios and percentiles do not add: weigh each minute by its requests.
+        known = F.col(column).isNotNull()
+        weight = F.when(known, F.col("requests"))
+        return F.sum(F.col(column) * weight) / F.sum(weight)
+
+    pops = (
+        by_pop.groupBy("cdn", "pop")
+        .agg(
+            F.sum("requests").alias("requests"),
+            mean("rebuffer_ratio").alias("rebuffer"),
+            mean("ttfb_p95_ms").alias("ttfb_p95"),
+        )
+        .where(F.col("rebuffer").isNotNull())
+        .orderBy(F.desc("rebuffer"), "cdn", "pop")
+        .limit(TOP)
+        .collect()
+    )
+    label = [f"{r['cdn']} / {r['pop']}" for r in pops]
+    rebuffer = [(n, r["rebuffer"] * 100.0) for n, r in zip(label, pops, strict=True)]
+    points = [
+        (n, float(r["ttfb_p95"]), r["rebuffer"] * 100.0)
+        for n, r in zip(label, pops, strict=True)
+        if r["ttfb_p95"] is not None
+    ]
+    return [
+        Chart(
+            "Rebuffer ratio by POP",
+            f"stall time / watch time of the views each CDN / POP served, %, {weighted}",
+            bar_chart(rebuffer, unit="%"),
+            empty,
+        ),
+        Chart(
+            "TTFB p95 against rebuffer ratio by POP",
+            f"one dot per CDN / POP: its time to first byte p95 (ms) and its viewers' rebuffer "
+            f"ratio (%), {weighted}",
+            scatter_chart(points, x_unit=" ms", y_unit="%"),
+            empty,
+        ),
+    ]
+
+
 # --- SVG -------------------------------------------------------------------------------------
 
 W, H = 560, 240
@@ -300,6 +355,38 @@ def line_chart(series: Sequence[tuple[str, Sequence[Point]]], unit: str = "") ->
                     f'stroke-width="1.6"><title>{html.escape(name)}</title></polyline>'
                 )
     parts.append(_legend([name for name, _ in series]))
+    return _svg(parts)
+
+
+def scatter_chart(
+    points: Sequence[tuple[str, float, float]], x_unit: str = "", y_unit: str = ""
+) -> str | None:
+    """Labelled dots ``(label, x, y)`` on value axes from zero; None when there are none."""
+    if not points:
+        return None
+    x_ticks = nice_ticks(0.0, max(x for _, x, _ in points), 4)
+    y_ticks = nice_ticks(0.0, max(y for _, _, y in points), 4)
+
+    def sx(x: float) -> float:
+        return LEFT + x / x_ticks[-1] * (W - LEFT - RIGHT - 90)
+
+    def sy(y: float) -> float:
+        return H - BOTTOM - y / y_ticks[-1] * (H - BOTTOM - TOP_PAD)
+
+    parts = [_y_axis(y_ticks, sy, y_unit)]
+    parts += [
+        f'<text x="{sx(t):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle" class="tick">'
+        f"{_fmt(t, x_unit)}</text>"
+        for t in x_ticks
+    ]
+    for i, (label, x, y) in enumerate(points):
+        text = f"{label}: {_fmt(round(x, 2), x_unit)}, {_fmt(round(y, 2), y_unit)}"
+        parts.append(
+            f'<circle class="mark" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="5" '
+            f'fill="{COLORS[i % len(COLORS)]}"><title>{html.escape(text)}</title></circle>'
+            f'<text x="{sx(x) + 8:.1f}" y="{sy(y):.1f}" dominant-baseline="middle" '
+            f'class="label">{html.escape(label[:24])}</text>'
+        )
     return _svg(parts)
 
 

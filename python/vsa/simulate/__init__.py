@@ -19,17 +19,30 @@ simulator with its faults off.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from vsa.simulate.faults import Delivery, Faults, deliver
-from vsa.simulate.model import Behaviour, Population, hour_edge, session_events
-from vsa.simulate.truth import Rules, classify, compute
+from vsa.simulate.model import (
+    Behaviour,
+    FaultyPop,
+    Population,
+    cmcd_sid,
+    hour_edge,
+    session_events,
+)
+from vsa.simulate.truth import Fusion, Rules, classify, compute, fuse
+
+if TYPE_CHECKING:
+    from vsa.simulate.cdn import Request
 
 __all__ = [
     "Behaviour",
     "Faults",
+    "FaultyPop",
     "Rules",
     "Simulation",
     "Spec",
@@ -60,6 +73,11 @@ class Spec:
     flush: bool = False
     behaviour: Behaviour = field(default_factory=Behaviour)
     faults: Faults = field(default_factory=Faults)
+    # Players whose CMCD session id differs from session_id; they send it as cmcd_sid.
+    cmcd_sid_share: float = 0.0
+    # One POP that serves slowly and fails (the CDN log, vsa.simulate.cdn), and whose players
+    # stall more (the model).
+    faulty_pop: FaultyPop | None = None
 
     @property
     def rules(self) -> Rules:
@@ -87,6 +105,30 @@ class Simulation:
         views = [v for v in self.views if v["closed_at"] < w]
         slices = [s for s in self.slices if s["minute"] + 60_000 < w]
         return views, slices
+
+    def events(self) -> list[dict]:
+        """Every record that is a JSON object, in delivery order (what players sent, wrong
+        beacons included: :func:`vsa.simulate.cdn.cdn_requests` skips those)."""
+        out = []
+        for _, value in self.records:
+            try:
+                event = json.loads(value)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                out.append(event)
+        return out
+
+    def cdn(self, vendor: str, name: str | None = None) -> tuple[list[Request], Fusion]:
+        """The CDN requests of these sessions, served by ``vendor`` (with the spec's faulty
+        POP), and the truth of their attribution to :attr:`views` (``name``: the ``cdn``
+        column, default the vendor)."""
+        from vsa.simulate.cdn import cdn_requests
+
+        requests = cdn_requests(self.events(), vendor, self.spec.seed, self.spec.faulty_pop)
+        accepted = classify((value for _, value in self.records), self.spec.watermark_ms).accepted
+        fields = [r.attribution_fields(name or vendor) for r in requests]
+        return requests, fuse(self.views, accepted, fields)
 
 
 def default_start(now_s: float) -> int:
@@ -128,14 +170,17 @@ def deliver_sessions(spec: Spec, start_ms: int) -> Delivery:
             begin = edge - rng.randint(5_000, 90_000)
         else:
             begin = start_ms + int(rng.uniform(0, spec.span_s * 1000))
+        session_id = f"s-{spec.seed}-{n}"
         events.extend(
             session_events(
                 random.Random(f"{spec.seed}/session/{n}"),
-                f"s-{spec.seed}-{n}",
+                session_id,
                 begin,
                 population,
                 spec.behaviour,
                 spec.view_timeout_ms,
+                sid=cmcd_sid(spec.seed, session_id, spec.cmcd_sid_share),
+                faulty_pop=spec.faulty_pop,
             )
         )
     if spec.flush and events:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from vsa.config import ConfigError, load_config
 from vsa.kafka.producer import send
-from vsa.simulate import Behaviour, Faults, Simulation, Spec, simulate
+from vsa.simulate import Behaviour, Faults, FaultyPop, Simulation, Spec, simulate
 
 
 def _start(text: str) -> int:
@@ -30,6 +30,13 @@ def _start(text: str) -> int:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError(f"--start needs an offset (e.g. Z): {text}")
     return int(moment.timestamp() * 1000)
+
+
+def _faulty_pop(text: str) -> FaultyPop:
+    try:
+        return FaultyPop.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -81,6 +88,19 @@ def parser() -> argparse.ArgumentParser:
         "(vsa.simulate.cdn)",
     )
     p.add_argument(
+        "--cmcd-sid-share",
+        type=float,
+        default=Spec.cmcd_sid_share,
+        help="share of players whose CMCD sid differs from session_id (sent as cmcd_sid)",
+    )
+    p.add_argument(
+        "--faulty-pop",
+        type=_faulty_pop,
+        metavar="CDN/POP",
+        help="one POP (e.g. fastly/FRA) that serves slowly and with 5xx errors, whose players "
+        "stall more (default: none)",
+    )
+    p.add_argument(
         "--flush",
         action="store_true",
         help="end with one far-ahead event (session 'flush') that closes every view",
@@ -108,6 +128,8 @@ def spec_from(args: argparse.Namespace) -> Spec:
             malformed=args.malformed_share,
             iso_ts=args.iso_ts_share,
         ),
+        cmcd_sid_share=args.cmcd_sid_share,
+        faulty_pop=args.faulty_pop,
     )
 
 
@@ -128,15 +150,7 @@ def write_cdn_log(sim: Simulation, out: Path, fmt: str) -> int:
     """Writes ``out/cdn.log``: the CDN requests of ``sim``'s sessions as ``fmt`` lines."""
     from vsa.simulate import cdn
 
-    events = []
-    for _, value in sim.records:
-        try:
-            event = json.loads(value)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    requests = cdn.cdn_requests(events, cdn.VENDOR[fmt], sim.spec.seed)
+    requests = cdn.cdn_requests(sim.events(), cdn.VENDOR[fmt], sim.spec.seed, sim.spec.faulty_pop)
     with open(out / "cdn.log", "w", encoding="utf-8", newline="\n") as f:
         if fmt == "cloudfront":
             f.write(cdn.CLOUDFRONT_HEADER + "\n")

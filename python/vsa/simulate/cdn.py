@@ -19,15 +19,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from vsa.simulate.model import POPS, FaultyPop, serving_pop
 from vsa.simulate.truth import parse
 
-POPS = {
-    "cloudfront": ("LHR61-C2", "FRA56-P4"),
-    "akamai": ("GB", "DE"),
-    "fastly": ("LCY", "FRA"),
-    "edgecast": ("LHD", "FRC"),
-    "nginx": ("edge-1",),
-}
+__all__ = ["POPS", "Request", "cdn_requests", "log_line", "qos_truth"]
+
+CMCD_SHARE = 0.7  # sessions whose player sends CMCD (all that report a cmcd_sid do)
+# Of the other CMCD sessions: players whose sid differs from session_id and who do not
+# report it (their requests name a session nobody knows).
+UNREPORTED_SID_SHARE = 0.03
+# CMCD sessions whose player fetches one more segment after its last view closed.
+AFTER_CLOSE_SHARE = 0.05
+ENDS = ("view_end", "playback_fail", "playback_finish")  # the player fetches nothing more
+
 CACHE_RESULTS = {  # vendor value → normalized
     "cloudfront": (("Hit", "HIT"), ("RefreshHit", "HIT"), ("Miss", "MISS"), ("Error", "OTHER")),
     "akamai": (("1", "HIT"), ("0", "MISS")),
@@ -80,10 +84,33 @@ class Request:
     def query(self) -> str | None:
         return f"CMCD={quote(self.cmcd_text(), safe='')}" if self.cmcd else None
 
+    def attribution_fields(self, cdn: str) -> dict:
+        """This request as :func:`vsa.simulate.truth.fuse` takes it, logged by ``cdn``."""
+        return {
+            "ts": self.ts_ms,
+            "sid": self.cmcd.get("sid"),
+            "cdn": cdn,
+            "pop": self.pop,
+            "status": self.status,
+            "bytes": self.bytes,
+            "ttfb_ms": self.ttfb_ms,
+            "download_ms": self.download_ms,
+            "cache_status": self.cache_status,
+            "bs": bool(self.cmcd.get("bs")),
+        }
 
-def cdn_requests(events: Iterable[dict], vendor: str, seed: int = 1) -> list[Request]:
-    """The requests behind the player events (dicts of the event model) of every session;
-    records the pipeline rejects as malformed add none."""
+
+def cdn_requests(
+    events: Iterable[dict], vendor: str, seed: int = 1, faulty_pop: FaultyPop | None = None
+) -> list[Request]:
+    """The requests behind the player events (dicts of the event model) of every session,
+    served by ``vendor`` from the session's POP (:func:`vsa.simulate.model.serving_pop`);
+    records the pipeline rejects as malformed add none.
+
+    A request made at an event is timed before the session's next event, so it falls in the
+    view of that event (docs/kpis.md, attribution); the few that fall outside any view come
+    after the session's last view closed. ``faulty_pop``, when it is one of ``vendor``'s,
+    answers slowly and with 5xx errors."""
     rng = random.Random(f"{seed}/cdn")
     by_session: dict[str, list[dict]] = {}
     for e in events:
@@ -93,8 +120,9 @@ def cdn_requests(events: Iterable[dict], vendor: str, seed: int = 1) -> list[Req
     out = []
     for session_id in sorted(by_session):
         session = sorted(by_session[session_id], key=lambda e: e["ts"])
-        cmcd_on = rng.random() < 0.7
-        pop = rng.choice(POPS[vendor])
+        sid = _cmcd_sid(rng, session_id, session)
+        pop = serving_pop(seed, session_id, vendor)
+        faulty = faulty_pop if faulty_pop is not None and faulty_pop.serves(vendor, pop) else None
         stalled = started = False
         bitrate = 800
         for n, e in enumerate(session):
@@ -102,23 +130,29 @@ def cdn_requests(events: Iterable[dict], vendor: str, seed: int = 1) -> list[Req
             if kind == "playback_stall":
                 stalled = True
             bitrate = e.get("bitrate_kbps") or bitrate
+            last = n + 1 == len(session)
+            latest = e["ts"] + 999 if last else max(e["ts"], session[n + 1]["ts"] - 1)
             if kind == "playback_request":
-                out.append(_request(rng, e, vendor, pop, "manifest", "/live/master.m3u8", 0))
+                made = [_request(rng, e, latest, vendor, pop, "manifest", "/live/master.m3u8", 0)]
                 started = False
-            elif kind in ("view_end", "playback_fail"):
-                continue
+            elif kind in ENDS:
+                if not (last and sid and rng.random() < AFTER_CLOSE_SHARE):
+                    continue
+                path = f"/live/{bitrate}k/seg_{n:05d}.m4s"
+                after = {**e, "ts": e["ts"] + 1}  # a segment fetched after the view closed
+                made = [_request(rng, after, latest, vendor, pop, "video", path, bitrate)]
             else:
                 path = f"/live/{bitrate}k/seg_{n:05d}.m4s"
-                out.append(_request(rng, e, vendor, pop, "video", path, bitrate))
+                made = [_request(rng, e, latest, vendor, pop, "video", path, bitrate)]
                 if rng.random() < 0.3:
-                    out.append(
-                        _request(rng, e, vendor, pop, "audio", f"/live/audio/seg_{n:05d}.aac", 128)
-                    )
-            if cmcd_on:
-                r = out[-1]
-                r.cmcd = {"sid": session_id, "ot": "m" if r.object_type == "manifest" else "v"}
-                if r.object_type == "audio":
-                    r.cmcd["ot"] = "a"
+                    audio = f"/live/audio/seg_{n:05d}.aac"
+                    made.append(_request(rng, e, latest, vendor, pop, "audio", audio, 128))
+            for r in made:
+                if faulty is not None:
+                    _degrade(rng, r, faulty)
+                if sid is None:
+                    continue
+                r.cmcd = {"sid": sid, "ot": {"manifest": "m", "audio": "a"}.get(r.object_type, "v")}
                 if r.object_type != "manifest":
                     r.cmcd.update(
                         br=bitrate,
@@ -131,7 +165,31 @@ def cdn_requests(events: Iterable[dict], vendor: str, seed: int = 1) -> list[Req
                 if stalled and r.object_type != "manifest":
                     r.cmcd["bs"] = True
                     stalled = False
+            out.extend(made)
     return out
+
+
+def _cmcd_sid(rng: random.Random, session_id: str, session: list[dict]) -> str | None:
+    """The sid the session's player puts in CMCD, or None when it sends no CMCD: the
+    ``cmcd_sid`` its events report, else mostly ``session_id``, now and then one it never
+    reported."""
+    reported = next((e["cmcd_sid"] for e in session if e.get("cmcd_sid")), None)
+    if reported is not None:
+        return str(reported)
+    if rng.random() >= CMCD_SHARE:
+        return None
+    if rng.random() < UNREPORTED_SID_SHARE:
+        return f"unreported-{rng.getrandbits(48):012x}"
+    return session_id
+
+
+def _degrade(rng: random.Random, r: Request, fault: FaultyPop) -> None:
+    """``r`` as the faulty POP serves it: slow to its first byte, and now and then a 5xx."""
+    r.ttfb_ms = rng.randint(fault.slow_ttfb_ms, 5 * fault.slow_ttfb_ms)
+    r.download_ms = r.ttfb_ms + rng.randint(0, 4000)
+    if rng.random() < fault.error_share:
+        r.status = rng.choice((500, 502, 503, 504))
+        r.bytes = 0
 
 
 def _valid(e: dict) -> dict | None:
@@ -145,14 +203,22 @@ def _valid(e: dict) -> dict | None:
 
 
 def _request(
-    rng: random.Random, e: dict, vendor: str, pop: str, kind: str, path: str, kbps: int
+    rng: random.Random,
+    e: dict,
+    latest: int,
+    vendor: str,
+    pop: str,
+    kind: str,
+    path: str,
+    kbps: int,
 ) -> Request:
+    """A request made at event ``e``, within a second of it and at ``latest`` ms."""
     size = 900 if kind == "manifest" else kbps * 4000 // 8 + rng.randrange(1000)
     status = rng.choices((200, 206, 304, 403, 404, 500, 503), (80, 6, 4, 2, 4, 2, 2))[0]
     cache, normalized = rng.choice(CACHE_RESULTS[vendor])
     ttfb = rng.randint(1, 120)
     return Request(
-        ts_ms=e["ts"] + rng.randint(0, 999),
+        ts_ms=min(e["ts"] + rng.randint(0, 999), latest),
         client_ip=e["client_ip"],
         user_agent=e.get("user_agent"),
         host="video.example.com",

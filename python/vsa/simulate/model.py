@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Real browser, TV and console strings, each one that uap-core parses (no family "Other").
 USER_AGENTS = (
@@ -63,6 +63,14 @@ def client_ip(rng: random.Random) -> str:
 
 PLAYERS = (("shaka", "4.7.11"), ("hls.js", "1.5.7"), ("exoplayer", "2.19.1"), ("avplayer", "17.2"))
 CDNS = ("akamai", "cloudfront", "fastly")
+# The POPs each CDN vendor serves from (as its logs name them); a session is served by one.
+POPS = {
+    "cloudfront": ("LHR61-C2", "FRA56-P4"),
+    "akamai": ("GB", "DE"),
+    "fastly": ("AMS", "CDG", "FRA", "LCY"),
+    "edgecast": ("LHD", "FRC"),
+    "nginx": ("edge-1",),
+}
 BITRATES_KBPS = (800, 1600, 3000, 4500, 6000)
 
 HOUR_MS = 3_600_000
@@ -102,6 +110,44 @@ class Behaviour:
     switch: float = 0.035
     midroll_ad: float = 0.01
     silent_gap: float = 0.006
+
+
+@dataclass(frozen=True)
+class FaultyPop:
+    """One POP of one CDN that serves slowly and fails: its requests' time to first byte is
+    ``slow_ttfb_ms`` and more, a ``error_share`` of them end in 5xx, and the players it serves
+    stall ``stall_factor`` times as often (the stalls the slow segments cause)."""
+
+    cdn: str = "fastly"
+    pop: str = "FRA"
+    slow_ttfb_ms: int = 400
+    error_share: float = 0.2
+    stall_factor: float = 8.0
+
+    @classmethod
+    def parse(cls, text: str) -> FaultyPop:
+        """``CDN/POP`` (e.g. ``fastly/FRA``), a POP of :data:`POPS`."""
+        cdn, _, pop = text.partition("/")
+        if pop not in POPS.get(cdn, ()):
+            known = ", ".join(f"{c}/{p}" for c, pops in POPS.items() for p in pops)
+            raise ValueError(f"no POP {text!r}: give CDN/POP, one of {known}")
+        return cls(cdn=cdn, pop=pop)
+
+    def serves(self, cdn: str, pop: str) -> bool:
+        return (cdn, pop) == (self.cdn, self.pop)
+
+
+def serving_pop(seed: int, session_id: str, cdn: str) -> str:
+    """The POP of ``cdn`` that serves the session: the model (its stalls) and the CDN log
+    (:mod:`vsa.simulate.cdn`) agree on it without sharing a random stream."""
+    return random.Random(f"{seed}/pop/{session_id}").choice(POPS[cdn])
+
+
+def cmcd_sid(seed: int, session_id: str, share: float) -> str | None:
+    """The CMCD session id of a player whose sid differs from its analytics ``session_id``
+    (a ``share`` of the sessions; it sends it as the event field ``cmcd_sid``), else None."""
+    rng = random.Random(f"{seed}/cmcd-sid/{session_id}")
+    return f"cmcd-{rng.getrandbits(64):016x}" if rng.random() < share else None
 
 
 @dataclass(frozen=True)
@@ -162,6 +208,7 @@ class _Session:
             "video_id": f"video-{self.video}",
             "stream_type": self.stream_type,
             **{k: self.common[k] for k in FIELD_ORDER[7:]},
+            **({"cmcd_sid": self.common["cmcd_sid"]} if self.common.get("cmcd_sid") else {}),
             **fields,
         }
         self.events.append(event)
@@ -198,10 +245,18 @@ def session_events(
     population: Population,
     behaviour: Behaviour,
     view_timeout_ms: int,
+    sid: str | None = None,
+    faulty_pop: FaultyPop | None = None,
 ) -> list[dict]:
-    """The events of one session, in the order the player sends them."""
+    """The events of one session, in the order the player sends them; with ``sid`` (a CMCD
+    session id other than ``session_id``) every event carries it as ``cmcd_sid``. A session
+    that ``faulty_pop`` serves stalls more often."""
     viewer = rng.randrange(population.viewers)
-    common = {**population.viewer(viewer), "cdn": rng.choice(CDNS)}
+    common = {**population.viewer(viewer), "cdn": rng.choice(CDNS), "cmcd_sid": sid}
+    if faulty_pop is not None and (
+        serving_pop(population.seed, session_id, faulty_pop.cdn) == faulty_pop.pop
+    ):
+        behaviour = replace(behaviour, stall=behaviour.stall * faulty_pop.stall_factor)
     s = _Session(rng, session_id, common, ties=rng.random() < behaviour.tie_session)
     s.t = begin_ms
     video = rng.randrange(population.videos)
