@@ -40,7 +40,7 @@ START_MS = 1_764_000_000_000
 FORMAT = "fastly"  # JSON with ms timestamps, the POP, TTFB, and CMCD in the URL
 FAULTY = FaultyPop("fastly", "FRA")
 MINUTE_MS = 60_000
-NEEDS_JOB_SIDE = "needs the job side of issue 15 (fusion-contract.md): "
+NEEDS_JOB_SIDE = "needs the job side of issue 15 (CDN attribution in the job): "
 COUNTS = ("cdn_requests", "cdn_bytes", "cdn_errors", "cdn_starvation_requests")
 SLICE_COUNTS = (*COUNTS, "cdn_cache_hits", "cdn_cache_misses")
 # (column, rank, the truth's values): quantile columns, within the sketch's rank bound
