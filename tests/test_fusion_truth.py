@@ -5,12 +5,16 @@ and CMCD session ids over a generated data set."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 
 from test_simulate import MIN, T0, S, events
+from vsa import generate
+from vsa.cli import parser as cli_parser
 from vsa.generate import NO_FAULTS
 from vsa.simulate import FaultyPop, Spec, simulate
 from vsa.simulate.__main__ import parser, spec_from
@@ -271,3 +275,15 @@ def test_the_flags():
     with pytest.raises(SystemExit):
         parser().parse_args(["--out", "x", "--faulty-pop", "fastly/NOWHERE"])
     assert serving_pop(1, "s-1-0", "fastly") in POPS["fastly"]
+    args = cli_parser().parse_args(
+        ["generate", "--faulty-pop", "fastly/FRA", "--cmcd-sid-share", "0.5", "--sessions", "40"]
+    )
+    traffic = replace(generate.traffic_from(args), start_ms=T0)
+    assert traffic.faulty_pop == FaultyPop("fastly", "FRA") and traffic.cmcd_sid_share == 0.5
+    sids = defaultdict(set)
+    for _, value in generate.generate(traffic):
+        event = json.loads(value)
+        sids[event["session_id"]].add(event.get("cmcd_sid"))
+    # A player sends its own sid on every event, or never.
+    assert all(len(s) == 1 for s in sids.values())
+    assert 10 < sum(None not in s for s in sids.values()) < 30

@@ -379,12 +379,18 @@ def scatter_chart(
         f"{_fmt(t, x_unit)}</text>"
         for t in x_ticks
     ]
+    placed: list[tuple[float, float]] = []
     for i, (label, x, y) in enumerate(points):
         text = f"{label}: {_fmt(round(x, 2), x_unit)}, {_fmt(round(y, 2), y_unit)}"
+        label_y = sy(y)
+        # Dots close together (healthy POPs often are): stack their labels upwards.
+        while any(abs(sx(x) - px) < 140 and abs(label_y - py) < 12 for px, py in placed):
+            label_y -= 12
+        placed.append((sx(x), label_y))
         parts.append(
             f'<circle class="mark" cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="5" '
             f'fill="{COLORS[i % len(COLORS)]}"><title>{html.escape(text)}</title></circle>'
-            f'<text x="{sx(x) + 8:.1f}" y="{sy(y):.1f}" dominant-baseline="middle" '
+            f'<text x="{sx(x) + 8:.1f}" y="{label_y:.1f}" dominant-baseline="middle" '
             f'class="label">{html.escape(label[:24])}</text>'
         )
     return _svg(parts)
