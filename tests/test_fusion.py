@@ -260,10 +260,10 @@ def test_streamed_slices_carry_their_cdn_parts(spark, sim, truth, streamed):
         (s["view_id"], s["minute"]) for s in sim.slices if s["view_id"] == f"{FLUSH_SESSION}#1"
     }
     assert fusion.slices.keys() <= got.keys()
-    empty = {c: 0 for c in SLICE_COUNTS} | {"cdn_primary_pop": None, "cdn": None}
+    empty = {c: 0 for c in SLICE_COUNTS} | {"cdn_primary_pop": None, "cdn_primary_cdn": None}
     for key, row in got.items():
         parts = fusion.slices.get(key, empty)
-        for column in (*SLICE_COUNTS, "cdn_primary_pop", "cdn"):
+        for column in (*SLICE_COUNTS, "cdn_primary_pop", "cdn_primary_cdn"):
             assert row[column] == parts[column], (key, column, row[column], parts[column])
         for column, values in (
             ("ttfb_p50", "ttfb_values"),

@@ -639,7 +639,7 @@ def fuse(views: list[dict], events: Iterable[dict], requests: list[dict]) -> Fus
     for key, rs in by_minute.items():
         parts = cdn_parts(rs)
         primary = [r for r in rs if r["pop"] == parts["cdn_primary_pop"]]
-        slices[key] = {**parts, "cdn": primary[0]["cdn"] if primary else None}
+        slices[key] = {**parts, "cdn_primary_cdn": primary[0]["cdn"] if primary else None}
     return Fusion(
         attributed,
         {v["view_id"]: view_cdn_columns(by_view.get(v["view_id"], [])) for v in views},
@@ -661,7 +661,7 @@ def kpi_by_pop(
         if cdn is None or cdn["cdn_primary_pop"] is None:
             continue
         country = country_of_view.get(s["view_id"]) or "unknown"
-        groups[(s["minute"], cdn["cdn"], cdn["cdn_primary_pop"], country)].append((s, cdn))
+        groups[(s["minute"], cdn["cdn_primary_cdn"], cdn["cdn_primary_pop"], country)].append((s, cdn))
     out = {}
     for key, rows in groups.items():
         player = [s for s, _ in rows]
