@@ -317,6 +317,46 @@ def parse_cmcd(text: ColumnOrName) -> Column:
     return F.call_function("vsa_parse_cmcd", _col(text))
 
 
+def parse_cloudfront(line: ColumnOrName, names: ColumnOrName) -> Column:
+    """One CloudFront standard log line as a normalized request (SQL: ``vsa_parse_cloudfront``).
+
+    Parameters
+    ----------
+    line
+        A tab-separated line, ``-`` for a missing value.
+    names
+        The line's field names, in order (its file's ``#Fields:`` list, as an array).
+
+    Returns
+    -------
+    Column
+        A struct: ``timestamp``, ``client_ip``, ``user_agent`` (URL-decoded), ``host``, ``path``,
+        ``query``, ``status``, ``bytes``, ``ttfb_ms``, ``download_ms``, ``cache_status`` (``HIT``,
+        ``MISS``, ``OTHER``), ``pop``, ``cmcd_text``, then ``reason`` and ``detail``: null for a
+        good line, else why it is rejected (``bad_field_count``, ``missing_field``,
+        ``bad_timestamp``, ``bad_type``). Null for a null line or list.
+
+    Examples
+    --------
+    >>> names = ["date", "time", "x-edge-location", "sc-bytes", "c-ip", "cs-method",
+    ...          "cs(Host)", "cs-uri-stem", "sc-status", "cs(User-Agent)"]
+    >>> start = "2025-11-24\t16:18:30\tFRA56-P4\t"
+    >>> df = spark.createDataFrame([
+    ...     (start + "800\t81.2.69.1\tGET\td.example\t/a.ts\t200\tMy%20Player",),
+    ...     (start + "many\t81.2.69.1\tGET\td.example\t/a.ts\t200\t-",)], ["line"])
+    >>> df.select(parse_cloudfront("line", F.array(*map(F.lit, names))).alias("r")).select(
+    ...     "r.timestamp", "r.user_agent", "r.bytes", "r.reason").show(truncate=False)
+    +-------------------+----------+-----+--------+
+    |timestamp          |user_agent|bytes|reason  |
+    +-------------------+----------+-----+--------+
+    |2025-11-24 16:18:30|My Player |800  |NULL    |
+    |2025-11-24 16:18:30|NULL      |NULL |bad_type|
+    +-------------------+----------+-----+--------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_parse_cloudfront", _col(line), _col(names))
+
+
 def map_without(m: ColumnOrName, keys: Sequence[str]) -> Column:
     """A string-to-string map without the entries whose key is in ``keys`` (SQL:
     ``vsa_map_without``). What ``map_filter(m, (k, v) -> NOT k IN (...))`` gives, computed in

@@ -40,6 +40,14 @@ object FunctionCatalog {
       example = "> SELECT _FUNC_('/seg_1.m4s?CMCD=br%3D3200%2Cbs%2Cot%3Dv%2Csid%3D%226e2fb550%22').br;\n       3200",
       group = "string_funcs"
     ) { case Seq(text) => ParseCmcd(text) },
+    function[ParseCloudFront](
+      "vsa_parse_cloudfront",
+      usage =
+        "_FUNC_(line, names) - A CloudFront standard log line (tab-separated, `-` for none), its fields named by names (the #Fields: list), as a normalized request (timestamp, client_ip, user_agent, host, path, query, status, bytes, ttfb_ms, download_ms, cache_status, pop, cmcd_text) with reason and detail: null for a good line, else why it is rejected (bad_field_count, missing_field, bad_timestamp, bad_type).",
+      example =
+        "> SELECT _FUNC_('2025-11-24\\t16:18:30\\tFRA56-P4\\t800\\t81.2.69.1\\tGET\\td.example\\t/a.ts\\t200', array('date', 'time', 'x-edge-location', 'sc-bytes', 'c-ip', 'cs-method', 'cs(Host)', 'cs-uri-stem', 'sc-status')).status;\n       200",
+      group = "string_funcs"
+    ) { case Seq(line, names) => ParseCloudFront(line, names) },
     // Player events
     function[MapWithout](
       "vsa_map_without",
