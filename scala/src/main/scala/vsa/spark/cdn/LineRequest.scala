@@ -103,21 +103,25 @@ object LineRequest {
       try row.setLong(index, text.toLongExact())
       catch { case _: NumberFormatException => () }
 
-  /** `try_cast(text AS double) * scale`: Java's reading of the text, then Spark's special literals (`inf`, ...). */
+  /** `try_cast(text AS double) * scale`. */
   def setDouble(row: GenericInternalRow, index: Int, text: UTF8String, scale: Double): Unit =
     if (text != null) {
-      val s = text.toString
-      val value =
-        try java.lang.Double.parseDouble(s)
-        catch {
-          case _: NumberFormatException =>
-            Cast.processFloatingPointSpecialLiterals(s, false) match {
-              case d: java.lang.Double => d.doubleValue
-              case _                   => return
-            }
-        }
-      row.setDouble(index, value * scale)
+      val value = toDouble(text)
+      if (value != null) row.setDouble(index, value * scale)
     }
+
+  /** `try_cast(text AS double)`: Java's reading of the text, then Spark's special literals (`inf`, ...). */
+  def toDouble(text: UTF8String): java.lang.Double = {
+    val s = text.toString
+    try java.lang.Double.valueOf(s)
+    catch {
+      case _: NumberFormatException =>
+        Cast.processFloatingPointSpecialLiterals(s, false) match {
+          case d: java.lang.Double => d
+          case _                   => null
+        }
+    }
+  }
 
   /** `try_cast(text AS timestamp)` of ISO-8601 text that names its zone. */
   def timestamp(text: UTF8String): java.lang.Long = DateTimeUtils.stringToTimestamp(text, ZoneOffset.UTC) match {
