@@ -340,10 +340,10 @@ def parse_cloudfront(line: ColumnOrName, names: ColumnOrName) -> Column:
     --------
     >>> names = ["date", "time", "x-edge-location", "sc-bytes", "c-ip", "cs-method",
     ...          "cs(Host)", "cs-uri-stem", "sc-status", "cs(User-Agent)"]
-    >>> start = "2025-11-24\t16:18:30\tFRA56-P4\t"
+    >>> start = "2025-11-24\\t16:18:30\\tFRA56-P4\\t"
     >>> df = spark.createDataFrame([
-    ...     (start + "800\t81.2.69.1\tGET\td.example\t/a.ts\t200\tMy%20Player",),
-    ...     (start + "many\t81.2.69.1\tGET\td.example\t/a.ts\t200\t-",)], ["line"])
+    ...     (start + "800\\t81.2.69.1\\tGET\\td.example\\t/a.ts\\t200\\tMy%20Player",),
+    ...     (start + "many\\t81.2.69.1\\tGET\\td.example\\t/a.ts\\t200\\t-",)], ["line"])
     >>> df.select(parse_cloudfront("line", F.array(*map(F.lit, names))).alias("r")).select(
     ...     "r.timestamp", "r.user_agent", "r.bytes", "r.reason").show(truncate=False)
     +-------------------+----------+-----+--------+
