@@ -1,20 +1,21 @@
-"""Lines per second of each CDN log format through parse + CMCD + enrich → Parquet, against the
-I/O floor of the same run.
+"""Lines per second of each CDN log format: vsa against what a Spark user writes by hand.
 
     .venv/bin/python bench/cdn.py --lines 300000
 
 For each format, one log file of --lines lines (requests of simulated players, 70% of the
-sessions with CMCD in the query, vsa.simulate.cdn) is written first; then on local[2]:
-  (a) vsa: read the file, parse, CMCD (vsa_parse_cmcd), user agent + GeoIP, privacy mask, write
-      ``cdn_requests`` as Parquet;
-  (b) floor: read the same file and write its lines as Parquet, nothing else;
-  (r) a reference, not a target: (a)'s output read back from Parquet and written again, no
-      parsing at all: what reading and writing ``cdn_requests``' ~60 columns alone costs;
-and once, for CloudFront standard logs:
-  (c) (a) with CMCD read by a Python UDF instead of the jar (a deliberately minimal parser:
-      URL-decode, split on ',' and '=', no escapes, no inner lists, so a lower bound of what a
-      real Python parser costs).
-Each variant runs once to warm up, then --runs times; the best run counts.
+sessions with CMCD in the query, vsa.simulate.cdn) is written first; then on local[2], in the
+same run and from the same file:
+  vsa:  read, parse and validate (dead letters), CMCD, user agent + GeoIP, privacy mask, write
+        ``cdn_requests`` (every column of tables.md) as Parquet;
+  hand: the job a Spark user writes by hand, with Spark's own reader of the format (CSV for the
+        CloudFront formats, JSON for Akamai, Edgio and Fastly, one regular expression for
+        nginx), casts, URL decoding, ``vsa_parse_cmcd`` of the query, the same jar enrichment
+        (``vsa_parse_ua``, ``vsa_geoip``, ``vsa_mask_ip``), ~60 columns into Parquet; no
+        validation, no dead letters.
+The ratio is vsa's lines/s over the hand-written job's, by wall time and by the CPU time the
+JVM spent (user + system, all threads: on a loaded machine the steadier of the two). Each
+variant runs once to warm up, then --runs times; the best run counts. The load average is
+printed with the figures: compare ratios of one run only.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ import random
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import unquote
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from vsa.config import CDN_LOG_FORMATS, VsaConfig
+from vsa.functions import geo_lookup, mask_ip, parse_cmcd, parse_user_agent
+from vsa.normalize.cdn import CLOUDFRONT_REALTIME_FIELDS
+from vsa.normalize.cdn.cloudfront import CLOUDFRONT_FIELDS
 from vsa.pipeline import cdn_tables
 from vsa.session import build_session
 from vsa.simulate.cdn import CLOUDFRONT_HEADER, Request, cdn_requests, log_line
@@ -88,43 +91,194 @@ def write_logs(fmt: str, reqs: list[Request], path: Path) -> None:
             f.write(log_line(r, fmt) + "\n")
 
 
-def timed(run, runs: int) -> float:
-    run()  # warm-up: JIT, caches
-    best = float("inf")
+def timed(run, runs: int, jvm_pid: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the JVM) of the best of ``runs`` runs of ``run``, after a
+    warm-up (JIT, caches). CPU seconds count the work itself, whatever else loads the machine."""
+    run()
+    wall = cpu = float("inf")
     for _ in range(runs):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), cpu_seconds(jvm_pid)
         run()
-        best = min(best, time.perf_counter() - began)
-    return best
+        wall = min(wall, time.perf_counter() - began)
+        cpu = min(cpu, cpu_seconds(jvm_pid) - began_cpu)
+    return wall, cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def write(df: DataFrame, out: str) -> None:
     df.write.mode("overwrite").parquet(out)
 
 
-def python_cmcd(df: DataFrame) -> DataFrame:
-    """(c): the query's CMCD by a minimal Python UDF, in place of vsa_parse_cmcd's columns."""
-
-    @F.udf("struct<br:bigint,bl:bigint,bs:boolean,mtp:bigint,sid:string,ot:string,su:boolean>")
-    def parse(query: str | None) -> dict | None:
-        if not query or "CMCD=" not in query:
-            return None
-        text = unquote(query.split("CMCD=", 1)[1].split("&", 1)[0])
-        pairs = dict(p.split("=", 1) if "=" in p else (p, "true") for p in text.split(","))
-        ints = {k: int(pairs[k]) for k in ("br", "bl", "mtp") if k in pairs}
-        return {
-            **ints,
-            "bs": "bs" in pairs,
-            "su": "su" in pairs,
-            "sid": pairs.get("sid", "").strip('"') or None,
-            "ot": pairs.get("ot"),
-        }
-
-    cmcd = [c for c in df.columns if c.startswith("cmcd_")]
-    parsed = parse("query")
-    return df.drop(*cmcd).withColumns(
-        {f"cmcd_{k}": parsed.getField(k) for k in ("br", "bl", "bs", "mtp", "sid", "ot", "su")}
+def enriched(df: DataFrame) -> DataFrame:
+    """The hand-written jobs' common end: CMCD of the query, user agent, GeoIP, masked address."""
+    query = F.col("query")
+    return (
+        df.select(
+            *[c for c in df.columns if c != "client_ip"],
+            parse_cmcd(F.when(query.contains("CMCD="), F.concat(F.lit("?"), query))).alias("cmcd"),
+            parse_user_agent("user_agent").alias("ua"),
+            geo_lookup("client_ip").alias("geo"),
+            mask_ip("client_ip").alias("client_ip"),
+        )
+        .select("*", "cmcd.*", "ua.*", "geo.*")
+        .drop("cmcd", "ua", "geo")
     )
+
+
+def seconds(value: str) -> Column:
+    return F.col(value).cast("double").cast("timestamp")
+
+
+def hand_cloudfront(spark: SparkSession, log: str) -> DataFrame:
+    schema = ", ".join(f"`{name}` string" for name in CLOUDFRONT_FIELDS)
+    df = spark.read.csv(log, sep="\t", comment="#", schema=schema)
+    return df.select(
+        F.concat_ws(" ", "date", "time").cast("timestamp").alias("timestamp"),
+        F.col("c-ip").alias("client_ip"),
+        F.url_decode("cs(User-Agent)").alias("user_agent"),
+        F.col("x-host-header").alias("host"),
+        F.col("cs-uri-stem").alias("path"),
+        F.col("cs-uri-query").alias("query"),
+        F.col("sc-status").cast("int").alias("status"),
+        F.col("sc-bytes").cast("bigint").alias("bytes"),
+        (F.col("time-to-first-byte").cast("double") * 1000).alias("ttfb_ms"),
+        (F.col("time-taken").cast("double") * 1000).alias("download_ms"),
+        F.col("x-edge-result-type").alias("cache_status"),
+        F.col("x-edge-location").alias("pop"),
+    )
+
+
+def hand_cloudfront_realtime(spark: SparkSession, log: str) -> DataFrame:
+    schema = ", ".join(f"`{name}` string" for name in CLOUDFRONT_REALTIME_FIELDS)
+    df = spark.read.csv(log, sep="\t", schema=schema)
+    return df.select(
+        seconds("timestamp").alias("timestamp"),
+        F.col("c-ip").alias("client_ip"),
+        F.url_decode("cs-user-agent").alias("user_agent"),
+        F.col("cs-host").alias("host"),
+        F.col("cs-uri-stem").alias("path"),
+        F.col("cs-uri-query").alias("query"),
+        F.col("sc-status").cast("int").alias("status"),
+        F.col("sc-bytes").cast("bigint").alias("bytes"),
+        (F.col("time-to-first-byte").cast("double") * 1000).alias("ttfb_ms"),
+        (F.col("time-taken").cast("double") * 1000).alias("download_ms"),
+        F.col("x-edge-result-type").alias("cache_status"),
+        F.col("x-edge-location").alias("pop"),
+    )
+
+
+def hand_akamai(spark: SparkSession, log: str) -> DataFrame:
+    keys = (
+        "reqTimeSec cliIP UA reqHost reqPath queryStr statusCode bytes timeToFirstByte "
+        "turnAroundTimeMSec transferTimeMSec cacheStatus serverCountry"
+    )
+    df = spark.read.json(log, schema=", ".join(f"{k} string" for k in keys.split()))
+    return df.select(
+        seconds("reqTimeSec").alias("timestamp"),
+        F.col("cliIP").alias("client_ip"),
+        F.url_decode("UA").alias("user_agent"),
+        F.col("reqHost").alias("host"),
+        F.col("reqPath").alias("path"),
+        F.col("queryStr").alias("query"),
+        F.col("statusCode").cast("int").alias("status"),
+        F.col("bytes").cast("bigint").alias("bytes"),
+        F.col("timeToFirstByte").cast("double").alias("ttfb_ms"),
+        (
+            F.col("turnAroundTimeMSec").cast("double") + F.col("transferTimeMSec").cast("double")
+        ).alias("download_ms"),
+        F.col("cacheStatus").alias("cache_status"),
+        F.col("serverCountry").alias("pop"),
+    )
+
+
+def hand_edgecast(spark: SparkSession, log: str) -> DataFrame:
+    schema = (
+        "timestamp double, client_ip string, user_agent string, host string, path string, "
+        "query string, status_code int, bytes_out bigint, total_time double, "
+        "prewrite_time double, cache_status string, pop string"
+    )
+    df = spark.read.json(log, schema=schema)
+    return df.select(
+        F.col("timestamp").cast("timestamp").alias("timestamp"),
+        "client_ip",
+        "user_agent",
+        "host",
+        "path",
+        F.expr("substring(query, 2)").alias("query"),
+        F.col("status_code").alias("status"),
+        F.col("bytes_out").alias("bytes"),
+        (F.col("prewrite_time") * 1000).alias("ttfb_ms"),
+        (F.col("total_time") * 1000).alias("download_ms"),
+        "cache_status",
+        "pop",
+    )
+
+
+def hand_fastly(spark: SparkSession, log: str) -> DataFrame:
+    schema = (
+        "timestamp string, client_ip string, user_agent string, host string, url string, "
+        "status int, bytes bigint, time_elapsed bigint, time_to_first_byte string, "
+        "fastly_info_state string, pop string"
+    )
+    df = spark.read.json(log, schema=schema)
+    return df.select(
+        F.to_timestamp("timestamp", "yyyy-MM-dd'T'HH:mm:ss.SSSZ").alias("timestamp"),
+        "client_ip",
+        "user_agent",
+        "host",
+        F.substring_index("url", "?", 1).alias("path"),
+        F.substring_index("url", "?", -1).alias("query"),
+        "status",
+        "bytes",
+        (F.col("time_to_first_byte").cast("double") * 1000).alias("ttfb_ms"),
+        (F.col("time_elapsed") / 1000).alias("download_ms"),
+        F.col("fastly_info_state").alias("cache_status"),
+        "pop",
+    )
+
+
+# nginx combined plus `rt=... ut="..." cs=...`, as a user matches it.
+NGINX = (
+    r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) ([^ ?]+)\??(\S*) [^"]*" (\d{3}) (\d+|-) "([^"]*)" '
+    r'"([^"]*)" rt=(\S+) ut="([^"]*)" cs=(\S+)'
+)
+
+
+def hand_nginx(spark: SparkSession, log: str) -> DataFrame:
+    line = F.col("value")
+
+    def group(n: int) -> Column:
+        return F.regexp_extract(line, NGINX, n)
+
+    return spark.read.text(log).select(
+        F.to_timestamp(group(2), "dd/MMM/yyyy:HH:mm:ss Z").alias("timestamp"),
+        group(1).alias("client_ip"),
+        group(9).alias("user_agent"),
+        F.lit(None).cast("string").alias("host"),
+        group(4).alias("path"),
+        group(5).alias("query"),
+        group(6).cast("int").alias("status"),
+        group(7).cast("bigint").alias("bytes"),
+        (group(11).cast("double") * 1000).alias("ttfb_ms"),
+        (group(10).cast("double") * 1000).alias("download_ms"),
+        group(12).alias("cache_status"),
+        F.lit("edge-1").alias("pop"),
+    )
+
+
+HAND_WRITTEN = {
+    "cloudfront": hand_cloudfront,
+    "cloudfront-realtime": hand_cloudfront_realtime,
+    "akamai-ds2": hand_akamai,
+    "edgecast": hand_edgecast,
+    "fastly": hand_fastly,
+    "nginx": hand_nginx,
+}
 
 
 def main() -> None:
@@ -143,8 +297,12 @@ def main() -> None:
     spark: SparkSession = build_session(config, app_name="vsa-bench-cdn", master="local[2]")
     reqs = requests(args.lines)
     print(f"{args.lines} lines per format, best of {args.runs} runs, local[2]")
-    print("| format | vsa lines/s | floor lines/s | vsa/floor | (r) rewrite lines/s | (r)/floor |")
-    print("|---|---|---|---|---|---|")
+    jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()  # type: ignore[union-attr]
+    print(
+        "| format | vsa lines/s | hand-written lines/s | vsa/hand "
+        "| vsa lines/CPU-s | hand-written lines/CPU-s | vsa/hand (CPU) | load average |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for fmt in args.formats:
@@ -155,27 +313,24 @@ def main() -> None:
             spark.conf.set("spark.sql.files.maxPartitionBytes", str(size // 2 + 1))
             raw = read_cdn_files(spark, str(log), headers=fmt == "cloudfront")
             full = cdn_tables(raw, config, fmt)["cdn_requests"]
-            rows = full.count()
-            assert rows == args.lines, (fmt, rows)
-            vsa = timed(lambda full=full: write(full, str(work / "out-vsa")), args.runs)
-            floor_df = spark.read.text(str(log))
-            floor = timed(lambda df=floor_df: write(df, str(work / "out-floor")), args.runs)
-            parsed = spark.read.parquet(str(work / "out-vsa"))
-            rewrite = timed(lambda df=parsed: write(df, str(work / "out-rewrite")), args.runs)
+            hand = enriched(HAND_WRITTEN[fmt](spark, str(log)))
+            for df in (full, hand):
+                rows = df.count()
+                assert rows == args.lines, (fmt, rows)
+            vsa, vsa_cpu = timed(
+                lambda df=full: write(df, str(work / "out-vsa")), args.runs, jvm_pid
+            )
+            by_hand, hand_cpu = timed(
+                lambda df=hand: write(df, str(work / "out-hand")), args.runs, jvm_pid
+            )
             n = args.lines
+            load = os.getloadavg()[0]
             print(
-                f"| {fmt} | {n / vsa:,.0f} | {n / floor:,.0f} | {floor / vsa:.2f} "
-                f"| {n / rewrite:,.0f} | {floor / rewrite:.2f} |",
+                f"| {fmt} | {n / vsa:,.0f} | {n / by_hand:,.0f} | {by_hand / vsa:.2f} "
+                f"| {n / vsa_cpu:,.0f} | {n / hand_cpu:,.0f} | {hand_cpu / vsa_cpu:.2f} "
+                f"| {load:.1f} |",
                 flush=True,
             )
-            if fmt == "cloudfront":
-                udf = python_cmcd(full)
-                py = timed(lambda df=udf: write(df, str(work / "out-py")), args.runs)
-                print(
-                    f"| cloudfront, CMCD by a Python UDF | {n / py:,.0f} | | {floor / py:.2f} "
-                    f"(jar {py / vsa:.1f}x faster) | | |",
-                    flush=True,
-                )
     spark.stop()
 
 

@@ -317,6 +317,82 @@ def parse_cmcd(text: ColumnOrName) -> Column:
     return F.call_function("vsa_parse_cmcd", _col(text))
 
 
+def parse_cloudfront(line: ColumnOrName, names: ColumnOrName) -> Column:
+    """One CloudFront standard log line as a normalized request (SQL: ``vsa_parse_cloudfront``).
+
+    Parameters
+    ----------
+    line
+        A tab-separated line, ``-`` for a missing value.
+    names
+        The line's field names, in order (its file's ``#Fields:`` list, as an array).
+
+    Returns
+    -------
+    Column
+        A struct: ``timestamp``, ``client_ip``, ``user_agent`` (URL-decoded), ``host``, ``path``,
+        ``query``, ``status``, ``bytes``, ``ttfb_ms``, ``download_ms``, ``cache_status`` (``HIT``,
+        ``MISS``, ``OTHER``), ``pop``, ``cmcd_text``, then ``reason`` and ``detail``: null for a
+        good line, else why it is rejected (``bad_field_count``, ``missing_field``,
+        ``bad_timestamp``, ``bad_type``). Null for a null line or list.
+
+    Examples
+    --------
+    >>> names = ["date", "time", "x-edge-location", "sc-bytes", "c-ip", "cs-method",
+    ...          "cs(Host)", "cs-uri-stem", "sc-status", "cs(User-Agent)"]
+    >>> start = "2025-11-24\\t16:18:30\\tFRA56-P4\\t"
+    >>> df = spark.createDataFrame([
+    ...     (start + "800\\t81.2.69.1\\tGET\\td.example\\t/a.ts\\t200\\tMy%20Player",),
+    ...     (start + "many\\t81.2.69.1\\tGET\\td.example\\t/a.ts\\t200\\t-",)], ["line"])
+    >>> df.select(parse_cloudfront("line", F.array(*map(F.lit, names))).alias("r")).select(
+    ...     "r.timestamp", "r.user_agent", "r.bytes", "r.reason").show(truncate=False)
+    +-------------------+----------+-----+--------+
+    |timestamp          |user_agent|bytes|reason  |
+    +-------------------+----------+-----+--------+
+    |2025-11-24 16:18:30|My Player |800  |NULL    |
+    |2025-11-24 16:18:30|NULL      |NULL |bad_type|
+    +-------------------+----------+-----+--------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_parse_cloudfront", _col(line), _col(names))
+
+
+def parse_nginx(line: ColumnOrName) -> Column:
+    """One nginx log line, combined or extended, as a normalized request (SQL:
+    ``vsa_parse_nginx``).
+
+    Parameters
+    ----------
+    line
+        An nginx ``combined`` line, optionally followed by ``rt=$request_time
+        ut="$upstream_response_time" cs=$upstream_cache_status`` (and
+        ``uht="$upstream_header_time"``), in any order, quoted or not.
+
+    Returns
+    -------
+    Column
+        The struct of :func:`parse_cloudfront` (``host`` and ``pop`` null: the line has
+        neither); ``reason`` ``malformed_line`` for a line that is not combined.
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([
+    ...     ('203.0.113.7 - - [24/Nov/2025:17:18:30 +0100] "GET /a.ts?x=1 HTTP/1.1" 200 800 '
+    ...      '"-" "Player/1" rt=0.500 ut="0.100, 0.300" cs=HIT',),
+    ...     ("not nginx",)], ["line"])
+    >>> df.select(parse_nginx("line").alias("r")).select(
+    ...     "r.timestamp", "r.query", "r.ttfb_ms", "r.download_ms", "r.reason").show()
+    +-------------------+-----+-------+-----------+--------------+
+    |          timestamp|query|ttfb_ms|download_ms|        reason|
+    +-------------------+-----+-------+-----------+--------------+
+    |2025-11-24 16:18:30|  x=1|  100.0|      500.0|          NULL|
+    |               NULL| NULL|   NULL|       NULL|malformed_line|
+    +-------------------+-----+-------+-----------+--------------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_parse_nginx", _col(line))
+
+
 def map_without(m: ColumnOrName, keys: Sequence[str]) -> Column:
     """A string-to-string map without the entries whose key is in ``keys`` (SQL:
     ``vsa_map_without``). What ``map_filter(m, (k, v) -> NOT k IN (...))`` gives, computed in

@@ -5,22 +5,30 @@ configuration in CloudFront's order (``VsaConfig.cloudfront_realtime_fields``; a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
-from vsa.normalize.cdn.cloudfront import edge_request, with_names
 from vsa.normalize.cdn.cmcd import CLOUDFRONT_CMCD_FIELDS, CMCD_FIELDS_TYPE
 from vsa.normalize.cdn.fields import (
     CdnFormat,
     Fields,
     Getter,
     Parsed,
+    cache,
     decode,
     epoch_seconds,
+    normalized,
     positional,
+    seconds_to_ms,
+    tab_separated,
+    target_path,
+    target_query,
     validate,
 )
+from vsa.normalize.cdn.fields import user_agent as decoded_user_agent
 
 # CloudFront real-time logs are positional: the fields chosen in the real-time log
 # configuration, in CloudFront's order. This default is that order for the fields the
@@ -91,6 +99,56 @@ CLOUDFRONT_REALTIME_FIELDS = [
     "cmcd-top-bitrate",
     "cmcd-version",
 ]
+
+
+def with_names(
+    default: Callable[[VsaConfig], list[str]],
+) -> Callable[[Column, VsaConfig], list[tuple[str, Column]]]:
+    """A CloudFront format's ``prepare``: the line's values and their names, the record's or
+    file's ``#Fields:`` line (``_header``) if it has one, else ``default(config)``."""
+
+    def prepare(line: Column, config: VsaConfig) -> list[tuple[str, Column]]:
+        names = F.array(*map(F.lit, default(config)))
+        return [*tab_separated(line), ("_names", F.coalesce("_header", names))]
+
+    return prepare
+
+
+def edge_request(
+    get: Getter,
+    timestamp_text: Column,
+    timestamp: Callable[[Column], Column],
+    user_agent: str,
+    host: str,
+) -> tuple[Column, dict[str, Column]]:
+    """(the request, the text of its checked fields) of a CloudFront line, standard or real-time:
+    the same fields but the timestamp (its text, read by ``timestamp``) and the names of the user
+    agent and host fields. The viewer's host is ``x-host-header`` (the host field is the
+    distribution's own domain); a real-time ``cs-uri-stem`` holds the query too, which
+    ``cs-uri-query`` repeats: the path stops at the ``?``."""
+    stem = get("cs-uri-stem")
+    text = {
+        "timestamp": timestamp_text,
+        "status": get("sc-status"),
+        "bytes": get("sc-bytes"),
+        "ttfb_ms": get("time-to-first-byte"),
+        "download_ms": get("time-taken"),
+    }
+    request = normalized(
+        timestamp=timestamp(text["timestamp"]),
+        client_ip=get("c-ip"),
+        user_agent=decoded_user_agent(get(user_agent)),
+        host=F.coalesce(get("x-host-header"), get(host)),
+        path=target_path(stem),
+        query=F.coalesce(get("cs-uri-query"), target_query(stem)),
+        status=text["status"].try_cast("int"),
+        bytes=text["bytes"].try_cast("bigint"),
+        ttfb_ms=seconds_to_ms(text["ttfb_ms"]),
+        download_ms=seconds_to_ms(text["download_ms"]),
+        cache_status=cache(get("x-edge-result-type"), ("HIT", "REFRESHHIT"), ("MISS",)),
+        pop=get("x-edge-location"),
+    )
+    return request, text
 
 
 def _configured(config: VsaConfig) -> list[str]:

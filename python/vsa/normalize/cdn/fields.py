@@ -219,6 +219,15 @@ def normalized(**columns: Column) -> Column:
     )
 
 
+def parsed_in_jar(parsed: Column, **given: Column) -> Parsed:
+    """(request, reason, detail) of a jar parser's struct (``vsa_parse_cloudfront``, ...): its
+    request fields in :data:`REQUEST_FIELDS` order (``given`` ones replaced: what the line does
+    not say, such as nginx's PoP), its checks already made."""
+    names = [name for name, _ in REQUEST_FIELDS if name != "cdn"]
+    request = normalized(**{name: given.get(name, parsed.getField(name)) for name in names})
+    return request, parsed.getField("reason"), parsed.getField("detail")
+
+
 def validate(request: Column, first: list[Check], text: dict[str, Column]) -> Parsed:
     """(request, reason, detail): ``first`` are format-level checks (condition, reason,
     detail); then the shared ones: a timestamp and a status must be there and be valid, and

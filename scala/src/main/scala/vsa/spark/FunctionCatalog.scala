@@ -40,6 +40,22 @@ object FunctionCatalog {
       example = "> SELECT _FUNC_('/seg_1.m4s?CMCD=br%3D3200%2Cbs%2Cot%3Dv%2Csid%3D%226e2fb550%22').br;\n       3200",
       group = "string_funcs"
     ) { case Seq(text) => ParseCmcd(text) },
+    function[ParseCloudFront](
+      "vsa_parse_cloudfront",
+      usage =
+        "_FUNC_(line, names) - A CloudFront standard log line (tab-separated, `-` for none), its fields named by names (the #Fields: list), as a normalized request (timestamp, client_ip, user_agent, host, path, query, status, bytes, ttfb_ms, download_ms, cache_status, pop, cmcd_text) with reason and detail: null for a good line, else why it is rejected (bad_field_count, missing_field, bad_timestamp, bad_type).",
+      example =
+        "> SELECT _FUNC_('2025-11-24\\t16:18:30\\tFRA56-P4\\t800\\t81.2.69.1\\tGET\\td.example\\t/a.ts\\t200', array('date', 'time', 'x-edge-location', 'sc-bytes', 'c-ip', 'cs-method', 'cs(Host)', 'cs-uri-stem', 'sc-status')).status;\n       200",
+      group = "string_funcs"
+    ) { case Seq(line, names) => ParseCloudFront(line, names) },
+    function[ParseNginx](
+      "vsa_parse_nginx",
+      usage =
+        "_FUNC_(line) - An nginx combined log line, optionally extended (rt=, ut=, uht=, cs=), as a normalized request (as vsa_parse_cloudfront's) with reason and detail: null for a good line, else why it is rejected (malformed_line, missing_field, bad_timestamp, bad_type).",
+      example =
+        "> SELECT _FUNC_('203.0.113.7 - - [24/Nov/2025:16:18:30 +0000] \"GET /a.ts?x=1 HTTP/1.1\" 200 800 \"-\" \"Player\" rt=0.5').download_ms;\n       500.0",
+      group = "string_funcs"
+    ) { case Seq(line) => ParseNginx(line) },
     // Player events
     function[MapWithout](
       "vsa_map_without",
