@@ -170,7 +170,11 @@ def test_slices_kpi_by_pop_and_attributed_pct():
     assert fusion.attributed == ["a#1", "a#1", "a#1", "a#1", "b#1", None, None]
     first, second = (fusion.slices[("a#1", T0 + m * MIN)] for m in (0, 1))
     assert (first["cdn_requests"], first["cdn_bytes"], first["cdn_errors"]) == (2, 1000, 1)
-    assert (first["cdn_primary_pop"], first["cdn_primary_cdn"], first["cdn_starvation_requests"]) == (
+    assert (
+        first["cdn_primary_pop"],
+        first["cdn_primary_cdn"],
+        first["cdn_starvation_requests"],
+    ) == (
         "P1",
         "fastly",
         1,

@@ -661,7 +661,9 @@ def kpi_by_pop(
         if cdn is None or cdn["cdn_primary_pop"] is None:
             continue
         country = country_of_view.get(s["view_id"]) or "unknown"
-        groups[(s["minute"], cdn["cdn_primary_cdn"], cdn["cdn_primary_pop"], country)].append((s, cdn))
+        groups[(s["minute"], cdn["cdn_primary_cdn"], cdn["cdn_primary_pop"], country)].append(
+            (s, cdn)
+        )
     out = {}
     for key, rows in groups.items():
         player = [s for s, _ in rows]
