@@ -23,6 +23,7 @@ from conftest import flush_event
 from vsa import pipeline
 from vsa.config import VsaConfig
 from vsa.normalize.player_events import MAX_FIELDS
+from vsa.simulate.cdn import Request, log_line
 from vsa.sinks.dead_letter import RAW_LIMIT_CHARS
 from vsa.sources import RAW_SCHEMA
 
@@ -237,3 +238,36 @@ def test_generated_records_each_become_one_row_or_one_dead_letter(spark, records
         assert row.utf8, value
         written = row.event or row.letter
         assert [a for a in addresses if a in written] == [], value
+
+
+@pytest.mark.parametrize("fmt", ["cloudfront", "nginx", "akamai-ds2", "fastly"])
+def test_a_cdn_line_with_invalid_utf8_is_a_bad_encoding_dead_letter(spark, fmt, tmp_path):
+    request = Request(
+        ts_ms=T0,
+        client_ip="81.2.69.160",
+        user_agent="caf",
+        host="cdn.example.com",
+        path="/v/seg_1.ts",
+        object_type="video",
+        status=200,
+        bytes=1000,
+        ttfb_ms=20,
+        download_ms=80,
+        cache="Hit",
+        cache_status="HIT",
+        pop="FRA",
+    )
+    good = log_line(request, fmt).encode()
+    bad = good.replace(b"caf", b"caf\xe9\xff")
+    assert bad != good
+    rows = [(bytearray(line), "t", 0, offset, None) for offset, line in enumerate([good, bad])]
+    raw = spark.createDataFrame(rows, RAW_SCHEMA.replace("raw string", "raw binary"))
+    tables = pipeline.cdn_tables(
+        raw.withColumn("raw", F.col("raw").cast("string")), VsaConfig(), fmt
+    )
+    assert [r.kafka_offset for r in tables["cdn_requests"].collect()] == [0]
+    (letter,) = tables["dead_letter"].collect()
+    assert (letter.kafka_offset, letter.reason) == (1, "bad_encoding")
+    assert "caf\ufffd" in letter.raw
+    tables["dead_letter"].write.parquet(str(tmp_path / "letters"))
+    assert pq.read_table(tmp_path / "letters").to_pandas()["reason"].tolist() == ["bad_encoding"]

@@ -37,6 +37,7 @@ FORMATS: dict[str, CdnFormat] = {
 # The formats whose records may be JSON documents of many requests (arrays, envelopes): their
 # files are read with `vsa.sources.files.read_cdn_files(..., documents=True)`.
 DOCUMENT_FORMATS = tuple(name for name, spec in FORMATS.items() if spec.unbatch)
+NOT_UTF8 = "not valid UTF-8 (raw shows the invalid bytes as U+FFFD)"
 
 
 def parse_cdn_logs(
@@ -51,8 +52,9 @@ def parse_cdn_logs(
     topic to its format; the key ``None`` is the format of records without a topic (files)
     and of topics not listed.
     Default: ``config.cdn_formats`` and ``config.cdn_log_format`` for the rest.
-    Reasons: ``malformed_json``, ``malformed_line``, ``bad_field_count``, ``missing_field``,
-    ``bad_timestamp``, ``bad_type``.
+    Reasons: ``bad_encoding`` (a line that is not valid UTF-8: no table may hold a string
+    some Parquet readers cannot decode), ``malformed_json``, ``malformed_line``,
+    ``bad_field_count``, ``missing_field``, ``bad_timestamp``, ``bad_type``.
     """
     if formats is None:
         formats = {**config.cdn_formats, None: config.cdn_log_format}
@@ -91,7 +93,9 @@ def parse_cdn_logs(
         request = request.withField("cdn", F.lit(config.cdn_name or spec.cdn))
         rows = rows.withColumns(fields.columns)
         # The detail names the format: a topic or a file may not say which one it was read as.
-        detail = F.concat(F.lit(f"{fmt}: "), detail)
+        utf8 = F.is_valid_utf8("line")
+        reason = F.when(utf8, reason).otherwise(F.lit("bad_encoding"))
+        detail = F.concat(F.lit(f"{fmt}: "), F.when(utf8, detail).otherwise(F.lit(NOT_UTF8)))
         parsed = rows.withColumns({"request": request, "reason": reason, "detail": detail})
         parts.append(parsed.drop(*prepared, *fields.columns))
     out = parts[0]
