@@ -6,7 +6,8 @@ For each format, one log file of --lines lines (requests of simulated players, 7
 sessions with CMCD in the query, vsa.simulate.cdn) is written first; then on local[2], in the
 same run and from the same file:
   vsa:  read, parse and validate (dead letters), CMCD, user agent + GeoIP, privacy mask, write
-        ``cdn_requests`` (every column of tables.md) as Parquet;
+        ``cdn_requests`` (every column of tables.md) as Parquet, as the job's writer does: the
+        batch's records persisted, the table's rows taken from them (BatchWriter.write);
   hand: the job a Spark user writes by hand, with Spark's own reader of the format (CSV for the
         CloudFront formats, JSON for Akamai, Edgio and Fastly, one regular expression for
         nginx), casts, URL decoding, ``vsa_parse_cmcd`` of the query, the same jar enrichment
@@ -21,6 +22,7 @@ printed with the figures: compare ratios of one run only.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import tempfile
@@ -34,10 +36,11 @@ from vsa.config import CDN_LOG_FORMATS, VsaConfig
 from vsa.functions import geo_lookup, mask_ip, parse_cmcd, parse_user_agent
 from vsa.normalize.cdn import CLOUDFRONT_REALTIME_FIELDS
 from vsa.normalize.cdn.cloudfront import CLOUDFRONT_FIELDS
-from vsa.pipeline import cdn_tables
+from vsa.pipeline import cdn_records, split
 from vsa.session import build_session
 from vsa.simulate.cdn import CLOUDFRONT_HEADER, Request, cdn_requests, log_line
 from vsa.sources import read_cdn_files
+from vsa.tables import CDN_LOGS
 
 DATA = Path(os.environ.get("VSA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
 AGENTS = (
@@ -112,6 +115,18 @@ def cpu_seconds(pid: int) -> float:
 
 def write(df: DataFrame, out: str) -> None:
     df.write.mode("overwrite").parquet(out)
+
+
+def write_as_the_job(raw: DataFrame, config: VsaConfig, fmt: str, out: str) -> None:
+    """``cdn_requests`` of ``raw`` written the way :class:`vsa.pipeline.BatchWriter` writes it:
+    from the batch's records persisted once (so its plan is not the unpersisted records' with
+    every filter pushed through the validation)."""
+    records = cdn_records(raw, config, fmt).persist()
+    try:
+        requests = split(records, config, lambda table, seconds: None, sources=(CDN_LOGS,))
+        write(requests.cdn_requests, out)
+    finally:
+        records.unpersist()
 
 
 def enriched(df: DataFrame) -> DataFrame:
@@ -312,13 +327,13 @@ def main() -> None:
             size = log.stat().st_size
             spark.conf.set("spark.sql.files.maxPartitionBytes", str(size // 2 + 1))
             raw = read_cdn_files(spark, str(log), headers=fmt == "cloudfront")
-            full = cdn_tables(raw, config, fmt)["cdn_requests"]
             hand = enriched(HAND_WRITTEN[fmt](spark, str(log)))
-            for df in (full, hand):
-                rows = df.count()
-                assert rows == args.lines, (fmt, rows)
+            assert hand.count() == args.lines, fmt
+            out = str(work / "out-vsa")
+            write_as_the_job(raw, config, fmt, out)
+            assert spark.read.parquet(out).count() == args.lines, fmt
             vsa, vsa_cpu = timed(
-                lambda df=full: write(df, str(work / "out-vsa")), args.runs, jvm_pid
+                functools.partial(write_as_the_job, raw, config, fmt, out), args.runs, jvm_pid
             )
             by_hand, hand_cpu = timed(
                 lambda df=hand: write(df, str(work / "out-hand")), args.runs, jvm_pid
