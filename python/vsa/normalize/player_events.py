@@ -12,6 +12,9 @@ from pyspark.sql.types import MapType, StringType
 
 from vsa.functions import is_json_object, map_without
 
+# The detail of a `bad_encoding` dead letter, player record or CDN line alike.
+NOT_UTF8 = "not valid UTF-8 (raw shows the invalid bytes as U+FFFD)"
+
 EVENT_TYPES = (
     "playback_request",
     "playback_start",
@@ -92,7 +95,7 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
     reason_and_detail = (
         F.when(
             ~utf8,
-            _rd("bad_encoding", F.lit("not valid UTF-8 (raw shows the invalid bytes as U+FFFD)")),
+            _rd("bad_encoding", F.lit(NOT_UTF8)),
         )
         .when(
             size > MAX_RECORD_BYTES,

@@ -23,6 +23,7 @@ from vsa.normalize.cdn import (
     nginx,
 )
 from vsa.normalize.cdn.fields import CdnFormat, Fields
+from vsa.normalize.player_events import NOT_UTF8
 
 # Every format by its name, the names of vsa.config.CDN_LOG_FORMATS (which the configuration is
 # checked against): a format is its module and its line here.
@@ -37,7 +38,6 @@ FORMATS: dict[str, CdnFormat] = {
 # The formats whose records may be JSON documents of many requests (arrays, envelopes): their
 # files are read with `vsa.sources.files.read_cdn_files(..., documents=True)`.
 DOCUMENT_FORMATS = tuple(name for name, spec in FORMATS.items() if spec.unbatch)
-NOT_UTF8 = "not valid UTF-8 (raw shows the invalid bytes as U+FFFD)"
 
 
 def parse_cdn_logs(
