@@ -317,6 +317,36 @@ def parse_cmcd(text: ColumnOrName) -> Column:
     return F.call_function("vsa_parse_cmcd", _col(text))
 
 
+def log_lines(record: ColumnOrName) -> Column:
+    """A CDN log record's lines (SQL: ``vsa_log_lines``): a record may be one line or a whole
+    log file sent as one Kafka message.
+
+    Parameters
+    ----------
+    record
+        The record's text.
+
+    Returns
+    -------
+    Column
+        ``array<string>``: the lines, split at ``\\n``, each without a trailing ``\\r``;
+        lines of spaces only are left out.
+
+    Examples
+    --------
+    >>> record = "#Fields: date time\\r\\n\\n2025-11-24 16:18:30\\r\\n"
+    >>> df = spark.createDataFrame([(record,)], ["r"])
+    >>> df.select(log_lines("r").alias("lines")).show(truncate=False)
+    +-----------------------------------------+
+    |lines                                    |
+    +-----------------------------------------+
+    |[#Fields: date time, 2025-11-24 16:18:30]|
+    +-----------------------------------------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_log_lines", _col(record))
+
+
 def parse_cloudfront(line: ColumnOrName, names: ColumnOrName) -> Column:
     """One CloudFront standard log line as a normalized request (SQL: ``vsa_parse_cloudfront``).
 

@@ -35,7 +35,8 @@ def read_cdn_files(
     formats), a file that is one pretty-printed JSON document (an RTLD envelope, a JSON array:
     a line that is a lone ``{`` or starts with ``[``) is one record, whole. Either costs one more
     pass over the files, to find them."""
-    lines = spark.read.text(path).where(F.trim("value") != "")
+    # Blank lines are left to the CDN parser (vsa_log_lines), which drops them without a copy.
+    lines = spark.read.text(path)
     if not headers and not documents:
         return lines.select(F.col("value").alias("raw"), *_no_kafka())
     with_file = lines.select("value", F.col("_metadata.file_path").alias("_file"))
@@ -53,9 +54,21 @@ def read_cdn_files(
     fields = (
         with_file.where(F.col("value").startswith("#Fields:"))
         .groupBy("_file")
-        .agg(field_names(F.first("value")).alias("file_fields"))
+        .agg(F.first("value").alias("header"))
+        .collect()
     )
-    return with_file.join(F.broadcast(fields), "_file", "left").select(
+    layouts = {row.header for row in fields}
+    # (Each file with a header is an input file: as many of them as input files is all of them.)
+    if len(layouts) == 1 and len(fields) == len(lines.inputFiles()):
+        # Every file has the same #Fields line (the usual case): one constant list, which the
+        # parser maps to positions once, instead of a join that copies it into every row.
+        file_fields = field_names(F.lit(layouts.pop()))
+        return lines.select(
+            F.col("value").alias("raw"), *_no_kafka(), file_fields.alias("file_fields")
+        )
+    by_file = spark.createDataFrame(fields, "_file string, header string")
+    by_file = by_file.select("_file", field_names(F.col("header")).alias("file_fields"))
+    return with_file.join(F.broadcast(by_file), "_file", "left").select(
         F.col("value").alias("raw"), *_no_kafka(), "file_fields"
     )
 

@@ -68,4 +68,4 @@ def parse(fields: Fields, config: VsaConfig) -> Parsed:
     return parsed_in_jar(F.col(VALUES))
 
 
-FORMAT = CdnFormat(cdn="cloudfront", prepare=prepare, parse=parse)
+FORMAT = CdnFormat(cdn="cloudfront", prepare=prepare, parse=parse, checks_encoding=True)

@@ -85,6 +85,9 @@ class CdnFormat:
     unbatch: Callable[[DataFrame], DataFrame] | None = None
     # Raises ValueError for settings the format cannot use, whether or not it is parsed.
     check: Callable[[VsaConfig], None] | None = None
+    # Whether `parse` itself rejects a line that is not valid UTF-8 (reason `bad_encoding`, no
+    # detail), as the jar parsers do.
+    checks_encoding: bool = False
 
 
 # --- reading a line's fields -------------------------------------------------------------------

@@ -35,4 +35,4 @@ def parse(fields: Fields, config: VsaConfig) -> Parsed:
     return parsed_in_jar(F.col(VALUES), pop=F.lit(config.cdn_pop))
 
 
-FORMAT = CdnFormat(cdn="nginx", prepare=prepare, parse=parse)
+FORMAT = CdnFormat(cdn="nginx", prepare=prepare, parse=parse, checks_encoding=True)

@@ -14,6 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from vsa.config import CDN_LOG_FORMATS, VsaConfig
+from vsa.functions import log_lines
 from vsa.normalize.cdn import (
     akamai_ds2,
     cloudfront,
@@ -93,7 +94,13 @@ def parse_cdn_logs(
         request = request.withField("cdn", F.lit(config.cdn_name or spec.cdn))
         rows = rows.withColumns(fields.columns)
         # The detail names the format: a topic or a file may not say which one it was read as.
-        utf8 = F.is_valid_utf8("line")
+        # A jar parser rejects a line that is not UTF-8 itself (reason only), faster than
+        # is_valid_utf8 over every line.
+        utf8 = (
+            ~F.equal_null(reason, F.lit("bad_encoding"))
+            if spec.checks_encoding
+            else F.is_valid_utf8("line")
+        )
         reason = F.when(utf8, reason).otherwise(F.lit("bad_encoding"))
         detail = F.concat(F.lit(f"{fmt}: "), F.when(utf8, detail).otherwise(F.lit(NOT_UTF8)))
         parsed = rows.withColumns({"request": request, "reason": reason, "detail": detail})
@@ -138,30 +145,20 @@ def _lines(raw: DataFrame) -> DataFrame:
     several lines (a pretty-printed array or object: its first line is ``[...`` or a lone ``{``)
     stays whole, for its format's ``unbatch``."""
     text = F.col("raw")
-    multi = text.contains("\n")
-    document = multi & F.substring_index(text, "\n", 1).rlike(r"^\s*(\[|\{\s*$)")
-    split = (
-        F.when(document, F.array(F.regexp_replace(text, r"^\s+|\s+$", "")))
-        .when(multi, F.split(text, r"\r?\n"))
-        .otherwise(F.array(text))
-    )
+    lines = log_lines(text)  # in the jar: one scan for newlines, where most records have none
+    multi = F.size(lines) > 1
+    document = multi & lines[0].rlike(r"^\s*(\[|\{\s*$)")
+    split = F.when(document, F.array(F.regexp_replace(text, r"^\s+|\s+$", ""))).otherwise(lines)
     # Only a record of several lines (a whole file sent as one record) can hold a header.
     header = F.when(
         multi & ~document,
         field_names(
-            F.try_element_at(F.filter(split, lambda line: line.startswith("#Fields:")), F.lit(1))
+            F.try_element_at(F.filter(lines, lambda line: line.startswith("#Fields:")), F.lit(1))
         ),
     )
     if "file_fields" in raw.columns:
         header = F.coalesce(header, F.col("file_fields"))
     keep = [c for c in raw.columns if c not in ("raw", "file_fields")]
-    return (
-        raw.select(*keep, header.alias("_header"), F.explode(split).alias("line"))
-        .withColumn(
-            "line",
-            F.when(
-                F.col("line").endswith("\r"), F.expr("substring(line, 1, length(line) - 1)")
-            ).otherwise(F.col("line")),
-        )
-        .where((F.trim("line") != "") & ~F.col("line").startswith("#"))
+    return raw.select(*keep, header.alias("_header"), F.explode(split).alias("line")).where(
+        ~F.col("line").startswith("#")
     )

@@ -40,6 +40,13 @@ object FunctionCatalog {
       example = "> SELECT _FUNC_('/seg_1.m4s?CMCD=br%3D3200%2Cbs%2Cot%3Dv%2Csid%3D%226e2fb550%22').br;\n       3200",
       group = "string_funcs"
     ) { case Seq(text) => ParseCmcd(text) },
+    function[LogLinesOf](
+      "vsa_log_lines",
+      usage =
+        "_FUNC_(record) - A CDN log record's lines: split at newlines, a trailing carriage return dropped, lines of spaces only left out.",
+      example = "> SELECT array_join(_FUNC_('a\\r\\n\\n  \\nb'), '|');\n       a|b",
+      group = "string_funcs"
+    ) { case Seq(record) => LogLinesOf(record) },
     function[ParseCloudFront](
       "vsa_parse_cloudfront",
       usage =

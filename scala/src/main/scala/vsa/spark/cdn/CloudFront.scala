@@ -19,6 +19,7 @@ final class CloudFront extends Serializable {
 
   def parse(line: UTF8String, names: ArrayData): InternalRow = {
     if (line == null || names == null) return null
+    if (!isUtf8(line)) return notUtf8
     val positions = positionsIn(names)
     val starts = tabStarts(line)
     val count = starts.length - 1 // starts holds one past the end of the last field too

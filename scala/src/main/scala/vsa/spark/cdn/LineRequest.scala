@@ -50,8 +50,6 @@ object LineRequest {
   final val Reason = 13
   final val Detail = 14
 
-  val Dash: UTF8String = UTF8String.fromString("-")
-
   /** The text of the fields the shared checks read (null: absent). */
   final class Texts {
     var timestamp: UTF8String = _
@@ -89,7 +87,32 @@ object LineRequest {
 
   /** Null for the formats' missing-value markers, `-` and the empty string. */
   def dash(value: UTF8String): UTF8String =
-    if (value == null || value.numBytes == 0 || value == Dash) null else value
+    if (value == null || value.numBytes == 0 || (value.numBytes == 1 && value.getByte(0) == '-')) null else value
+
+  /** Whether the text is valid UTF-8 (`is_valid_utf8`): ASCII, checked 8 bytes at a time, needs no decoding. */
+  def isUtf8(text: UTF8String): Boolean = {
+    val base = text.getBaseObject
+    val offset = text.getBaseOffset
+    val n = text.numBytes
+    var i = 0
+    while (i + 8 <= n) {
+      if ((Platform.getLong(base, offset + i) & 0x8080808080808080L) != 0) return text.isValid
+      i += 8
+    }
+    while (i < n) {
+      if (Platform.getByte(base, offset + i) < 0) return text.isValid
+      i += 1
+    }
+    true
+  }
+
+  /** The row of a line that is not valid UTF-8: its reason only (the caller names the detail). */
+  def notUtf8: InternalRow = {
+    val row = new GenericInternalRow(ResultType.length)
+    row.update(Reason, BadEncoding)
+    row
+  }
+  private val BadEncoding = UTF8String.fromString("bad_encoding")
 
   /** `try_cast(text AS int)`: Spark's own conversion (whole numbers only, in a try cast). */
   def setInt(row: GenericInternalRow, index: Int, text: UTF8String): Unit =
@@ -134,7 +157,7 @@ object LineRequest {
     if (value == null) null
     else {
       val upper = value.toUpperCase
-      if (hits.contains(upper)) HitText else if (misses.contains(upper)) MissText else OtherText
+      if (hits.exists(_.equals(upper))) HitText else if (misses.exists(_.equals(upper))) MissText else OtherText
     }
   private val HitText = UTF8String.fromString("HIT")
   private val MissText = UTF8String.fromString("MISS")

@@ -33,6 +33,7 @@ object Nginx {
 
   def parse(line: UTF8String): InternalRow = {
     if (line == null) return null
+    if (!isUtf8(line)) return notUtf8
     val row = new GenericInternalRow(ResultType.length)
     val texts = new Texts
     val groups = new Groups

@@ -7,7 +7,7 @@ import org.apache.spark.sql.catalyst.expressions.{BinaryExpression, ExpectsInput
 import org.apache.spark.sql.catalyst.util.ArrayData
 import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.types.UTF8String
-import vsa.spark.cdn.{CloudFront, LineRequest, Nginx}
+import vsa.spark.cdn.{CloudFront, LineRequest, LogLines, Nginx}
 
 /** `vsa_parse_cloudfront(line, names)`: one CloudFront standard log line, read by the field names of its `#Fields:`
   * list, as a normalized request (spec/inputs.md) with `reason` and `detail` (null for a good line; else why the line
@@ -87,4 +87,23 @@ case class ParseNginx(line: Expression) extends UnaryExpression with ExpectsInpu
   override protected def withNewChildInternal(newChild: Expression): ParseNginx = copy(line = newChild)
 
   override def prettyName: String = "vsa_parse_nginx"
+}
+
+/** `vsa_log_lines(record)`: a CDN log record's lines, as [[vsa.spark.cdn.LogLines]] splits them. */
+case class LogLinesOf(record: Expression) extends UnaryExpression with ExpectsInputTypes {
+
+  override def child: Expression = record
+
+  override def inputTypes = Seq(StringType)
+
+  override def dataType: DataType = ArrayType(StringType, containsNull = false)
+
+  override def nullSafeEval(input: Any): Any = LogLines.of(input.asInstanceOf[UTF8String])
+
+  override protected def doGenCode(ctx: CodegenContext, ev: ExprCode): ExprCode =
+    defineCodeGen(ctx, ev, text => s"vsa.spark.cdn.LogLines.of($text)")
+
+  override protected def withNewChildInternal(newChild: Expression): LogLinesOf = copy(record = newChild)
+
+  override def prettyName: String = "vsa_log_lines"
 }
