@@ -145,20 +145,22 @@ def _lines(raw: DataFrame) -> DataFrame:
     several lines (a pretty-printed array or object: its first line is ``[...`` or a lone ``{``)
     stays whole, for its format's ``unbatch``."""
     text = F.col("raw")
-    lines = log_lines(text)  # in the jar: one scan for newlines, where most records have none
+    lines = F.col("_lines")
     multi = F.size(lines) > 1
     document = multi & lines[0].rlike(r"^\s*(\[|\{\s*$)")
     split = F.when(document, F.array(F.regexp_replace(text, r"^\s+|\s+$", ""))).otherwise(lines)
-    # Only a record of several lines (a whole file sent as one record) can hold a header.
-    header = F.when(
-        multi & ~document,
-        field_names(
-            F.try_element_at(F.filter(lines, lambda line: line.startswith("#Fields:")), F.lit(1))
-        ),
-    )
+    # Only a record of several lines (a whole file sent as one record) can hold a header. A
+    # regular expression, not a filter over the lines: a lambda would take the projection out of
+    # generated code.
+    fields_line = F.regexp_extract(text, r"(?m)^#Fields:[^\r\n]*", 0)
+    header = F.when(multi & ~document & (fields_line != ""), field_names(fields_line))
     if "file_fields" in raw.columns:
         header = F.coalesce(header, F.col("file_fields"))
     keep = [c for c in raw.columns if c not in ("raw", "file_fields")]
-    return raw.select(*keep, header.alias("_header"), F.explode(split).alias("line")).where(
-        ~F.col("line").startswith("#")
+    # The lines as a column of their own: split once per record (in the jar: one scan for
+    # newlines, where most records have none), however many expressions read them.
+    return (
+        raw.withColumn("_lines", log_lines(text))
+        .select(*keep, header.alias("_header"), F.explode(split).alias("line"))
+        .where(~F.col("line").startswith("#"))
     )

@@ -2,7 +2,8 @@ package vsa.spark.expressions
 
 import java.net.InetAddress
 
-import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback
+import org.apache.spark.sql.catalyst.expressions.codegen.Block._
+import org.apache.spark.sql.catalyst.expressions.codegen.{CodegenContext, ExprCode}
 import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression, UnaryExpression}
 import org.apache.spark.sql.types.{DataType, StringType}
 import org.apache.spark.unsafe.types.UTF8String
@@ -11,7 +12,7 @@ import org.apache.spark.unsafe.types.UTF8String
   * address. The address may be written as clients and proxies write it (see [[MaskIp.parseLiteral]]); anything else
   * gives null.
   */
-case class MaskIp(child: Expression) extends UnaryExpression with ExpectsInputTypes with CodegenFallback {
+case class MaskIp(child: Expression) extends UnaryExpression with ExpectsInputTypes {
 
   override def inputTypes = Seq(StringType)
 
@@ -20,8 +21,16 @@ case class MaskIp(child: Expression) extends UnaryExpression with ExpectsInputTy
   // Null for what is not an address, whatever the input's nullability.
   override def nullable: Boolean = true
 
-  override protected def nullSafeEval(input: Any): Any =
-    MaskIp.parseLiteral(input.toString).map(MaskIp.mask).map(UTF8String.fromString).orNull
+  override protected def nullSafeEval(input: Any): Any = MaskIp.maskText(input.asInstanceOf[UTF8String])
+
+  // Generated code (a call per row), so the projection that masks stays in whole-stage code generation.
+  override protected def doGenCode(ctx: CodegenContext, ev: ExprCode): ExprCode = {
+    val address = child.genCode(ctx)
+    ev.copy(code = code"""
+        ${address.code}
+        UTF8String ${ev.value} = ${address.isNull} ? null : vsa.spark.expressions.MaskIp.maskText(${address.value});
+        boolean ${ev.isNull} = ${ev.value} == null;""")
+  }
 
   override protected def withNewChildInternal(newChild: Expression): MaskIp = copy(child = newChild)
 
@@ -29,6 +38,10 @@ case class MaskIp(child: Expression) extends UnaryExpression with ExpectsInputTy
 }
 
 object MaskIp {
+
+  /** The masked network of an address as written, null for what is not one. */
+  def maskText(text: UTF8String): UTF8String =
+    parseLiteral(text.toString).map(mask).map(UTF8String.fromString).orNull
 
   /** The address of a client as written: an IP literal, alone or with a port (`203.0.113.7:8443`, `[2001:db8::1]:443`),
     * brackets, a zone (`fe80::1%eth0`), or first in a list (`203.0.113.7, 198.51.100.2`, as X-Forwarded-For gives the
