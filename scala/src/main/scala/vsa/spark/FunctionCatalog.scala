@@ -56,6 +56,14 @@ object FunctionCatalog {
         "> SELECT _FUNC_('203.0.113.7 - - [24/Nov/2025:16:18:30 +0000] \"GET /a.ts?x=1 HTTP/1.1\" 200 800 \"-\" \"Player\" rt=0.5').download_ms;\n       500.0",
       group = "string_funcs"
     ) { case Seq(line) => ParseNginx(line) },
+    function[ParseAkamai](
+      "vsa_parse_akamai",
+      usage =
+        "_FUNC_(line) - An Akamai DataStream 2 line (a JSON object; keys in any case, values strings or numbers, `-`, `^` or `\"\"` for none) as a normalized request (as vsa_parse_cloudfront's) with reason and detail: null for a good line, else why it is rejected (malformed_json, missing_field, bad_timestamp, bad_type).",
+      example =
+        "> SELECT _FUNC_('{\"reqTimeSec\": \"1700000000.25\", \"statusCode\": \"206\", \"reqPath\": \"a.ts\", \"turnAroundTimeMSec\": \"11\", \"transferTimeMSec\": \"125\"}').download_ms;\n       136.0",
+      group = "string_funcs"
+    ) { case Seq(line) => ParseAkamai(line) },
     // Player events
     function[MapWithout](
       "vsa_map_without",

@@ -3,7 +3,7 @@ package vsa.spark.cdn
 import java.time.ZoneOffset
 
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{Cast, GenericInternalRow, UrlCodec}
+import org.apache.spark.sql.catalyst.expressions.{BoundReference, Cast, EvalMode, GenericInternalRow, UrlCodec}
 import org.apache.spark.sql.catalyst.util.DateTimeUtils
 import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.Platform
@@ -128,6 +128,18 @@ object LineRequest {
     case Some(micros) => micros.asInstanceOf[java.lang.Long]
     case None         => null
   }
+
+  /** `timestamp_micros(try_cast(try_cast(text AS decimal(20,6)) * 1000000 AS bigint))` (fields.py's `epoch_seconds`):
+    * epoch seconds with decimals, by Spark's own cast; null when not a number or out of range.
+    */
+  def epochSeconds(text: UTF8String): java.lang.Long = {
+    val seconds = SecondsCast.eval(new GenericInternalRow(Array[Any](text))).asInstanceOf[Decimal]
+    if (seconds == null) null
+    else
+      try seconds.toJavaBigDecimal.movePointRight(6).longValueExact.asInstanceOf[java.lang.Long]
+      catch { case _: ArithmeticException => null }
+  }
+  private val SecondsCast = Cast(BoundReference(0, StringType, nullable = true), DecimalType(20, 6), None, EvalMode.TRY)
 
   /** `HIT`, `MISS` or `OTHER` from a cache result, case-insensitively (`upper(value) IN (...)`). */
   def cache(value: UTF8String, hits: Array[UTF8String], misses: Array[UTF8String]): UTF8String =
