@@ -122,6 +122,8 @@ class AkamaiDs2Spec extends AnyFunSuite with LocalSpark {
     assert(micros("1700000000.25") == 1700000000250000L)
     assert(micros(" 1700000000.0000005 ") == 1700000000000001L)
     assert(micros("1.7e9") == 1700000000000000L)
+    assert(micros("999999999999.5") == 999999999999500000L && micros("0001.") == 1000000L)
+    assert(micros("1700000000.1234565") == 1700000000123457L) // a seventh decimal: rounded
     assert(micros("-1") == -1000000L)
     assert(micros("9300000000000") == null) // fits decimal(20,6), not a long of microseconds
     assert(micros("NaN") == null && micros("0x10") == null)
