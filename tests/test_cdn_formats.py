@@ -502,6 +502,22 @@ def test_akamai_datastream2(spark):
     ]
 
 
+def test_akamai_a_key_given_twice_keeps_its_last_value(spark):
+    # In any case: a logging pipeline may add a lower-cased copy. (from_json then
+    # transform_keys(lower), the former parser, failed the whole batch on DUPLICATED_MAP_KEY.)
+    twice = (
+        '{"reqTimeSec": "1700000000", "statusCode": "404", "cliIP": "81.2.69.160", '
+        '"reqPath": "/a.ts", "statuscode": "200", "CLIIP": "2001:db8::1"}'
+    )
+    once = '{"reqTimeSec": "1700000001", "statusCode": "206", "reqPath": "/b.ts"}'
+    rows, dead = run(spark, "akamai-ds2", [twice, once])
+    assert dead == []
+    assert [(r.path, r.status, r.client_ip) for r in rows] == [
+        ("/a.ts", 200, "2001:db8::"),
+        ("/b.ts", 206, None),
+    ]
+
+
 def edgecast_log(**v: object) -> dict:
     log = {
         "timestamp": 1700000000.5,

@@ -363,8 +363,9 @@ def parse_cloudfront(line: ColumnOrName, names: ColumnOrName) -> Column:
         A struct: ``timestamp``, ``client_ip``, ``user_agent`` (URL-decoded), ``host``, ``path``,
         ``query``, ``status``, ``bytes``, ``ttfb_ms``, ``download_ms``, ``cache_status`` (``HIT``,
         ``MISS``, ``OTHER``), ``pop``, ``cmcd_text``, then ``reason`` and ``detail``: null for a
-        good line, else why it is rejected (``bad_field_count``, ``missing_field``,
-        ``bad_timestamp``, ``bad_type``). Null for a null line or list.
+        good line, else why it is rejected (``bad_encoding``: the line is not UTF-8, without a
+        detail; ``bad_field_count``, ``missing_field``, ``bad_timestamp``, ``bad_type``). Null for
+        a null line or list.
 
     Examples
     --------
@@ -421,6 +422,45 @@ def parse_nginx(line: ColumnOrName) -> Column:
     <BLANKLINE>
     """
     return F.call_function("vsa_parse_nginx", _col(line))
+
+
+def parse_akamai(line: ColumnOrName) -> Column:
+    """One Akamai DataStream 2 line (a JSON object) as a normalized request (SQL:
+    ``vsa_parse_akamai``).
+
+    Parameters
+    ----------
+    line
+        A JSON object of DataStream's fields (``reqTimeSec``, ``cliIP``, ``statusCode``, ...),
+        keys in any case, values strings or numbers; ``-``, ``^``, ``""`` or an empty string for
+        none.
+
+    Returns
+    -------
+    Column
+        The struct of :func:`parse_cloudfront`; ``reason`` ``malformed_json`` for a line that is
+        not a JSON object.
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([
+    ...     ('{"reqTimeSec": "1700000000.25", "statusCode": 206, "reqPath": "a%20b.ts", '
+    ...      '"turnAroundTimeMSec": "11", "transferTimeMSec": "125", "cacheStatus": "1"}',),
+    ...     ('{"reqtimesec": "1700000000", "statuscode": "2xx", "cacheStatus": "^"}',),
+    ...     ("not json",)], ["line"])
+    >>> df.select(parse_akamai("line").alias("r")).select(
+    ...     "r.timestamp", "r.status", "r.path", "r.download_ms", "r.cache_status", "r.reason"
+    ... ).show(truncate=False)
+    +----------------------+------+-------+-----------+------------+--------------+
+    |timestamp             |status|path   |download_ms|cache_status|reason        |
+    +----------------------+------+-------+-----------+------------+--------------+
+    |2023-11-14 22:13:20.25|206   |/a b.ts|136.0      |HIT         |NULL          |
+    |2023-11-14 22:13:20   |NULL  |NULL   |NULL       |NULL        |bad_type      |
+    |NULL                  |NULL  |NULL   |NULL       |NULL        |malformed_json|
+    +----------------------+------+-------+-----------+------------+--------------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_parse_akamai", _col(line))
 
 
 def map_without(m: ColumnOrName, keys: Sequence[str]) -> Column:

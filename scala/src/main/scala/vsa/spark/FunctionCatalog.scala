@@ -50,7 +50,7 @@ object FunctionCatalog {
     function[ParseCloudFront](
       "vsa_parse_cloudfront",
       usage =
-        "_FUNC_(line, names) - A CloudFront standard log line (tab-separated, `-` for none), its fields named by names (the #Fields: list), as a normalized request (timestamp, client_ip, user_agent, host, path, query, status, bytes, ttfb_ms, download_ms, cache_status, pop, cmcd_text) with reason and detail: null for a good line, else why it is rejected (bad_field_count, missing_field, bad_timestamp, bad_type).",
+        "_FUNC_(line, names) - A CloudFront standard log line (tab-separated, `-` for none), its fields named by names (the #Fields: list), as a normalized request (timestamp, client_ip, user_agent, host, path, query, status, bytes, ttfb_ms, download_ms, cache_status, pop, cmcd_text) with reason and detail: null for a good line, else why it is rejected (bad_encoding, bad_field_count, missing_field, bad_timestamp, bad_type).",
       example =
         "> SELECT _FUNC_('2025-11-24\\t16:18:30\\tFRA56-P4\\t800\\t81.2.69.1\\tGET\\td.example\\t/a.ts\\t200', array('date', 'time', 'x-edge-location', 'sc-bytes', 'c-ip', 'cs-method', 'cs(Host)', 'cs-uri-stem', 'sc-status')).status;\n       200",
       group = "string_funcs"
@@ -58,11 +58,19 @@ object FunctionCatalog {
     function[ParseNginx](
       "vsa_parse_nginx",
       usage =
-        "_FUNC_(line) - An nginx combined log line, optionally extended (rt=, ut=, uht=, cs=), as a normalized request (as vsa_parse_cloudfront's) with reason and detail: null for a good line, else why it is rejected (malformed_line, missing_field, bad_timestamp, bad_type).",
+        "_FUNC_(line) - An nginx combined log line, optionally extended (rt=, ut=, uht=, cs=), as a normalized request (as vsa_parse_cloudfront's) with reason and detail: null for a good line, else why it is rejected (bad_encoding, malformed_line, missing_field, bad_timestamp, bad_type).",
       example =
         "> SELECT _FUNC_('203.0.113.7 - - [24/Nov/2025:16:18:30 +0000] \"GET /a.ts?x=1 HTTP/1.1\" 200 800 \"-\" \"Player\" rt=0.5').download_ms;\n       500.0",
       group = "string_funcs"
     ) { case Seq(line) => ParseNginx(line) },
+    function[ParseAkamai](
+      "vsa_parse_akamai",
+      usage =
+        "_FUNC_(line) - An Akamai DataStream 2 line (a JSON object; keys in any case, values strings or numbers, `-`, `^` or `\"\"` for none) as a normalized request (as vsa_parse_cloudfront's) with reason and detail: null for a good line, else why it is rejected (bad_encoding, malformed_json, missing_field, bad_timestamp, bad_type).",
+      example =
+        "> SELECT _FUNC_('{\"reqTimeSec\": \"1700000000.25\", \"statusCode\": \"206\", \"reqPath\": \"a.ts\", \"turnAroundTimeMSec\": \"11\", \"transferTimeMSec\": \"125\"}').download_ms;\n       136.0",
+      group = "string_funcs"
+    ) { case Seq(line) => ParseAkamai(line) },
     // Player events
     function[MapWithout](
       "vsa_map_without",

@@ -3,7 +3,7 @@ package vsa.spark.cdn
 import java.time.ZoneOffset
 
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{Cast, GenericInternalRow, UrlCodec}
+import org.apache.spark.sql.catalyst.expressions.{BoundReference, Cast, EvalMode, GenericInternalRow, UrlCodec}
 import org.apache.spark.sql.catalyst.util.DateTimeUtils
 import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.Platform
@@ -150,6 +150,40 @@ object LineRequest {
   def timestamp(text: UTF8String): java.lang.Long = DateTimeUtils.stringToTimestamp(text, ZoneOffset.UTC) match {
     case Some(micros) => micros.asInstanceOf[java.lang.Long]
     case None         => null
+  }
+
+  /** `timestamp_micros(try_cast(try_cast(text AS decimal(20,6)) * 1000000 AS bigint))` (fields.py's `epoch_seconds`):
+    * epoch seconds with decimals, rounded half up to microseconds; null when not a number or out of range. Plain
+    * seconds are read from the bytes; any other text by Spark's own cast.
+    */
+  def epochSeconds(text: UTF8String): java.lang.Long = {
+    val plain = plainSeconds(text)
+    if (plain >= 0) return plain
+    val seconds = SecondsCast.eval(new GenericInternalRow(Array[Any](text))).asInstanceOf[Decimal]
+    if (seconds == null) null
+    else
+      try seconds.toJavaBigDecimal.movePointRight(6).longValueExact.asInstanceOf[java.lang.Long]
+      catch { case _: ArithmeticException => null }
+  }
+  private val SecondsCast = Cast(BoundReference(0, StringType, nullable = true), DecimalType(20, 6), None, EvalMode.TRY)
+
+  /** The microseconds of `\d{1,12}(\.\d{0,6})?` (no rounding, no overflow: the cast's value), -1 for other text. */
+  private def plainSeconds(text: UTF8String): Long = {
+    val n = text.numBytes
+    def digit(i: Int): Int = { val b = text.getByte(i); if (b >= '0' && b <= '9') b - '0' else -1 }
+    var micros = 0L
+    var i = 0
+    while (i < n && digit(i) >= 0) { micros = micros * 10 + digit(i); i += 1 }
+    if (i == 0 || i > 12) return -1
+    var decimals = 0
+    if (i < n) {
+      if (text.getByte(i) != '.') return -1
+      i += 1
+      while (i < n && decimals < 6 && digit(i) >= 0) { micros = micros * 10 + digit(i); decimals += 1; i += 1 }
+      if (i < n) return -1
+    }
+    while (decimals < 6) { micros *= 10; decimals += 1 }
+    micros
   }
 
   /** `HIT`, `MISS` or `OTHER` from a cache result, case-insensitively (`upper(value) IN (...)`). */

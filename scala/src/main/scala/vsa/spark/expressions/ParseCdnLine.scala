@@ -7,7 +7,7 @@ import org.apache.spark.sql.catalyst.expressions.{BinaryExpression, ExpectsInput
 import org.apache.spark.sql.catalyst.util.ArrayData
 import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.types.UTF8String
-import vsa.spark.cdn.{CloudFront, LineRequest, LogLines, Nginx}
+import vsa.spark.cdn.{AkamaiDs2, CloudFront, LineRequest, LogLines, Nginx}
 
 /** `vsa_parse_cloudfront(line, names)`: one CloudFront standard log line, read by the field names of its `#Fields:`
   * list, as a normalized request (spec/inputs.md) with `reason` and `detail` (null for a good line; else why the line
@@ -106,4 +106,36 @@ case class LogLinesOf(record: Expression) extends UnaryExpression with ExpectsIn
   override protected def withNewChildInternal(newChild: Expression): LogLinesOf = copy(record = newChild)
 
   override def prettyName: String = "vsa_log_lines"
+/** `vsa_parse_akamai(line)`: one Akamai DataStream 2 line (a JSON object) as a normalized request with `reason` and
+  * `detail`, as [[ParseCloudFront]] (the same result type).
+  */
+case class ParseAkamai(line: Expression) extends UnaryExpression with ExpectsInputTypes {
+
+  override def child: Expression = line
+
+  override def inputTypes = Seq(StringType)
+
+  override def dataType: DataType = LineRequest.ResultType
+
+  override def nullable: Boolean = true
+
+  // Not re-run by a pushed-down filter, as in ParseCloudFront.
+  override lazy val deterministic: Boolean = false
+
+  override def eval(input: InternalRow): Any = parse(line.eval(input).asInstanceOf[UTF8String])
+
+  def parse(text: UTF8String): InternalRow = AkamaiDs2.parse(text)
+
+  override protected def doGenCode(ctx: CodegenContext, ev: ExprCode): ExprCode = {
+    val self = ctx.addReferenceObj("parseAkamai", this)
+    val text = line.genCode(ctx)
+    ev.copy(code = code"""
+        ${text.code}
+        ${CodeGenerator.javaType(dataType)} ${ev.value} = $self.parse(${text.isNull} ? null : ${text.value});
+        boolean ${ev.isNull} = ${ev.value} == null;""")
+  }
+
+  override protected def withNewChildInternal(newChild: Expression): ParseAkamai = copy(line = newChild)
+
+  override def prettyName: String = "vsa_parse_akamai"
 }
