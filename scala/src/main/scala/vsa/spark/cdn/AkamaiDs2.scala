@@ -11,7 +11,6 @@ import org.apache.spark.unsafe.Platform
 import org.apache.spark.unsafe.types.UTF8String
 import vsa.spark.cdn.LineRequest._
 
-
 /** Akamai DataStream 2: one JSON object per line, as python/vsa/normalize/cdn/akamai_ds2.py describes it. Keys are
   * matched case-insensitively; a value may be a string or a number; `-`, `^`, `""` (the two characters) and the empty
   * string are placeholders for none.

@@ -55,12 +55,8 @@ case class ParseCloudFront(line: Expression, names: Expression) extends BinaryEx
   override def prettyName: String = "vsa_parse_cloudfront"
 }
 
-/** `vsa_parse_nginx(line)`: one nginx combined (or extended) log line as a normalized request with `reason` and
-  * `detail`, as [[ParseCloudFront]] (the same result type; no host, no pop).
-  */
-case class ParseNginx(line: Expression) extends UnaryExpression with ExpectsInputTypes {
-
-  override def child: Expression = line
+/** What the parsers of one argument, a line, share (the result of [[ParseCloudFront]]): one call per row. */
+trait ParsesLine extends UnaryExpression with ExpectsInputTypes {
 
   override def inputTypes = Seq(StringType)
 
@@ -71,22 +67,46 @@ case class ParseNginx(line: Expression) extends UnaryExpression with ExpectsInpu
   // Not re-run by a pushed-down filter, as in ParseCloudFront.
   override lazy val deterministic: Boolean = false
 
-  override def eval(input: InternalRow): Any = parse(line.eval(input).asInstanceOf[UTF8String])
+  def parse(text: UTF8String): InternalRow
 
-  def parse(text: UTF8String): InternalRow = Nginx.parse(text)
+  override def eval(input: InternalRow): Any = parse(child.eval(input).asInstanceOf[UTF8String])
 
   override protected def doGenCode(ctx: CodegenContext, ev: ExprCode): ExprCode = {
-    val self = ctx.addReferenceObj("parseNginx", this)
-    val text = line.genCode(ctx)
+    val self = ctx.addReferenceObj("lineParser", this)
+    val text = child.genCode(ctx)
     ev.copy(code = code"""
         ${text.code}
         ${CodeGenerator.javaType(dataType)} ${ev.value} = $self.parse(${text.isNull} ? null : ${text.value});
         boolean ${ev.isNull} = ${ev.value} == null;""")
   }
+}
+
+/** `vsa_parse_nginx(line)`: one nginx combined (or extended) log line as a normalized request with `reason` and
+  * `detail`, as [[ParseCloudFront]] (the same result type; no host, no pop).
+  */
+case class ParseNginx(line: Expression) extends ParsesLine {
+
+  override def child: Expression = line
+
+  def parse(text: UTF8String): InternalRow = Nginx.parse(text)
 
   override protected def withNewChildInternal(newChild: Expression): ParseNginx = copy(line = newChild)
 
   override def prettyName: String = "vsa_parse_nginx"
+}
+
+/** `vsa_parse_akamai(line)`: one Akamai DataStream 2 line (a JSON object) as a normalized request with `reason` and
+  * `detail`, as [[ParseCloudFront]] (the same result type).
+  */
+case class ParseAkamai(line: Expression) extends ParsesLine {
+
+  override def child: Expression = line
+
+  def parse(text: UTF8String): InternalRow = AkamaiDs2.parse(text)
+
+  override protected def withNewChildInternal(newChild: Expression): ParseAkamai = copy(line = newChild)
+
+  override def prettyName: String = "vsa_parse_akamai"
 }
 
 /** `vsa_log_lines(record)`: a CDN log record's lines, as [[vsa.spark.cdn.LogLines]] splits them. */
@@ -106,36 +126,4 @@ case class LogLinesOf(record: Expression) extends UnaryExpression with ExpectsIn
   override protected def withNewChildInternal(newChild: Expression): LogLinesOf = copy(record = newChild)
 
   override def prettyName: String = "vsa_log_lines"
-/** `vsa_parse_akamai(line)`: one Akamai DataStream 2 line (a JSON object) as a normalized request with `reason` and
-  * `detail`, as [[ParseCloudFront]] (the same result type).
-  */
-case class ParseAkamai(line: Expression) extends UnaryExpression with ExpectsInputTypes {
-
-  override def child: Expression = line
-
-  override def inputTypes = Seq(StringType)
-
-  override def dataType: DataType = LineRequest.ResultType
-
-  override def nullable: Boolean = true
-
-  // Not re-run by a pushed-down filter, as in ParseCloudFront.
-  override lazy val deterministic: Boolean = false
-
-  override def eval(input: InternalRow): Any = parse(line.eval(input).asInstanceOf[UTF8String])
-
-  def parse(text: UTF8String): InternalRow = AkamaiDs2.parse(text)
-
-  override protected def doGenCode(ctx: CodegenContext, ev: ExprCode): ExprCode = {
-    val self = ctx.addReferenceObj("parseAkamai", this)
-    val text = line.genCode(ctx)
-    ev.copy(code = code"""
-        ${text.code}
-        ${CodeGenerator.javaType(dataType)} ${ev.value} = $self.parse(${text.isNull} ? null : ${text.value});
-        boolean ${ev.isNull} = ${ev.value} == null;""")
-  }
-
-  override protected def withNewChildInternal(newChild: Expression): ParseAkamai = copy(line = newChild)
-
-  override def prettyName: String = "vsa_parse_akamai"
 }
