@@ -1,6 +1,6 @@
 """Lines per second of each CDN log format: vsa against what a Spark user writes by hand.
 
-    .venv/bin/python bench/cdn.py --lines 300000
+    .venv/bin/python bench/cdn.py --lines 300000 [--parts]
 
 For each format, one log file of --lines lines (requests of simulated players, 70% of the
 sessions with CMCD in the query, vsa.simulate.cdn) is written first; then on local[2], in the
@@ -22,6 +22,7 @@ load average is printed with the figures: compare ratios of one run only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import os
 import random
@@ -37,6 +38,7 @@ from vsa.config import CDN_LOG_FORMATS, VsaConfig
 from vsa.functions import geo_lookup, mask_ip, parse_cmcd, parse_user_agent
 from vsa.normalize.cdn import CLOUDFRONT_REALTIME_FIELDS
 from vsa.normalize.cdn.cloudfront import CLOUDFRONT_FIELDS
+from vsa.normalize.cdn.parse import parse_cdn_logs, valid_cdn_requests
 from vsa.pipeline import cdn_records, split, transform
 from vsa.session import build_session
 from vsa.simulate.cdn import CLOUDFRONT_HEADER, Request, cdn_requests, log_line
@@ -134,6 +136,28 @@ def write_as_the_job(spark: SparkSession, log: str, config: VsaConfig, fmt: str,
         write(requests.cdn_requests, out)
     finally:
         batch.unpersist()
+
+
+def parts(spark: SparkSession, log: str, config: VsaConfig, fmt: str, out: str) -> dict:
+    """What vsa's time is made of (--parts): the same table written straight from the
+    unpersisted plan (no batch cache), that without privacy masking, and the parse alone (the
+    good lines' parsed columns, no enrichment)."""
+
+    def records(conf: VsaConfig) -> DataFrame:
+        return cdn_records(read_cdn_files(spark, log, headers=fmt == "cloudfront"), conf, fmt)
+
+    def parsed() -> DataFrame:
+        raw = read_cdn_files(spark, log, headers=fmt == "cloudfront")
+        return valid_cdn_requests(parse_cdn_logs(raw, config, {None: fmt}))
+
+    no_privacy = dataclasses.replace(config, privacy=False)
+    return {
+        "vsa, no batch cache": lambda: write(records(config).select("cdn_request.*"), out),
+        "vsa, no cache, privacy off": lambda: write(
+            records(no_privacy).select("cdn_request.*"), out
+        ),
+        "parse only": lambda: write(parsed(), out),
+    }
 
 
 def enriched(df: DataFrame) -> DataFrame:
@@ -308,6 +332,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=300_000)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--formats", nargs="*", default=list(CDN_LOG_FORMATS))
+    parser.add_argument(
+        "--parts", action="store_true", help="also time what vsa's time is made of (seconds)"
+    )
     args = parser.parse_args()
 
     config = VsaConfig(
@@ -340,14 +367,10 @@ def main() -> None:
             vsa_job = functools.partial(write_as_the_job, spark, str(log), config, fmt, out)
             vsa_job()
             assert spark.read.parquet(out).count() == args.lines, fmt
-            best = timed(
-                {
-                    "vsa": vsa_job,
-                    "hand": functools.partial(write, hand, str(work / "out-hand")),
-                },
-                args.runs,
-                jvm_pid,
-            )
+            variants = {"vsa": vsa_job, "hand": functools.partial(write, hand, str(work / "hand"))}
+            if args.parts:
+                variants.update(parts(spark, str(log), config, fmt, out))
+            best = timed(variants, args.runs, jvm_pid)
             (vsa, vsa_cpu), (by_hand, hand_cpu) = best["vsa"], best["hand"]
             n = args.lines
             load = os.getloadavg()[0]
@@ -357,6 +380,11 @@ def main() -> None:
                 f"| {load:.1f} |",
                 flush=True,
             )
+            if args.parts:
+                print(
+                    f"  {fmt}, wall seconds: "
+                    + ", ".join(f"{k} {w:.2f}" for k, (w, _) in best.items())
+                )
     spark.stop()
 
 
