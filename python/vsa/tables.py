@@ -80,8 +80,7 @@ Builder = Callable[[Batch], DataFrame | None]
 class Table:
     """One output table: its name, the event-time column of its ``date``/``hour``
     partitions, its builder, the sources it comes from, the tables it reads back (which
-    :data:`TABLES` lists, and a batch writes, before it), the dimensions of a KPI table, and
-    whether it is vsa's own (not a table of tables.md)."""
+    :data:`TABLES` lists, and a batch writes, before it) and the dimensions of a KPI table."""
 
     name: str
     time_column: str
@@ -89,7 +88,6 @@ class Table:
     sources: tuple[str, ...] = (PLAYER_EVENTS,)
     after: tuple[str, ...] = ()
     dimensions: tuple[str, ...] | None = None
-    internal: bool = False
 
 
 def _kpi_table(name: str, dimensions: tuple[str, ...]) -> Table:
