@@ -5,8 +5,6 @@ configuration in CloudFront's order (``VsaConfig.cloudfront_realtime_fields``; a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
@@ -101,44 +99,36 @@ CLOUDFRONT_REALTIME_FIELDS = [
 ]
 
 
-def with_names(
-    default: Callable[[VsaConfig], list[str]],
-) -> Callable[[Column, VsaConfig], list[tuple[str, Column]]]:
-    """A CloudFront format's ``prepare``: the line's values and their names, the record's or
-    file's ``#Fields:`` line (``_header``) if it has one, else ``default(config)``."""
-
-    def prepare(line: Column, config: VsaConfig) -> list[tuple[str, Column]]:
-        names = F.array(*map(F.lit, default(config)))
-        return [*tab_separated(line), ("_names", F.coalesce("_header", names))]
-
-    return prepare
+def _configured(config: VsaConfig) -> list[str]:
+    return list(config.cloudfront_realtime_fields or CLOUDFRONT_REALTIME_FIELDS)
 
 
-def edge_request(
-    get: Getter,
-    timestamp_text: Column,
-    timestamp: Callable[[Column], Column],
-    user_agent: str,
-    host: str,
-) -> tuple[Column, dict[str, Column]]:
-    """(the request, the text of its checked fields) of a CloudFront line, standard or real-time:
-    the same fields but the timestamp (its text, read by ``timestamp``) and the names of the user
-    agent and host fields. The viewer's host is ``x-host-header`` (the host field is the
-    distribution's own domain); a real-time ``cs-uri-stem`` holds the query too, which
-    ``cs-uri-query`` repeats: the path stops at the ``?``."""
+def prepare(line: Column, config: VsaConfig) -> list[tuple[str, Column]]:
+    """The line's values and their names: the record's or file's ``#Fields:`` line
+    (``_header``) if it has one, else the configured list."""
+    names = F.array(*map(F.lit, _configured(config)))
+    return [*tab_separated(line), ("_names", F.coalesce("_header", names))]
+
+
+def parse(fields: Fields, config: VsaConfig) -> Parsed:
+    """The viewer's host is ``x-host-header`` (``cs-host`` is the distribution's own domain);
+    ``cs-uri-stem`` holds the query too, which ``cs-uri-query`` repeats: the path stops at the
+    ``?``."""
+    configured = _configured(config)
+    get, too_short = positional(fields, F.col("_names"), "its field list")
     stem = get("cs-uri-stem")
     text = {
-        "timestamp": timestamp_text,
+        "timestamp": get("timestamp"),
         "status": get("sc-status"),
         "bytes": get("sc-bytes"),
         "ttfb_ms": get("time-to-first-byte"),
         "download_ms": get("time-taken"),
     }
     request = normalized(
-        timestamp=timestamp(text["timestamp"]),
+        timestamp=epoch_seconds(text["timestamp"]),
         client_ip=get("c-ip"),
-        user_agent=decoded_user_agent(get(user_agent)),
-        host=F.coalesce(get("x-host-header"), get(host)),
+        user_agent=decoded_user_agent(get("cs-user-agent")),
+        host=F.coalesce(get("x-host-header"), get("cs-host")),
         path=target_path(stem),
         query=F.coalesce(get("cs-uri-query"), target_query(stem)),
         status=text["status"].try_cast("int"),
@@ -147,19 +137,6 @@ def edge_request(
         download_ms=seconds_to_ms(text["download_ms"]),
         cache_status=cache(get("x-edge-result-type"), ("HIT", "REFRESHHIT"), ("MISS",)),
         pop=get("x-edge-location"),
-    )
-    return request, text
-
-
-def _configured(config: VsaConfig) -> list[str]:
-    return list(config.cloudfront_realtime_fields or CLOUDFRONT_REALTIME_FIELDS)
-
-
-def parse(fields: Fields, config: VsaConfig) -> Parsed:
-    configured = _configured(config)
-    get, too_short = positional(fields, F.col("_names"), "its field list")
-    request, text = edge_request(
-        get, get("timestamp"), epoch_seconds, user_agent="cs-user-agent", host="cs-host"
     )
     request = request.withField("cmcd_fields", _cmcd_fields(get, configured))
     if "cs-headers" in configured:
@@ -192,4 +169,4 @@ def _cmcd_fields(get: Getter, configured: list[str]) -> Column:
     return F.when(any_cmcd, F.struct(*[v.alias(k) for k, v in cmcd.items()])).cast(CMCD_FIELDS_TYPE)
 
 
-FORMAT = CdnFormat(cdn="cloudfront", prepare=with_names(_configured), parse=parse)
+FORMAT = CdnFormat(cdn="cloudfront", prepare=prepare, parse=parse)
