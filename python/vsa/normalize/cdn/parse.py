@@ -93,16 +93,17 @@ def parse_cdn_logs(
         request, reason, detail = spec.parse(fields, config)
         request = request.withField("cdn", F.lit(config.cdn_name or spec.cdn))
         rows = rows.withColumns(fields.columns)
+        if spec.checks_encoding:
+            # The jar parser rejected a line that is not UTF-8 itself (its reason, no detail),
+            # faster than is_valid_utf8 over every line.
+            not_utf8 = F.equal_null(reason, F.lit("bad_encoding"))
+            detail = F.when(not_utf8, F.lit(NOT_UTF8)).otherwise(detail)
+        else:
+            utf8 = F.is_valid_utf8("line")
+            reason = F.when(utf8, reason).otherwise(F.lit("bad_encoding"))
+            detail = F.when(utf8, detail).otherwise(F.lit(NOT_UTF8))
         # The detail names the format: a topic or a file may not say which one it was read as.
-        # A jar parser rejects a line that is not UTF-8 itself (reason only), faster than
-        # is_valid_utf8 over every line.
-        utf8 = (
-            ~F.equal_null(reason, F.lit("bad_encoding"))
-            if spec.checks_encoding
-            else F.is_valid_utf8("line")
-        )
-        reason = F.when(utf8, reason).otherwise(F.lit("bad_encoding"))
-        detail = F.concat(F.lit(f"{fmt}: "), F.when(utf8, detail).otherwise(F.lit(NOT_UTF8)))
+        detail = F.concat(F.lit(f"{fmt}: "), detail)
         parsed = rows.withColumns({"request": request, "reason": reason, "detail": detail})
         parts.append(parsed.drop(*prepared, *fields.columns))
     out = parts[0]
