@@ -2,7 +2,7 @@ package vsa.spark.cdn
 
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow
-import org.apache.spark.sql.catalyst.util.ArrayData
+import org.apache.spark.sql.catalyst.util.{ArrayData, GenericArrayData}
 import org.apache.spark.unsafe.types.UTF8String
 import vsa.spark.cdn.LineRequest._
 
@@ -14,8 +14,9 @@ import vsa.spark.cdn.LineRequest._
 final class CloudFront extends Serializable {
   import CloudFront._
 
-  // The positions of the read fields in the last field list seen: every line of a file has the same list.
-  @transient @volatile private var layout: (ArrayData, Array[Int]) = _
+  // The positions of the read fields in the last field list seen (the list as given, a copy of it, the positions):
+  // every line of a file has the same list.
+  @transient @volatile private var layout: (ArrayData, ArrayData, Array[Int]) = _
 
   def parse(line: UTF8String, names: ArrayData): InternalRow = {
     if (line == null || names == null) return null
@@ -70,12 +71,14 @@ final class CloudFront extends Serializable {
 
   private def positionsIn(names: ArrayData): Array[Int] = {
     val known = layout
-    if (known != null && (known._1 eq names)) return known._2
-    if (known != null && known._1 == names) return known._2
+    // A constant list (the configured or documented one, a file's) is the same immutable object on every row; any other
+    // (an UnsafeArrayData) may be a view of a reused buffer, so it is compared with the copy.
+    if (known != null && names.isInstanceOf[GenericArrayData] && (known._1 eq names)) return known._3
+    if (known != null && known._2 == names) return known._3
     val listed =
       (0 until names.numElements()).map(i => if (names.isNullAt(i)) null else names.getUTF8String(i).toString)
     val positions = Read.map(name => listed.indexOf(name)).toArray
-    layout = (names.copy(), positions)
+    layout = (names, names.copy(), positions)
     positions
   }
 }
