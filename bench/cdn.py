@@ -45,7 +45,11 @@ from vsa.simulate.cdn import CLOUDFRONT_HEADER, Request, cdn_requests, log_line
 from vsa.sources import read_cdn_files
 from vsa.tables import CDN_LOGS
 
-DATA = Path(os.environ.get("VSA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared/data"))
+# The vendored third-party data (tests/data/third_party/README.md); VSA_SHARED_DATA: another copy.
+DATA = Path(
+    os.environ.get("VSA_SHARED_DATA")
+    or Path(__file__).resolve().parents[1] / "tests" / "data" / "third_party"
+)
 AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Safari/537.36",

@@ -50,7 +50,9 @@ from vsa.session import build_session
 
 # Set before the session starts, so the Python workers (which import a copy of this file from
 # elsewhere) find the data too.
-os.environ.setdefault("VSA_SHARED_DATA", str(Path(__file__).resolve().parents[2] / "shared/data"))
+os.environ.setdefault(
+    "VSA_SHARED_DATA", str(Path(__file__).resolve().parents[1] / "tests" / "data" / "third_party")
+)
 DATA = Path(os.environ["VSA_SHARED_DATA"])
 CITY_DB = DATA / "mmdb" / "GeoIP2-City-Test.mmdb"
 ASN_DB = DATA / "mmdb" / "GeoLite2-ASN-Test.mmdb"

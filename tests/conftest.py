@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from third_party import third_party_data
 from vsa import generate, pipeline
 from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka, produce
@@ -21,19 +21,19 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The third-party test data of ../shared/data, read in place."""
-    path = Path(os.environ.get("VSA_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+def third_party() -> Path:
+    """The vendored third-party test data (tests/data/third_party/README.md)."""
+    path = third_party_data()
     if not (path / "uap").is_dir():
-        pytest.fail(f"shared test data not found at {path} (set VSA_SHARED_DATA)")
+        pytest.fail(f"third-party test data not found at {path} (tests/data/third_party/README.md)")
     return path
 
 
 @pytest.fixture(scope="session")
-def spark(shared_data: Path) -> Iterator[SparkSession]:
+def spark(third_party: Path) -> Iterator[SparkSession]:
     config = VsaConfig(
-        geoip_city_db=str(shared_data / "mmdb" / "GeoIP2-City-Test.mmdb"),
-        geoip_asn_db=str(shared_data / "mmdb" / "GeoLite2-ASN-Test.mmdb"),
+        geoip_city_db=str(third_party / "mmdb" / "GeoIP2-City-Test.mmdb"),
+        geoip_asn_db=str(third_party / "mmdb" / "GeoLite2-ASN-Test.mmdb"),
         spark_conf={"spark.sql.shuffle.partitions": "2", "spark.ui.showConsoleProgress": "false"},
     )
     session = build_session(config, app_name="vsa-tests", master="local[2]")

@@ -1,4 +1,4 @@
-"""Real CDN logs and CMCD vectors (../shared/data/cdn-real, read in place): every sample of every
+"""Real CDN logs and CMCD vectors (tests/data/third_party/cdn-real): every sample of every
 format becomes ``cdn_requests`` rows with the values of the sample's own expected file (or, where
 the source publishes none, the values its lines hold), one assertion per expected value.
 
@@ -11,7 +11,6 @@ import ast
 import datetime as dt
 import functools
 import json
-import os
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -19,6 +18,7 @@ from urllib.parse import unquote
 import pytest
 from pyspark.sql import SparkSession
 
+from third_party import third_party_data
 from vsa.config import VsaConfig
 from vsa.functions import parse_cmcd
 from vsa.normalize.cdn.cmcd import CMCD_KEYS
@@ -31,12 +31,9 @@ CONFIGS = {
     "default": VsaConfig(privacy=False),
     "fastly pop from service_id": VsaConfig(privacy=False, fastly_field_map={"pop": "service_id"}),
 }
-# The samples' folder, as the shared_data fixture finds it: the CMCD vectors parametrize tests.
-REAL = Path(
-    os.environ.get("VSA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
-REAL = REAL / "cdn-real"
-UTC = dt.timezone.utc
+# The samples' folder, as the third_party fixture finds it: the CMCD vectors parametrize tests.
+REAL = third_party_data() / "cdn-real"
+UTC = dt.UTC
 
 
 def epoch(seconds: str | float) -> dt.datetime:
@@ -45,8 +42,8 @@ def epoch(seconds: str | float) -> dt.datetime:
 
 
 @pytest.fixture(scope="module")
-def real(shared_data: Path) -> Path:
-    return shared_data / "cdn-real"
+def real(third_party: Path) -> Path:
+    return third_party / "cdn-real"
 
 
 @functools.cache

@@ -62,8 +62,8 @@ def test_a_broker_that_does_not_answer_is_named(spark):
     assert check.detail.startswith(f"Kafka unreachable at 127.0.0.1:{port}: no answer in 10 s;")
 
 
-def test_vsa_check_prints_a_line_per_check_and_fails_on_any(kafka, shared_data, tmp_path):
-    corrupt = shared_data / "mmdb" / "GeoIP2-City-Test-Broken-Double-Format.mmdb"
+def test_vsa_check_prints_a_line_per_check_and_fails_on_any(kafka, third_party, tmp_path):
+    corrupt = third_party / "mmdb" / "GeoIP2-City-Test-Broken-Double-Format.mmdb"
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     done = vsa(
@@ -81,7 +81,7 @@ def test_vsa_check_prints_a_line_per_check_and_fails_on_any(kafka, shared_data, 
         "--set",
         f"geoip_city_db={corrupt}",
         "--set",
-        f"geoip_asn_db={shared_data / 'mmdb' / 'GeoLite2-ASN-Test.mmdb'}",
+        f"geoip_asn_db={third_party / 'mmdb' / 'GeoLite2-ASN-Test.mmdb'}",
     )
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()

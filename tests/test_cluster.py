@@ -86,13 +86,13 @@ def cluster(tmp_path) -> LocalCluster:
 
 
 def test_a_standalone_cluster_writes_the_tables_of_a_local_run(
-    spark, kafka, shared_data, cluster, tmp_path
+    spark, kafka, third_party, cluster, tmp_path
 ):
     topic = "player-events-cluster"
     kafka.create_topic(topic, partitions=2)
     # The City database is the embedded default (an absolute path); the ASN database a path
     # relative to the driver's folder, which no executor can open but as its spark.files copy.
-    asn = shared_data / "mmdb" / "GeoLite2-ASN-Test.mmdb"
+    asn = third_party / "mmdb" / "GeoLite2-ASN-Test.mmdb"
     driver_dir = tmp_path / "driver"
     driver_dir.mkdir()
     (driver_dir / asn.name).symlink_to(asn)

@@ -53,7 +53,7 @@ print(json.dumps(answers))
 
 
 @pytest.fixture(scope="module")
-def connect_url(shared_data: Path, tmp_path_factory) -> Iterator[str]:
+def connect_url(third_party: Path, tmp_path_factory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("connect") / "server.log"
     server = subprocess.Popen(
@@ -68,7 +68,7 @@ def connect_url(shared_data: Path, tmp_path_factory) -> Iterator[str]:
             "--conf",
             f"spark.sql.extensions={EXTENSION_CLASS}",
             "--conf",
-            f"{GEOIP_CITY_DB_KEY}={shared_data / 'mmdb' / 'GeoIP2-City-Test.mmdb'}",
+            f"{GEOIP_CITY_DB_KEY}={third_party / 'mmdb' / 'GeoIP2-City-Test.mmdb'}",
             "--conf",
             f"spark.connect.grpc.binding.port={port}",
             "--conf",

@@ -17,7 +17,7 @@ sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 import crash  # noqa: E402
 
 
-def test_killed_three_times_the_stream_equals_the_batch(spark, kafka, shared_data, tmp_path):
+def test_killed_three_times_the_stream_equals_the_batch(spark, kafka, third_party, tmp_path):
     topic = "player-events-crash"
     kafka.create_topic(topic, partitions=crash.PARTITIONS)
     stream = VsaConfig(
@@ -25,8 +25,8 @@ def test_killed_three_times_the_stream_equals_the_batch(spark, kafka, shared_dat
         player_events_topic=topic,
         output_root=str(tmp_path / "stream"),
         # The test session's databases, so `vsa run` locates viewers as the batch below does.
-        geoip_city_db=str(shared_data / "mmdb" / "GeoIP2-City-Test.mmdb"),
-        geoip_asn_db=str(shared_data / "mmdb" / "GeoLite2-ASN-Test.mmdb"),
+        geoip_city_db=str(third_party / "mmdb" / "GeoIP2-City-Test.mmdb"),
+        geoip_asn_db=str(third_party / "mmdb" / "GeoLite2-ASN-Test.mmdb"),
     )
     events = crash.send(spark, stream, crash.dataset(sessions=300, seed=23))
     config_file = crash.write_config(tmp_path / "vsa.toml", stream, "1 second", batch=300)

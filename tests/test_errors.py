@@ -80,8 +80,8 @@ def test_the_job_waits_for_a_missing_topic_when_told_to(spark, kafka, tmp_path, 
     assert spark.read.parquet(config.table_path("player_events")).count() == 1
 
 
-def test_a_corrupt_geoip_database_is_named(spark, kafka, shared_data, tmp_path):
-    broken = shared_data / "mmdb" / "GeoIP2-City-Test-Invalid-Node-Count.mmdb"
+def test_a_corrupt_geoip_database_is_named(spark, kafka, third_party, tmp_path):
+    broken = third_party / "mmdb" / "GeoIP2-City-Test-Invalid-Node-Count.mmdb"
     config = VsaConfig(
         kafka_bootstrap_servers=kafka.bootstrap_servers, output_root=str(tmp_path / "out")
     )
@@ -99,8 +99,8 @@ def test_a_corrupt_geoip_database_is_named(spark, kafka, shared_data, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_an_asn_database_given_as_the_city_one_is_named(spark, shared_data):
-    asn = shared_data / "mmdb" / "GeoLite2-ASN-Test.mmdb"
+def test_an_asn_database_given_as_the_city_one_is_named(spark, third_party):
+    asn = third_party / "mmdb" / "GeoLite2-ASN-Test.mmdb"
     configured = spark.conf.get(GEOIP_CITY_DB_KEY)
     spark.conf.set(GEOIP_CITY_DB_KEY, str(asn))
     try:
@@ -169,7 +169,7 @@ def vsa(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
 
-def run_flags(kafka: LocalKafka, shared_data: Path, out: Path, topic: str) -> list[str]:
+def run_flags(kafka: LocalKafka, third_party: Path, out: Path, topic: str) -> list[str]:
     return [
         "--bootstrap",
         kafka.bootstrap_servers,
@@ -180,14 +180,14 @@ def run_flags(kafka: LocalKafka, shared_data: Path, out: Path, topic: str) -> li
         "--set",
         "cdn_logs_topic=",
         "--set",
-        f"geoip_city_db={shared_data / 'mmdb' / 'GeoIP2-City-Test.mmdb'}",
+        f"geoip_city_db={third_party / 'mmdb' / 'GeoIP2-City-Test.mmdb'}",
     ]
 
 
 def test_vsa_run_prints_one_error_line_and_the_trace_only_when_verbose(
-    kafka, shared_data, tmp_path
+    kafka, third_party, tmp_path
 ):
-    flags = run_flags(kafka, shared_data, tmp_path / "out", "player-events-missing")
+    flags = run_flags(kafka, third_party, tmp_path / "out", "player-events-missing")
     done = vsa("run", *flags, "--available-now")
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if "error" in line.lower()]
@@ -206,7 +206,7 @@ def test_vsa_run_prints_one_error_line_and_the_trace_only_when_verbose(
 
 
 def test_a_broker_outage_is_one_progress_line_without_kafka_s_warnings(
-    spark, shared_data, tmp_path
+    spark, third_party, tmp_path
 ):
     broker = LocalKafka(tmp_path / "kafka", port=free_port())
     broker.start()
@@ -234,7 +234,7 @@ def test_a_broker_outage_is_one_progress_line_without_kafka_s_warnings(
         assert committed() == rows
 
     send(0)
-    flags = run_flags(broker, shared_data, out, topic)
+    flags = run_flags(broker, third_party, out, topic)
     log_file = tmp_path / "vsa-run.log"
     with log_file.open("w") as log:
         job = subprocess.Popen(

@@ -80,11 +80,11 @@ def sim():
 
 
 @pytest.fixture(scope="module")
-def truth(sim, shared_data):
+def truth(sim, third_party):
     """(requests, fusion, kpi_by_pop rows, country by view)."""
     requests, fusion = sim.cdn(FORMAT)
     dimensions = view_dimensions(
-        [json.loads(v) for _, v in sim.records], shared_data / "mmdb" / "GeoIP2-City-Test.mmdb"
+        [json.loads(v) for _, v in sim.records], third_party / "mmdb" / "GeoIP2-City-Test.mmdb"
     )
     country = {v["view_id"]: dimensions[v["session_id"]]["country"] for v in sim.views}
     return requests, fusion, kpi_by_pop(sim.slices, fusion, country)

@@ -125,12 +125,12 @@ def vsa_geoip(spark, addresses: list[str]) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize(("source", "database", "fields"), SOURCES)
-def test_every_network_of_the_source(spark, shared_data, geoip_conf, source, database, fields):
+def test_every_network_of_the_source(spark, third_party, geoip_conf, source, database, fields):
     key = GEOIP_ASN_DB_KEY if fields == ASN_FIELDS else GEOIP_CITY_DB_KEY
-    spark.conf.set(key, str(shared_data / "mmdb" / database))
-    expected = expected_from_json(shared_data / "mmdb" / source)
+    spark.conf.set(key, str(third_party / "mmdb" / database))
+    expected = expected_from_json(third_party / "mmdb" / source)
     ours = vsa_geoip(spark, list(expected))
-    theirs = python_geoip2(shared_data / "mmdb" / database, list(expected), fields)
+    theirs = python_geoip2(third_party / "mmdb" / database, list(expected), fields)
     wrong = {
         a: ({f: ours[a][f] for f in fields}, e)
         for a, e in expected.items()
@@ -145,8 +145,8 @@ def test_every_network_of_the_source(spark, shared_data, geoip_conf, source, dat
 
 
 @pytest.mark.parametrize("broken", CORRUPT)
-def test_a_corrupt_database_fails_the_query_at_analysis(spark, shared_data, geoip_conf, broken):
-    spark.conf.set(GEOIP_CITY_DB_KEY, str(shared_data / "mmdb" / broken))
+def test_a_corrupt_database_fails_the_query_at_analysis(spark, third_party, geoip_conf, broken):
+    spark.conf.set(GEOIP_CITY_DB_KEY, str(third_party / "mmdb" / broken))
     df = spark.createDataFrame([("81.2.69.142",)], "ip string")
     with pytest.raises(Exception, match="corrupt|cannot be opened") as error:
         df.select(vf.geo_lookup("ip"))  # analysis only: no action runs
@@ -188,10 +188,10 @@ def test_a_null_address_gives_null(spark):
     assert df.select(vf.geo_lookup("ip")).first()[0] is None
 
 
-def test_configure_spark_sets_the_geoip_keys_from_the_config(spark, shared_data):
+def test_configure_spark_sets_the_geoip_keys_from_the_config(spark, third_party):
     """The session fixture is built from VsaConfig(geoip_city_db=..., geoip_asn_db=...)."""
-    assert spark.conf.get(GEOIP_CITY_DB_KEY) == str(shared_data / "mmdb" / "GeoIP2-City-Test.mmdb")
-    assert spark.conf.get(GEOIP_ASN_DB_KEY) == str(shared_data / "mmdb" / "GeoLite2-ASN-Test.mmdb")
+    assert spark.conf.get(GEOIP_CITY_DB_KEY) == str(third_party / "mmdb" / "GeoIP2-City-Test.mmdb")
+    assert spark.conf.get(GEOIP_ASN_DB_KEY) == str(third_party / "mmdb" / "GeoLite2-ASN-Test.mmdb")
     # Unset, the City database is the GeoLite2 of maxminddb-geolite2 (a dependency of vsa).
     assert VsaConfig().jvm_conf == {GEOIP_CITY_DB_KEY: embedded_city_db()}
 

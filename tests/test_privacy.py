@@ -127,7 +127,7 @@ def strings_in(value: object) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def job_run(spark, kafka, shared_data, tmp_path_factory) -> tuple[Path, str]:
+def job_run(spark, kafka, third_party, tmp_path_factory) -> tuple[Path, str]:
     """The streaming job run once over the records, as `vsa run --available-now`: the output
     root and the job's log (its stdout and stderr)."""
     work = tmp_path_factory.mktemp("privacy")
@@ -141,8 +141,8 @@ def job_run(spark, kafka, shared_data, tmp_path_factory) -> tuple[Path, str]:
     produce(spark, kafka.bootstrap_servers, topic, [(None, flush)])
     produce(spark, kafka.bootstrap_servers, cdn_topic, [(None, CDN_LINE)])
     settings = {
-        "geoip_city_db": shared_data / "mmdb" / "GeoIP2-City-Test.mmdb",
-        "geoip_asn_db": shared_data / "mmdb" / "GeoLite2-ASN-Test.mmdb",
+        "geoip_city_db": third_party / "mmdb" / "GeoIP2-City-Test.mmdb",
+        "geoip_asn_db": third_party / "mmdb" / "GeoLite2-ASN-Test.mmdb",
         "cdn_logs_topic": cdn_topic,
         "cdn_log_format": "nginx",
         "trigger_interval": "1 second",

@@ -40,7 +40,7 @@ def secure_kafka(tmp_path_factory) -> Iterator[LocalKafka]:
     broker.stop()
 
 
-def config_file(broker: LocalKafka, out: Path, shared_data: Path) -> Path:
+def config_file(broker: LocalKafka, out: Path, third_party: Path) -> Path:
     options = "\n".join(
         f'"{name}" = "{value}"'
         for name, value in broker.client_options.items()
@@ -54,7 +54,7 @@ def config_file(broker: LocalKafka, out: Path, shared_data: Path) -> Path:
         'cdn_log_format = "nginx"\n'
         'cdn_pop = "edge-1"\n'
         f'output_root = "{out / "tables"}"\n'
-        f'geoip_city_db = "{shared_data / "mmdb" / "GeoIP2-City-Test.mmdb"}"\n'
+        f'geoip_city_db = "{third_party / "mmdb" / "GeoIP2-City-Test.mmdb"}"\n'
         f"[kafka_options]\n{options}\n"
     )
     return path
@@ -76,10 +76,10 @@ def vsa(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_job_generate_and_check_connect_with_sasl_ssl_and_no_secret_leaks(
-    spark, secure_kafka, shared_data, tmp_path
+    spark, secure_kafka, third_party, tmp_path
 ):
     broker = secure_kafka
-    config = config_file(broker, tmp_path, shared_data)
+    config = config_file(broker, tmp_path, third_party)
     env = secret_env(broker)
     secret_values = [broker.client_options[name] for name in SECRET_OPTIONS]
     password = broker.scram_user.password
@@ -131,9 +131,9 @@ def test_the_job_generate_and_check_connect_with_sasl_ssl_and_no_secret_leaks(
             assert not [s for s in [password, *secret_values] if s.encode() in data], path
 
 
-def test_a_wrong_password_is_a_clear_error(secure_kafka, shared_data, tmp_path):
+def test_a_wrong_password_is_a_clear_error(secure_kafka, third_party, tmp_path):
     broker = secure_kafka
-    config = config_file(broker, tmp_path, shared_data)
+    config = config_file(broker, tmp_path, third_party)
     wrong = broker.scram_user.jaas_config().replace(broker.scram_user.password, "not-the-one")
     env = secret_env(broker, **{"sasl.jaas.config": wrong})
 

@@ -4,7 +4,7 @@ and a streaming windowed aggregation in append mode."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyspark.sql import functions as F
@@ -61,7 +61,7 @@ def test_windowed_sketches_in_a_stream_append_mode(spark, tmp_path):
     """JSON files → 1-minute windows with a watermark → memory sink in append mode."""
     source = tmp_path / "events"
     source.mkdir()
-    start = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     # minute m has viewers m*10 .. m*10+59: overlapping sets, 60 distinct per minute
     events = [
         {"ts": (start + timedelta(minutes=m, seconds=s)).isoformat(), "viewer_id": f"v{m * 10 + v}"}

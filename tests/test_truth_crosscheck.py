@@ -223,9 +223,9 @@ def view_dimensions(events: list[dict], city_db: Path) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("table", list(KPI_TABLES))
-def test_kpi_tables_equal_the_truth(spark, run, shared_data, table):
+def test_kpi_tables_equal_the_truth(spark, run, third_party, table):
     sim, config, _ = run
-    dimensions = view_dimensions(sim.accepted, shared_data / "mmdb" / "GeoIP2-City-Test.mmdb")
+    dimensions = view_dimensions(sim.accepted, third_party / "mmdb" / "GeoIP2-City-Test.mmdb")
     by_view = {v["view_id"]: v for v in sim.views}
     watch_by_view = {v["view_id"]: v["watch_time_ms"] for v in sim.views}
     slices = [

@@ -57,9 +57,9 @@ def expected_value(case: dict, key: str) -> str | None:
 
 
 @pytest.mark.parametrize("corpus", list(CORPORA))
-def test_uap_corpus_exact_match_share(spark, shared_data, corpus):
+def test_uap_corpus_exact_match_share(spark, third_party, corpus):
     fields = CORPORA[corpus]
-    cases = load_cases(shared_data / "uap" / corpus)
+    cases = load_cases(third_party / "uap" / corpus)
     parsed = parse_all(spark, [c["user_agent_string"] for c in cases])
     misses = [
         (
@@ -90,14 +90,14 @@ def python_device_type(ua: str) -> str:
     return "other"
 
 
-def test_device_type_agrees_with_user_agents(spark, shared_data):
+def test_device_type_agrees_with_user_agents(spark, third_party):
     """tv and console are classes `user-agents` has no word for: those rows are left out of the
     agreement (and counted); every other row must get the class `user-agents` gives."""
     agents = sorted(
         {
             c["user_agent_string"]
             for corpus in CORPORA
-            for c in load_cases(shared_data / "uap" / corpus)
+            for c in load_cases(third_party / "uap" / corpus)
         }
     )
     ours = [p["device_type"] for p in parse_all(spark, agents)]

@@ -6,18 +6,13 @@ import importlib.util
 import logging
 import os
 import re
-import sys
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import MISSING as dataclasses_missing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -83,7 +83,7 @@ def render(spark: SparkSession, config: VsaConfig) -> str:
         )
         .collect()
     )
-    t = [r["window_start"].replace(tzinfo=timezone.utc).timestamp() * 1000 for r in rows]
+    t = [r["window_start"].replace(tzinfo=UTC).timestamp() * 1000 for r in rows]
 
     def series(column: str, scale: float = 1.0) -> list[Point]:
         return [
@@ -500,7 +500,7 @@ def _time_axis(x0: float, x1: float, sx) -> str:
     tick = math.ceil(x0 / step) * step
     out = []
     while tick <= x1:
-        label = datetime.fromtimestamp(tick / 1000, timezone.utc).strftime("%H:%M")
+        label = datetime.fromtimestamp(tick / 1000, UTC).strftime("%H:%M")
         out.append(
             f'<text x="{sx(tick):.1f}" y="{H - BOTTOM + 16}" text-anchor="middle" '
             f'class="tick">{label}</text>'
@@ -549,7 +549,7 @@ def _page(
     config: VsaConfig, tiles: list[tuple[str, str]], charts: list[Chart], t: list[float]
 ) -> str:
     def moment(ms: float) -> str:
-        return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M")
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
     span = f"{moment(t[0])} – {moment(t[-1])} UTC" if t else "no minutes yet"
     cards = []

@@ -39,7 +39,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 ONE_SECOND = 1_000
 # How far behind the newest delivered event a late event is, in watermarks. Spark judges
@@ -142,7 +142,7 @@ def with_malformed(
 
 def iso_ts(ts: int, offset_minutes: int) -> str:
     """``ts`` (epoch ms) as ISO-8601 with milliseconds, in the zone ``offset_minutes`` east."""
-    local = datetime.fromtimestamp(ts // 1000, timezone.utc) + timedelta(minutes=offset_minutes)
+    local = datetime.fromtimestamp(ts // 1000, UTC) + timedelta(minutes=offset_minutes)
     if offset_minutes == 0:
         zone = "Z"
     else:

@@ -14,7 +14,7 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
   }
 
   test("every catalog example runs and gives the result it shows") {
-    spark.conf.set(vsa.spark.expressions.GeoIp.CityDbKey, SharedData.mmdb("GeoIP2-City-Test.mmdb"))
+    spark.conf.set(vsa.spark.expressions.GeoIp.CityDbKey, ThirdPartyData.mmdb("GeoIP2-City-Test.mmdb"))
     try
       for (entry <- FunctionCatalog.entries) {
         val example = entry.info.getExamples.trim.stripPrefix("Examples:").trim

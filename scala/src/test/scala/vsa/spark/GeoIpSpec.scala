@@ -21,7 +21,7 @@ class GeoIpSpec extends AnyFunSuite with LocalSpark {
     spark.sql(s"SELECT g.* FROM (SELECT vsa_geoip(ip) AS g FROM VALUES $values AS t(ip))").collect().toSeq
   }
 
-  private val valid = (SharedData.mmdb("GeoIP2-City-Test.mmdb"), SharedData.mmdb("GeoLite2-ASN-Test.mmdb"))
+  private val valid = (ThirdPartyData.mmdb("GeoIP2-City-Test.mmdb"), ThirdPartyData.mmdb("GeoLite2-ASN-Test.mmdb"))
 
   test("known addresses: London, Milton WA, an IPv6 network, an ASN") {
     withDatabases(valid._1, valid._2) {
@@ -71,7 +71,7 @@ class GeoIpSpec extends AnyFunSuite with LocalSpark {
     )
   )
     test(s"corrupt $broken is an error naming the file when the query is analysed") {
-      withDatabases(SharedData.mmdb(broken), valid._2) {
+      withDatabases(ThirdPartyData.mmdb(broken), valid._2) {
         val error = intercept[IllegalArgumentException](spark.sql("SELECT vsa_geoip('81.2.69.142')"))
         info(error.getMessage)
         assert(error.getMessage.contains(broken), error.getMessage)

@@ -19,19 +19,22 @@ trait LocalSpark extends BeforeAndAfterAll { self: Suite =>
   override def afterAll(): Unit = spark.stop()
 }
 
-/** The third-party test data of ../shared/data (VSA_SHARED_DATA overrides), read in place. */
-object SharedData {
+/** The third-party test data vendored in tests/data/third_party (its README.md says what and from where), found from
+  * the working directory up; VSA_SHARED_DATA points at another copy of the same layout.
+  */
+object ThirdPartyData {
   lazy val dir: File = sys.env
     .get("VSA_SHARED_DATA")
+    .filter(_.nonEmpty)
     .map(new File(_))
     .orElse(
       Iterator
         .iterate(new File(".").getAbsoluteFile)(_.getParentFile)
         .takeWhile(_ != null)
-        .map(new File(_, "shared/data"))
+        .map(new File(_, "tests/data/third_party"))
         .find(d => new File(d, "mmdb").isDirectory)
     )
-    .getOrElse(sys.error("shared test data not found (set VSA_SHARED_DATA)"))
+    .getOrElse(sys.error("third-party test data not found (tests/data/third_party)"))
 
   def mmdb(name: String): String = new File(dir, s"mmdb/$name").getPath
 }

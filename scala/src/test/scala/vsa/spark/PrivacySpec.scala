@@ -59,7 +59,7 @@ class PrivacySpec extends AnyFunSuite with LocalSpark {
   }
 
   test("vsa_mask_ip and vsa_geoip take a client address with a port, brackets, a zone, or first in a list") {
-    spark.conf.set(GeoIp.CityDbKey, SharedData.mmdb("GeoIP2-City-Test.mmdb"))
+    spark.conf.set(GeoIp.CityDbKey, ThirdPartyData.mmdb("GeoIP2-City-Test.mmdb"))
     try {
       val rows = spark
         .sql(
