@@ -36,3 +36,43 @@ def test_tables_hold_the_keyed_pseudonym_not_the_id(spark, tmp_path):
         assert ids == {expected}, table
     assert read_table(spark, config, "kpi_minute").first().unique_viewers == 1
     assert SECRET not in repr(config)
+
+
+def test_dead_letters_hold_the_pseudonym_not_the_id(spark, tmp_path):
+    t0 = 1_764_000_000_000
+    good = {"event_id": "e1", "event_type": "playback_request", "ts": t0, "session_id": "s1",
+            "viewer_id": "alice@example.com", "video_id": "v1"}  # fmt: skip
+    records = [
+        json.dumps(good),
+        json.dumps(good),  # a duplicate: rejected by the sessionizer
+        json.dumps({**good, "event_id": "e2", "event_type": "warp"}),  # unknown_event_type
+        '{"viewer_id": "alice@example.com", "ts": ',  # malformed_json
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(records) + "\n")
+    config = VsaConfig(output_root=str(tmp_path / "out"), viewer_secret=SECRET)
+    pipeline.run_batch(spark, config, str(path))
+
+    letters = read_table(spark, config, "dead_letter").collect()
+    assert sorted(r.reason for r in letters) == [
+        "duplicate",
+        "malformed_json",
+        "unknown_event_type",
+    ]
+    for letter in letters:
+        assert "alice@example.com" not in letter.raw, letter.reason
+        assert pseudonym("alice@example.com") in letter.raw, letter.reason
+
+
+def test_the_secret_is_in_no_plan_of_the_job(spark, tmp_path, capsys):
+    config = VsaConfig(output_root=str(tmp_path / "out"), viewer_secret=SECRET)
+    raw = spark.createDataFrame(
+        [('{"viewer_id": "alice"}', "t", 0, 0, None)],
+        "raw string, kafka_topic string, kafka_partition int, kafka_offset long, "
+        "kafka_timestamp timestamp",
+    )
+    records = pipeline.player_records(raw, config)
+    records.select("viewer_id", "passthrough.dead_letter.raw").explain(mode="extended")
+    plans = capsys.readouterr().out
+    assert "vsa_viewer_key" in plans and "vsa_viewer_keys_in_json" in plans
+    assert SECRET not in plans

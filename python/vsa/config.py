@@ -17,6 +17,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 GEOIP_CITY_DB_KEY = "spark.vsa.geoip.cityDb"
+# The key of vsa_viewer_key's secret: Spark redacts the values of keys that say "secret" (UI,
+# event logs), and the expression never prints it, so the secret is in no plan Spark logs.
+VIEWER_SECRET_KEY = "spark.vsa.viewer.secret"
 GEOIP_ASN_DB_KEY = "spark.vsa.geoip.asnDb"
 CDN_LOG_FORMATS = (
     "cloudfront",
@@ -89,8 +92,9 @@ class VsaConfig:
         text, map keys and values, dead letters), ports and brackets included, is truncated the
         same way (docs/enrichment.md).
     viewer_secret
-        When set, every table holds ``vsa_viewer_key(viewer_id, viewer_secret)`` (a keyed
-        HMAC pseudonym) instead of the viewer id; unique viewers count the same.
+        When set, every table holds ``vsa_viewer_key(viewer_id)`` (a keyed HMAC pseudonym
+        under this secret, Spark conf ``spark.vsa.viewer.secret``) instead of the viewer id,
+        dead letters' raw records included; unique viewers count the same.
     geoip_city_db
         Path of a GeoIP2/GeoLite2 City ``.mmdb`` file for ``vsa_geoip`` (Spark conf
         ``spark.vsa.geoip.cityDb``); a local file of the driver (shipped to the executors with
@@ -210,11 +214,12 @@ class VsaConfig:
     @property
     def jvm_conf(self) -> dict[str, str]:
         """The ``spark.vsa.*`` settings the jar reads, from this config's fields."""
-        paths = {
+        settings = {
             GEOIP_CITY_DB_KEY: self.geoip_city_db or embedded_city_db(),
             GEOIP_ASN_DB_KEY: self.geoip_asn_db,
+            VIEWER_SECRET_KEY: self.viewer_secret,
         }
-        return {key: value for key, value in paths.items() if value}
+        return {key: value for key, value in settings.items() if value}
 
     def table_path(self, table: str) -> str:
         """Where ``table`` is written: a URI under a URI root, a local path under a path."""

@@ -156,10 +156,10 @@ def geo_lookup(ip: ColumnOrName) -> Column:
     return F.call_function("vsa_geoip", _col(ip))
 
 
-def viewer_key(viewer_id: ColumnOrName, secret: str) -> Column:
+def viewer_key(viewer_id: ColumnOrName, secret: str | None = None) -> Column:
     """A keyed pseudonym of an id (SQL: ``vsa_viewer_key``).
 
-    HMAC-SHA256 of the id's UTF-8 bytes under ``secret``, cut to its first 16 bytes and written
+    HMAC-SHA256 of the id's UTF-8 bytes under the secret, cut to its first 16 bytes and written
     as 32 lower-case hex digits: the same id gives the same key under one secret, and nobody
     without the secret can link a key to its id.
 
@@ -168,7 +168,9 @@ def viewer_key(viewer_id: ColumnOrName, secret: str) -> Column:
     viewer_id
         The column to pseudonymize (cast to string).
     secret
-        The key, a constant string (never a column).
+        The key, a constant string. None (the default): the session's
+        ``spark.vsa.viewer.secret``, which keeps the secret out of the query's text; no resolved
+        plan shows it either way.
 
     Examples
     --------
@@ -176,7 +178,21 @@ def viewer_key(viewer_id: ColumnOrName, secret: str) -> Column:
     ...     viewer_key("id", "s3cret").alias("key")).first()["key"]
     'f0142901aef8ce1e659f1c668359da9c'
     """
-    return F.call_function("vsa_viewer_key", _col(viewer_id), F.lit(secret))
+    return F.call_function("vsa_viewer_key", _col(viewer_id), *_secret(secret))
+
+
+def viewer_keys_in_json(text: ColumnOrName, secret: str | None = None) -> Column:
+    """JSON text, well-formed or not, with the value of every ``viewer_id`` key replaced by its
+    :func:`viewer_key` under the same secret (SQL: ``vsa_viewer_keys_in_json``): a dead letter's
+    raw record then holds the pseudonym the tables hold, never the id.
+
+    Examples
+    --------
+    >>> spark.createDataFrame([('{"viewer_id": "viewer-1", "ts": 1',)], ["raw"]).select(
+    ...     viewer_keys_in_json("raw", "s3cret").alias("raw")).first()["raw"]
+    '{"viewer_id": "f0142901aef8ce1e659f1c668359da9c", "ts": 1'
+    """
+    return F.call_function("vsa_viewer_keys_in_json", _col(text), *_secret(secret))
 
 
 def viewer_sketch(viewer_id: ColumnOrName, lg_k: int | None = None) -> Column:
@@ -484,3 +500,7 @@ def map_without(m: ColumnOrName, keys: Sequence[str]) -> Column:
 
 def _col(c: ColumnOrName) -> Column:
     return F.col(c) if isinstance(c, str) else c
+
+
+def _secret(secret: str | None) -> list[Column]:
+    return [] if secret is None else [F.lit(secret)]

@@ -31,6 +31,7 @@ from vsa.functions import viewer_key
 from vsa.kpis import cdn_qos, rollup
 from vsa.normalize import event_time, parse_player_events
 from vsa.normalize.cdn import DOCUMENT_FORMATS, parse_cdn_logs, with_cmcd
+from vsa.session import use_viewer_secret
 from vsa.sessions import sessionize, view_slices, views
 from vsa.sinks import (
     PARTITION_COLUMNS,
@@ -72,7 +73,8 @@ def player_records(raw: DataFrame, config: VsaConfig) -> DataFrame:
     )
     events = mask_addresses(with_geo(with_user_agent(parsed)), config, skip=("raw", "detail"))
     if config.viewer_secret:
-        events = events.withColumn("viewer_id", viewer_key("viewer_id", config.viewer_secret))
+        use_viewer_secret(raw.sparkSession, config)
+        events = events.withColumn("viewer_id", viewer_key("viewer_id"))
     valid = F.col("reason").isNull()
     row = [c for c in events.columns if c not in ("raw", "reason", "detail", *watermarked)]
     letter = dead_letter("player_events", F.col("reason"), F.col("detail"), F.col("raw"), config)

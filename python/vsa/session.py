@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
-from vsa.config import GEOIP_ASN_DB_KEY, GEOIP_CITY_DB_KEY, VsaConfig
+from vsa.config import GEOIP_ASN_DB_KEY, GEOIP_CITY_DB_KEY, VIEWER_SECRET_KEY, VsaConfig
 
 log = logging.getLogger(__name__)
 EXTENSION_CLASS = "vsa.spark.VsaSparkSessionExtensions"
@@ -159,3 +159,11 @@ def _submitted_conf(keys: tuple[str, ...]) -> dict[str, str]:
     SparkContext._ensure_initialized()
     conf = SparkConf()
     return {key: conf.get(key) for key in keys if conf.contains(key)}
+
+
+def use_viewer_secret(spark: SparkSession, config: VsaConfig) -> None:
+    """Puts ``config.viewer_secret`` into the session's conf, where ``vsa_viewer_key`` reads it
+    when a plan is resolved: the secret then never is a literal of a plan (Spark logs plans
+    when a query fails). For a session built for another config, as a notebook's may be."""
+    if config.viewer_secret:
+        spark.conf.set(VIEWER_SECRET_KEY, config.viewer_secret)

@@ -7,6 +7,7 @@ from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
 from vsa.enrich import mask_ips
+from vsa.functions import viewer_keys_in_json
 
 # The most of a rejected record a dead letter keeps (characters): a hostile 5 MB record must
 # not become a 5 MB row. The detail says when the record was cut.
@@ -22,9 +23,13 @@ def dead_letter(
     ``kafka_offset``) and ``received_at``.
 
     With privacy on, the IP addresses in ``detail`` and ``raw`` are masked (before the cut, so
-    no address is cut in two and left whole). Invalid UTF-8 becomes U+FFFD, so every Parquet
+    no address is cut in two and left whole). With ``viewer_secret`` set, a player record's
+    ``viewer_id`` values are keyed in ``raw`` as in every table (the session must hold the
+    secret: :func:`vsa.session.use_viewer_secret`). Invalid UTF-8 becomes U+FFFD, so every Parquet
     reader can read the table; the Kafka coordinates lead to the original bytes.
     """
+    if config.viewer_secret and source == "player_events":
+        raw = viewer_keys_in_json(raw)
     text = F.make_valid_utf8(mask_ips(raw, config))
     length = F.length(raw)  # as received
     cut = F.when(

@@ -106,10 +106,24 @@ object FunctionCatalog {
     function[ViewerKey](
       "vsa_viewer_key",
       usage =
-        "_FUNC_(id, secret) - A keyed pseudonym of id: the first 16 bytes of HMAC-SHA256(secret, id) as 32 hex digits. The secret must be a constant.",
+        "_FUNC_(id[, secret]) - A keyed pseudonym of id: the first 16 bytes of HMAC-SHA256(secret, id) as 32 hex digits. The secret: the session's spark.vsa.viewer.secret, or a constant; no plan shows it.",
       example = "> SELECT _FUNC_('viewer-1', 's3cret');\n       f0142901aef8ce1e659f1c668359da9c",
       group = "hash_funcs"
-    ) { case Seq(id, secret) => ViewerKey(id, secret) },
+    ) {
+      case Seq(id)         => ViewerKey.fromConf(id)
+      case Seq(id, secret) => ViewerKey(id, secret)
+    },
+    function[ViewerKeysInJson](
+      "vsa_viewer_keys_in_json",
+      usage =
+        "_FUNC_(text[, secret]) - JSON text (well-formed or not) with the value of every viewer_id key replaced by its vsa_viewer_key under the same secret.",
+      example =
+        "> SELECT _FUNC_('{\"viewer_id\": \"viewer-1\", \"ts\": 1}', 's3cret');\n       {\"viewer_id\": \"f0142901aef8ce1e659f1c668359da9c\", \"ts\": 1}",
+      group = "string_funcs"
+    ) {
+      case Seq(text)         => ViewerKeysInJson(text, ViewerSecret.fromConf("vsa_viewer_keys_in_json"))
+      case Seq(text, secret) => ViewerKeysInJson(text, ViewerSecret.of(secret, "vsa_viewer_keys_in_json"))
+    },
     // Unique viewers
     function[ViewerSketch](
       "vsa_viewer_sketch",
