@@ -1,4 +1,4 @@
-"""``vsa.functions.parse_cmcd`` / SQL ``vsa_parse_cmcd``: every key of spec/inputs.md through
+"""``vsa.functions.parse_cmcd`` / SQL ``vsa_parse_cmcd``: every key of docs/inputs.md through
 both transports (a header value and the URL-encoded ``CMCD`` query argument), escaping,
 unknown keys, inner lists, and malformed dictionaries."""
 
@@ -11,7 +11,7 @@ import pytest
 from vsa.cli import main
 from vsa.functions import parse_cmcd
 
-# key → (dictionary member, typed value); CTA-5004 and spec/inputs.md (v1 and the v2 keys).
+# key → (dictionary member, typed value); CTA-5004 and docs/inputs.md (v1 and the v2 keys).
 KEYS = {
     "br": ("br=3200", 3200),
     "d": ("d=4004", 4004),

@@ -16,7 +16,7 @@ Sources of the field lists (the lines below are written from them, values made u
   `time.to_first_byte`, `fastly_info.state`, `server.datacenter`), through vsa's JSON preset
   (docs/cdn.md).
 - nginx: nginx.org `ngx_http_log_module`, the predefined `combined` format; the extended
-  variant of spec/inputs.md.
+  variant of docs/inputs.md.
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def test_cloudfront_standard(spark, tmp_path):
 
 
 def test_cloudfront_lines_as_they_come(spark):
-    """inputs.md "What real logs look like": sc-status 000, a `User-Agent:` prefix, a 31-field
+    """docs/inputs.md, CloudFront "In real files": sc-status 000, a `User-Agent:` prefix, a 31-field
     row, a list in x-forwarded-for, a trailing field; and a configured field list."""
     chrome = CHROME.replace(" ", "%20")
     lines = [

@@ -304,7 +304,7 @@ def parse_cmcd(text: ColumnOrName) -> Column:
     Returns
     -------
     Column
-        A struct with one field per key of spec/inputs.md (``br``, ``bl``, ``bs``, ``bsd``,
+        A struct with one field per key of docs/inputs.md (``br``, ``bl``, ``bs``, ``bsd``,
         ``cdn``, ``cid``, ``d``, ``dl``, ``e``, ``msd``, ``mtp``, ``nor``, ``nrr``, ``ot``,
         ``pr``, ``rtp``, ``sf``, ``sid``, ``st``, ``sta``, ``su``, ``tb``, ``ts``, ``ttfb``,
         ``ttlb``, ``v``): integers as long, ``pr`` as double, ``bs``/``su`` as booleans

@@ -1,4 +1,4 @@
-"""GeoIP enrichment: the location columns of spec/tables.md, from the client's full address
+"""GeoIP enrichment: the location columns of docs/tables.md, from the client's full address
 (before privacy masking truncates it)."""
 
 from __future__ import annotations

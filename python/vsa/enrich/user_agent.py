@@ -1,4 +1,4 @@
-"""User-agent enrichment: the device columns of spec/tables.md."""
+"""User-agent enrichment: the device columns of docs/tables.md."""
 
 from __future__ import annotations
 

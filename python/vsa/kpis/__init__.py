@@ -1,5 +1,5 @@
 """Stage 5: KPI tables from view slices, CDN quality of service from CDN requests
-(definitions: ../shared/spec/kpis.md)."""
+(definitions: docs/kpis.md)."""
 
 from vsa.kpis.cdn_qos import cdn_qos
 from vsa.kpis.minute import (

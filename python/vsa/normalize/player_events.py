@@ -1,4 +1,4 @@
-"""Player events (the event model of spec/kpis.md): JSON text in, typed rows out.
+"""Player events (the event model of docs/events.md): JSON text in, typed rows out.
 
 Each record is first read as a map of its top-level fields, so that one wrong field names its
 own reason instead of blanking the whole record, and unknown fields survive in ``extra``.

@@ -1,4 +1,4 @@
-"""CDN access logs (spec/inputs.md; docs/cdn.md): six vendor formats into one normalized
+"""CDN access logs (docs/inputs.md; docs/cdn.md): six vendor formats into one normalized
 request schema, the ``cdn_requests`` columns, and dead letters for the lines that are not.
 
 Formats, one module each: ``cloudfront`` (CloudFront standard logs), ``cloudfront-realtime``

@@ -18,7 +18,7 @@ from pyspark.sql.types import ArrayType, MapType, StringType, StructField, Struc
 from vsa.config import VsaConfig
 from vsa.normalize.cdn.cmcd import CMCD_FIELDS_TYPE
 
-# The normalized request (inputs.md), as each parser builds it.
+# The normalized request (docs/inputs.md), as each parser builds it.
 REQUEST_FIELDS = (
     ("timestamp", "timestamp"),
     ("client_ip", "string"),

@@ -9,7 +9,7 @@ import org.apache.spark.sql.types._
 import org.apache.spark.unsafe.Platform
 import org.apache.spark.unsafe.types.UTF8String
 
-/** What the CDN line parsers share: the row they return (a normalized request of spec/inputs.md, flat, plus `reason`
+/** What the CDN line parsers share: the row they return (a normalized request of docs/inputs.md, flat, plus `reason`
   * and `detail`, null for a good line), the checks every format makes, and the value conversions, each with the
   * semantics of the Spark SQL function it replaces (noted on each), read from the line's UTF-8 bytes.
   */

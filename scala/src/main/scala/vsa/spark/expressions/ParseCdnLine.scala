@@ -10,7 +10,7 @@ import org.apache.spark.unsafe.types.UTF8String
 import vsa.spark.cdn.{AkamaiDs2, CloudFront, LineRequest, LogLines, Nginx}
 
 /** `vsa_parse_cloudfront(line, names)`: one CloudFront standard log line, read by the field names of its `#Fields:`
-  * list, as a normalized request (spec/inputs.md) with `reason` and `detail` (null for a good line; else why the line
+  * list, as a normalized request (docs/inputs.md) with `reason` and `detail` (null for a good line; else why the line
   * is rejected). The whole line is read once, from its UTF-8 bytes, by one call per row.
   */
 case class ParseCloudFront(line: Expression, names: Expression) extends BinaryExpression with ExpectsInputTypes {

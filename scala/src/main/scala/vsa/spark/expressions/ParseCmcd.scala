@@ -53,7 +53,7 @@ object ParseCmcd {
   private case object Token extends Kind
   private case object Flag extends Kind
 
-  /** The keys of spec/inputs.md (CMCD v1 and the v2 keys listed there), each with its column type. */
+  /** The keys of docs/inputs.md (CMCD v1 and the v2 keys listed there), each with its column type. */
   private val Keys: Seq[(String, Kind)] = Seq(
     "br" -> Whole,
     "bl" -> Whole,
