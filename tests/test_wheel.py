@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import sysconfig
@@ -42,6 +43,17 @@ def test_wheel_installs_alone_and_works(tmp_path):
     assert any(n.startswith("vsa/jars/vsa-spark_2.13-") for n in names)
     assert any(n.startswith("vsa/jars/spark-sql-kafka-0-10_2.13-") for n in names)
     assert "vsa/log4j2.properties" in names
+    # What `pip install vsa` pulls: only what the library imports; the independent parsers the
+    # tests compare against (user-agents, geoip2, maxminddb) come with the test/bench extras.
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    requires = [
+        line.removeprefix("Requires-Dist:").strip()
+        for line in zipfile.ZipFile(wheel).read(metadata).decode().splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+    runtime = {re.split(r"[<>=!~; \[]", r)[0].lower() for r in requires if "extra ==" not in r}
+    assert runtime == {"pyspark", "py4j", "maxminddb-geolite2"}
+    assert any(r.startswith("user-agents") and 'extra == "test"' in r for r in requires)
 
     # A fresh venv that sees pyspark & co. through a .pth but not the source tree's vsa.
     env_dir = tmp_path / "venv"
