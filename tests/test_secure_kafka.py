@@ -20,7 +20,7 @@ from vsa import generate
 from vsa.checks import kafka_check
 from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka, produce
-from vsa.kafka.broker import ScramUser, free_port
+from vsa.kafka.broker import ScramUser
 from vsa.simulate.cdn import cdn_requests, log_line
 
 PLAYER_TOPIC = "player-events-secure"
@@ -32,7 +32,7 @@ SECRET_OPTIONS = ("sasl.jaas.config", "ssl.truststore.password")
 @pytest.fixture(scope="module")
 def secure_kafka(tmp_path_factory) -> Iterator[LocalKafka]:
     user = ScramUser("vsa-test", "scram-" + secrets.token_hex(12))
-    broker = LocalKafka(tmp_path_factory.mktemp("kafka-sasl"), port=free_port(), scram_user=user)
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka-sasl"), scram_user=user)
     broker.start()
     broker.create_topic(PLAYER_TOPIC, partitions=2)
     broker.create_topic(CDN_TOPIC, partitions=1)
