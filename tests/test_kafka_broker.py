@@ -135,3 +135,11 @@ def test_stop_signals_no_process_but_this_broker(tmp_path, kafka):
     finally:
         unrelated.kill()
         unrelated.wait()
+
+
+def test_a_broker_of_a_running_node_s_folder_finds_its_ports(kafka):
+    """The session's broker picked its ports; another LocalKafka of its folder reuses it."""
+    again = LocalKafka(kafka.data_dir)
+    assert again.start() == kafka.bootstrap_servers
+    assert (again.port, again.controller_port) == (kafka.port, kafka.controller_port)
+    assert again._running_pid() == kafka._running_pid()
