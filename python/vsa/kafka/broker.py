@@ -65,15 +65,17 @@ def free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
     Each pick binds port 0 and keeps its socket until all are picked, so the system hands out
     different ports; a repeat is refused all the same (two pick-and-close calls once returned
     one port for the broker and its controller, and Kafka refused to start)."""
+    ports: list[int] = []
+    picks = count + 10  # a few repeats refused, never an endless loop
     with contextlib.ExitStack() as held:
-        ports: list[int] = []
-        for _ in range(count + 10):
+        while len(ports) < count:
+            if picks == 0:
+                raise RuntimeError(f"could not pick {count} different free ports")
+            picks -= 1
             port = _pick_port(held)
             if port not in ports and port not in avoid:
                 ports.append(port)
-            if len(ports) == count:
-                return ports
-    raise RuntimeError(f"could not pick {count} different free ports")
+    return ports
 
 
 def free_port() -> int:
