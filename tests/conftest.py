@@ -14,7 +14,6 @@ from third_party import third_party_data
 from vsa import generate, pipeline
 from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka, produce
-from vsa.kafka.broker import free_port
 from vsa.session import build_session
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -43,8 +42,8 @@ def spark(third_party: Path) -> Iterator[SparkSession]:
 
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    """A real single-node Kafka (KRaft) on a free loopback port, removed after the session."""
-    broker = LocalKafka(tmp_path_factory.mktemp("kafka"), port=free_port())
+    """A real single-node Kafka (KRaft) on free loopback ports, removed after the session."""
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka"))
     broker.start()
     yield broker
     broker.stop()

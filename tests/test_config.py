@@ -17,6 +17,7 @@ from vsa.config import (
     config_keys,
     config_reference,
     env_name,
+    is_secret,
     load_config,
 )
 
@@ -71,6 +72,89 @@ def test_settings_tables_merge_across_layers(tmp_path):
         "sasl.jaas.config": "org.apache...ScramLoginModule required;",
     }
     assert "ScramLoginModule" not in repr(config)
+
+
+SECRET_SETTINGS = [
+    ("viewer_secret", None),
+    ("kafka_options", "sasl.jaas.config"),
+    ("kafka_options", "ssl.truststore.password"),
+    ("kafka_options", "ssl.keystore.key"),
+    ("kafka_options", "ssl.key.password"),
+    ("kafka_options", "sasl.oauthbearer.assertion.private.key.passphrase"),
+    ("kafka_options", "sasl.oauthbearer.client.credentials.client.secret"),
+    ("spark_conf", "spark.hadoop.fs.s3a.access.key"),
+    ("spark_conf", "spark.hadoop.fs.s3a.secret.key"),
+    ("spark_conf", "spark.hadoop.fs.s3a.session.token"),
+    ("spark_conf", "spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net"),
+    ("spark_conf", "spark.ssl.keyPassword"),
+    ("spark_conf", "spark.hadoop.fs.gs.auth.service.account.private.key"),
+    ("spark_conf", "spark.authenticate.secret"),
+]
+PLAIN_SETTINGS = [
+    ("output_root", None),
+    ("kafka_options", "security.protocol"),
+    ("kafka_options", "ssl.keystore.location"),
+    ("kafka_options", "ssl.keystore.type"),
+    ("spark_conf", "spark.sql.shuffle.partitions"),
+    ("spark_conf", "spark.hadoop.fs.s3a.endpoint"),
+    ("spark_conf", "spark.sql.ansi.enforceReservedKeywords"),
+    ("cdn_topic_formats", "api-keys"),  # a topic name, not a setting
+]
+
+
+def test_one_rule_says_which_settings_are_secrets():
+    assert [s for s in SECRET_SETTINGS if not is_secret(*s)] == []
+    assert [s for s in PLAIN_SETTINGS if is_secret(*s)] == []
+    assert is_secret("kafka_options", "SSL.TRUSTSTORE.PASSWORD")
+
+
+def test_vsa_config_and_repr_show_no_secret(tmp_path, capsys):
+    secrets = {f"{key}.{name}": f"s3cr3t-{i}" for i, (key, name) in enumerate(SECRET_SETTINGS)}
+    text = [f'viewer_secret = "{secrets["viewer_secret.None"]}"']
+    for table in ("kafka_options", "spark_conf"):
+        text.append(f"[{table}]")
+        text += [
+            f'"{name}" = "{secrets[f"{key}.{name}"]}"'
+            for key, name in SECRET_SETTINGS
+            if key == table
+        ]
+    text += ['"spark.sql.shuffle.partitions" = 4', '"spark.hadoop.fs.s3a.endpoint" = "s3.example"']
+    path = write(tmp_path, "\n".join(text) + "\n")
+    assert main(["config", "--config", str(path)]) == 0
+    shown = capsys.readouterr().out
+    config = load_config(path, env={})
+    for output in (shown, repr(config)):
+        assert [value for value in secrets.values() if value in output] == []
+        assert "s3.example" in output  # what is no secret is shown
+    assert 'viewer_secret = "***"' in shown
+    assert '"spark.hadoop.fs.s3a.secret.key" = "***"' in shown
+    assert '"ssl.keystore.key" = "***"' in shown
+    assert '"spark.sql.shuffle.partitions" = "4"' in shown
+    assert (
+        config.spark_conf["spark.hadoop.fs.s3a.secret.key"]
+        == secrets["spark_conf.spark.hadoop.fs.s3a.secret.key"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("viewer_secret = 73519", "viewer_secret: expected text, got int (a secret: not shown)"),
+        (
+            '[kafka_options]\n"ssl.key.password" = ["73519"]',
+            "kafka_options.ssl.key.password: expected text, a number or true/false, got list (a",
+        ),
+        (
+            '[spark_conf]\n"spark.hadoop.fs.s3a.secret.key" = {v = "73519"}',
+            "spark_conf.spark.hadoop.fs.s3a.secret.key: expected text, a number or true/false",
+        ),
+    ],
+)
+def test_a_bad_secret_is_an_error_naming_the_setting_not_its_value(tmp_path, text, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text), env={})
+    assert message in str(error.value)
+    assert "73519" not in str(error.value)
 
 
 @pytest.mark.parametrize(

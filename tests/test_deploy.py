@@ -93,6 +93,17 @@ def test_every_vsa_service_runs_a_valid_vsa_command_with_the_config(compose):
     assert {config.output_root, config.checkpoint_root} <= mounts
 
 
+def test_every_published_port_is_on_the_host_s_loopback_only(compose):
+    """A port published without an address is open on every interface of the host, and the
+    Spark master's UI kills applications."""
+    published = {name: service.get("ports", []) for name, service in compose["services"].items()}
+    assert published["spark-master"], "the master's UI is published"
+    for name, ports in published.items():
+        for port in ports:
+            host_ip = port.get("host_ip") if isinstance(port, dict) else port.split(":")[0]
+            assert host_ip == "127.0.0.1", f"{name}: {port}"
+
+
 def test_spark_runs_from_the_official_image_of_the_pinned_pyspark(compose):
     services = compose["services"]
     for name in ("spark-master", "spark-worker"):

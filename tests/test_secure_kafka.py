@@ -12,6 +12,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from vsa import generate
 from vsa.checks import kafka_check
 from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka, produce
-from vsa.kafka.broker import ScramUser, free_port
+from vsa.kafka.broker import ScramUser
 from vsa.simulate.cdn import cdn_requests, log_line
 
 PLAYER_TOPIC = "player-events-secure"
@@ -29,15 +30,54 @@ CDN_TOPIC = "cdn-logs-secure"
 SECRET_OPTIONS = ("sasl.jaas.config", "ssl.truststore.password")
 
 
+@dataclass
+class SecureStart:
+    broker: LocalKafka
+    # The command line of every process its first start and topic creation ran.
+    commands: list[list[str]]
+
+
 @pytest.fixture(scope="module")
-def secure_kafka(tmp_path_factory) -> Iterator[LocalKafka]:
+def secure_start(tmp_path_factory) -> Iterator[SecureStart]:
     user = ScramUser("vsa-test", "scram-" + secrets.token_hex(12))
-    broker = LocalKafka(tmp_path_factory.mktemp("kafka-sasl"), port=free_port(), scram_user=user)
-    broker.start()
-    broker.create_topic(PLAYER_TOPIC, partitions=2)
-    broker.create_topic(CDN_TOPIC, partitions=1)
-    yield broker
+    broker = LocalKafka(tmp_path_factory.mktemp("kafka-sasl"), scram_user=user)
+    commands: list[list[str]] = []
+
+    class RecordedPopen(subprocess.Popen):
+        def __init__(self, args, *more, **options):
+            commands.append([str(arg) for arg in args])
+            super().__init__(args, *more, **options)
+
+    # subprocess.run starts its process with subprocess.Popen too.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(subprocess, "Popen", RecordedPopen)
+        broker.start()
+        broker.create_topic(PLAYER_TOPIC, partitions=2)
+        broker.create_topic(CDN_TOPIC, partitions=1)
+    yield SecureStart(broker, commands)
     broker.stop()
+
+
+@pytest.fixture(scope="module")
+def secure_kafka(secure_start) -> LocalKafka:
+    return secure_start.broker
+
+
+def test_no_password_on_a_command_line_or_in_a_file_others_can_read(secure_start):
+    broker = secure_start.broker
+    passwords = [broker.scram_user.password, broker.client_options["ssl.truststore.password"]]
+    programs = [Path(command[0]).name for command in secure_start.commands]
+    assert programs.count("keytool") == 3
+    assert programs.count("java") == 4  # the storage format, the broker, two topics
+    for command in secure_start.commands:
+        assert not [arg for arg in command for password in passwords if password in arg], command
+    data = broker.data_dir
+    private = [data / "server.properties", data / "client.properties", data / "tls/store-password"]
+    for path in private:
+        assert [p for p in passwords if p in path.read_text()], f"{path} holds no password"
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert (data / "tls").stat().st_mode & 0o777 == 0o700
+    assert not (data / "format.args").exists()
 
 
 def config_file(broker: LocalKafka, out: Path, third_party: Path) -> Path:

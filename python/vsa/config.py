@@ -46,6 +46,37 @@ RESERVED_KAFKA_OPTIONS = {
     },
 }
 
+# What makes a setting's name a secret's, case aside: one of these anywhere in it
+# (``ssl.truststore.password``, ``sasl.jaas.config``, ``spark.authenticate.secret``,
+# ``fs.s3a.session.token``, ``sasl.oauthbearer.assertion.private.key.passphrase``), or a word
+# that ends in "key" (``ssl.keystore.key``, ``fs.s3a.access.key``, ``spark.ssl.keyPassword``;
+# not ``ssl.keystore.location``). Words part at any non-letter and at camelCase.
+SECRET_PARTS = ("password", "passwd", "passphrase", "secret", "token", "credential", "jaas")
+_KEY_WORD = re.compile(r"key$|keys$")
+# The tables whose entries are other systems' settings, secrets among them.
+PASSED_SETTINGS = ("kafka_options", "spark_conf")
+MASK = "***"
+
+
+def is_secret(key: str, entry: str | None = None) -> bool:
+    """Whether config key ``key``, or the entry ``entry`` of its table, holds a secret (by its
+    name, SECRET_PARTS): ``vsa config`` and ``repr`` show it as ``***`` and no error message
+    repeats it."""
+    names = [key, entry] if entry is not None and key in PASSED_SETTINGS else [key]
+    return any(_secret_name(name) for name in names)
+
+
+def _secret_name(name: str) -> bool:
+    if any(part in name.lower() for part in SECRET_PARTS):
+        return True
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).lower()
+    return any(_KEY_WORD.search(word) for word in re.split(r"[^a-z0-9]+", words))
+
+
+def _shown(value: object, secret: bool) -> str:
+    """``value`` for an error message: its repr, or only its type for a secret."""
+    return f"{type(value).__name__} (a secret: not shown)" if secret else repr(value)
+
 
 @dataclass(frozen=True)
 class VsaConfig:
@@ -134,16 +165,14 @@ class VsaConfig:
     starting_offsets: str = "earliest"
     max_offsets_per_trigger: int | None = None
     topic_wait_seconds: int = 0
-    # Out of repr: SASL and TLS settings hold passwords.
-    kafka_options: dict[str, str] = field(default_factory=dict, repr=False)
+    kafka_options: dict[str, str] = field(default_factory=dict)
     trigger_interval: str = "10 seconds"
     watermark_seconds: int = 120
     window_seconds: int = 60
     view_timeout_seconds: int = 600
     max_event_gap_seconds: int = 30
     privacy: bool = True
-    # Out of repr: it is a key.
-    viewer_secret: str | None = field(default=None, repr=False)
+    viewer_secret: str | None = None
     geoip_city_db: str | None = None
     geoip_asn_db: str | None = None
     spark_conf: dict[str, str] = field(default_factory=dict)
@@ -204,6 +233,23 @@ class VsaConfig:
                     f"kafka_options.{name}: "
                     + RESERVED_KAFKA_OPTIONS.get(name, "name it without the 'kafka.' prefix")
                 )
+
+    def masked(self) -> dict[str, object]:
+        """Every key's value, each secret (:func:`is_secret`) as ``***``: what ``vsa config``
+        and ``repr`` show."""
+        shown: dict[str, object] = {}
+        for key in config_keys():
+            value = getattr(self, key)
+            if isinstance(value, dict):
+                value = {n: MASK if is_secret(key, n) else v for n, v in value.items()}
+            elif value is not None and is_secret(key):
+                value = MASK
+            shown[key] = value
+        return shown
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{key}={value!r}" for key, value in self.masked().items())
+        return f"{type(self).__name__}({shown})"
 
     @property
     def cdn_formats(self) -> dict[str, str]:
@@ -362,50 +408,57 @@ def _typed(key: str, hint: object, value: object, where: str) -> object:
     base, optional = _optional(hint)
     if value is None and optional:
         return None
+    got = _shown(value, is_secret(key))
     if typing.get_origin(base) is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table of settings, got {value!r}")
-        return {str(k): _setting_text(f"{where}.{k}", v) for k, v in value.items()}
+            raise ConfigError(f"{where}: expected a table of settings, got {got}")
+        return {
+            str(k): _setting_text(f"{where}.{k}", v, is_secret(key, str(k)))
+            for k, v in value.items()
+        }
     if typing.get_origin(base) is tuple:
         # A TOML array, or the tuple _parse_text made of a variable or a flag.
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
-            raise ConfigError(f'{where}: expected a list of text, e.g. ["a", "b"], got {value!r}')
+            raise ConfigError(f'{where}: expected a list of text, e.g. ["a", "b"], got {got}')
         return tuple(value)
     kind = {str: "text", int: "an integer", bool: "true or false"}[base]  # type: ignore[index]
     # bool is an int in Python, but `watermark_seconds = true` is a mistake.
     if not isinstance(value, base) or (base is int and isinstance(value, bool)):  # type: ignore[arg-type]
-        raise ConfigError(f"{where}: expected {kind}, got {value!r}")
+        raise ConfigError(f"{where}: expected {kind}, got {got}")
     return value
 
 
-def _setting_text(where: str, value: object) -> str:
+def _setting_text(where: str, value: object, secret: bool) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, str | int | float):
         return str(value)
-    raise ConfigError(f"{where}: expected text, a number or true/false, got {value!r}")
+    raise ConfigError(
+        f"{where}: expected text, a number or true/false, got {_shown(value, secret)}"
+    )
 
 
 def _parse_text(key: str, hint: object, text: str, where: str) -> object:
     """The value of an environment variable or a CLI flag, by the field's type."""
     base, optional = _optional(hint)
+    got = _shown(text, is_secret(key))
     if optional and text == "":
         return None
     if base is int:
         try:
             return int(text)
         except ValueError:
-            raise ConfigError(f"{where}: expected an integer, got {text!r}") from None
+            raise ConfigError(f"{where}: expected an integer, got {got}") from None
     if base is bool:
         if text.lower() in _TRUE + _FALSE:
             return text.lower() in _TRUE
-        raise ConfigError(f"{where}: expected true or false, got {text!r}")
+        raise ConfigError(f"{where}: expected true or false, got {got}")
     if typing.get_origin(base) is dict:
         raise ConfigError(f"{where}: {key} is a table: set it in the config file")
     if typing.get_origin(base) is tuple:
         items = tuple(item.strip() for item in text.split(","))
         if not all(items):
-            raise ConfigError(f"{where}: expected a comma-separated list, e.g. a,b, got {text!r}")
+            raise ConfigError(f"{where}: expected a comma-separated list, e.g. a,b, got {got}")
         return items
     return text
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from vsa import generate, pipeline
 from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka
-from vsa.kafka.broker import free_port
 from vsa.progress import Progress, summary
 from vsa.report import write_report
 from vsa.session import build_session
@@ -43,7 +42,7 @@ def run_demo(
     and the output root, which are the demo's own."""
     workdir = workdir.resolve()
     shutil.rmtree(workdir, ignore_errors=True)
-    broker = LocalKafka(workdir / "kafka", port=port or free_port())
+    broker = LocalKafka(workdir / "kafka", port=port)
     began = time.monotonic()
     servers = broker.start()
     print(f"Kafka (KRaft) up at {servers} in {time.monotonic() - began:.1f} s")

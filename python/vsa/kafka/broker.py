@@ -4,22 +4,36 @@ The jars are resolved at build time (``make kafka-lib``, sbt's ``kafkaBrokerLib`
 ``.vsa/kafka/<version>/lib``; ``VSA_KAFKA_LIB`` points elsewhere. The node listens in plain
 text, or, given a :class:`ScramUser`, with SASL_SSL and SCRAM-SHA-512 only: a TLS key made with
 the JDK's ``keytool`` and the user added when the storage is formatted.
+
+Files that hold a password are the owner's alone (0600), and no password is on a command line
+(``ps`` shows every user's): ``keytool`` reads them from a file, the storage tool from a Java
+argument file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 LIB_ENV = "VSA_KAFKA_LIB"
 READY_LINE = "Kafka Server started"
+# What Kafka logs when a listener's port is taken (by another process since it was picked).
+PORT_TAKEN = re.compile(r"failed to bind to 127\.0\.0\.1:(\d+): Address already in use")
+# Starts tried, each on fresh ports, before a port taken each time is an error.
+START_ATTEMPTS = 5
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
 # JVM flags that favour a quick start over peak throughput: this broker serves tests and demos.
@@ -45,10 +59,35 @@ def kafka_lib_dir() -> Path:
     return lib
 
 
+def free_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
+    """``count`` different free loopback ports, none in ``avoid``.
+
+    Each pick binds port 0 and keeps its socket until all are picked, so the system hands out
+    different ports; a repeat is refused all the same (two pick-and-close calls once returned
+    one port for the broker and its controller, and Kafka refused to start)."""
+    ports: list[int] = []
+    picks = count + 10  # a few repeats refused, never an endless loop
+    with contextlib.ExitStack() as held:
+        while len(ports) < count:
+            if picks == 0:
+                raise RuntimeError(f"could not pick {count} different free ports")
+            picks -= 1
+            port = _pick_port(held)
+            if port not in ports and port not in avoid:
+                ports.append(port)
+    return ports
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port (free now: a process may take it before it is used)."""
+    return free_ports(1)[0]
+
+
+def _pick_port(held: contextlib.ExitStack) -> int:
+    """A port the system gives to a socket bound to port 0, kept bound in ``held``."""
+    sock = held.enter_context(socket.socket())
+    sock.bind(("127.0.0.1", 0))
+    return sock.getsockname()[1]
 
 
 @dataclass(frozen=True)
@@ -69,6 +108,10 @@ class LocalKafka:
     with ``scram_user``, its one listener is SASL_SSL (SCRAM-SHA-512 over TLS) and
     :attr:`client_options` are the ``kafka_options`` of a client.
 
+    ``port`` and ``controller_port`` left out are picked free at each start, different from
+    each other; a start that fails because another process took one of them in the meantime
+    is tried again on fresh ports.
+
     Examples
     --------
     >>> broker = LocalKafka(Path("/tmp/vsa-kafka"), port=19092)  # doctest: +SKIP
@@ -77,17 +120,22 @@ class LocalKafka:
     """
 
     data_dir: Path
-    port: int = 9092
+    port: int | None = None
     controller_port: int | None = None
     scram_user: ScramUser | None = None
+    # The ports given, the others being picked at each start.
+    _given: tuple[int | None, int | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
-        if self.controller_port is None:
-            self.controller_port = free_port()
+        if self.port is not None and self.port == self.controller_port:
+            raise ValueError(f"port and controller_port are both {self.port}: give two ports")
+        self._given = (self.port, self.controller_port)
 
     @property
     def bootstrap_servers(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the broker has no port yet: start() picks one")
         return f"127.0.0.1:{self.port}"
 
     @property
@@ -119,43 +167,34 @@ class LocalKafka:
     def start(self, timeout: float = 60.0) -> str:
         """Formats the storage on first use, starts the node, waits until it serves; returns
         the bootstrap servers. Starting a node that already runs returns at once."""
+        if self._running_pid() is not None and self.port is None:
+            # Started by another LocalKafka of this folder: its ports are in its config.
+            self.port, self.controller_port = self._configured_ports()
         if self.is_running():
             return self.bootstrap_servers
-        if _port_open(self.port):
-            raise RuntimeError(f"port {self.port} is taken by another process")
+        given = [port for port in self._given if port is not None]
+        for port in given:
+            if _port_open(port):
+                raise _PortTaken(port)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            picked = iter(free_ports(self._given.count(None), avoid=given))
+            self.port, self.controller_port = (p or next(picked) for p in self._given)
+            try:
+                return self._start(timeout)
+            except _PortTaken as taken:
+                if attempt == START_ATTEMPTS or taken.port in given:
+                    raise
+                log.info("start %d: port %d was taken; again on fresh ports", attempt, taken.port)
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> str:
+        """One start on ``port`` and ``controller_port``."""
         properties = self._write_config()
         classpath = str(kafka_lib_dir() / "*")
         jvm = [*JVM_FLAGS, f"-Dlog4j2.configurationFile={self.data_dir / 'log4j2.properties'}"]
         if not (self.data_dir / "log" / "meta.properties").exists():
-            scram = []
-            if self.scram_user is not None:
-                user = self.scram_user
-                scram = [
-                    "--add-scram",
-                    f"{SCRAM_MECHANISM}=[name={user.name},password={user.password}]",
-                ]
-            formatted = subprocess.run(
-                [
-                    "java",
-                    *jvm,
-                    "-cp",
-                    classpath,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    _cluster_id(),
-                    "-c",
-                    str(properties),
-                    *scram,
-                ],
-                capture_output=True,
-                text=True,
-            )
-            if formatted.returncode != 0:
-                raise RuntimeError(
-                    f"formatting the Kafka storage failed: {formatted.stderr[-2000:]}"
-                )
+            self._format(jvm, classpath, properties)
         self.log_file.write_text("")
         with open(self.data_dir / "stdout.log", "w") as out:
             process = subprocess.Popen(
@@ -168,6 +207,9 @@ class LocalKafka:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
+                taken = PORT_TAKEN.search(self.log_file.read_text(errors="replace"))
+                if taken:
+                    raise _PortTaken(int(taken.group(1)))
                 raise RuntimeError(
                     f"Kafka exited with code {process.returncode}; see {self.log_file}:\n"
                     + _tail(self.data_dir / "stdout.log")
@@ -178,6 +220,28 @@ class LocalKafka:
             time.sleep(0.1)
         self.stop()
         raise TimeoutError(f"Kafka did not start within {timeout:.0f} s; see {self.log_file}")
+
+    def _format(self, jvm: list[str], classpath: str, properties: Path) -> None:
+        """Formats the storage, adding the SCRAM user. The tool's arguments, the user's
+        password among them, go in a Java argument file, out of the process list."""
+        arguments = ["kafka.tools.StorageTool", "format", "-t", _cluster_id()]
+        arguments += ["-c", str(properties)]
+        if self.scram_user is not None:
+            user = self.scram_user
+            scram = f"{SCRAM_MECHANISM}=[name={user.name},password={user.password}]"
+            arguments += ["--add-scram", scram]
+        argument_file = self.data_dir / "format.args"
+        _write_private(argument_file, "\n".join(map(_java_argument, arguments)) + "\n")
+        try:
+            formatted = subprocess.run(
+                ["java", *jvm, "-cp", classpath, f"@{argument_file}"],
+                capture_output=True,
+                text=True,
+            )
+        finally:
+            argument_file.unlink()
+        if formatted.returncode != 0:
+            raise RuntimeError(f"formatting the Kafka storage failed: {formatted.stderr[-2000:]}")
 
     def create_topic(self, topic: str, partitions: int = 1) -> None:
         """Creates ``topic`` with ``partitions`` partitions (Kafka's own TopicCommand).
@@ -209,9 +273,11 @@ class LocalKafka:
             raise RuntimeError(f"could not create topic {topic}: {result.stderr.strip()[-2000:]}")
 
     def stop(self, timeout: float = 30.0) -> bool:
-        """Stops the node (SIGTERM, then SIGKILL); False if it was not running."""
-        pid = self._pid()
-        if pid is None or not _alive(pid):
+        """Stops the node (SIGTERM, then SIGKILL); False if it was not running. A process
+        that ``kafka.pid`` names but is not this node (a stale file, the number reused) is
+        left alone."""
+        pid = self._running_pid()
+        if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
         os.killpg(pid, signal.SIGTERM)
@@ -224,21 +290,32 @@ class LocalKafka:
         return True
 
     def is_running(self) -> bool:
-        pid = self._pid()
-        return pid is not None and _alive(pid) and _port_open(self.port)
+        return self.port is not None and self._running_pid() is not None and _port_open(self.port)
 
-    def _pid(self) -> int | None:
+    def _running_pid(self) -> int | None:
+        """The process of ``kafka.pid`` if it is this node: Kafka's main class run with this
+        folder's config. None for no file, a process gone, or any other process."""
         try:
-            return int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
+            pid = int(self.pid_file.read_text().strip())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
             return None
+        config = str(self.data_dir / "server.properties").encode()
+        return pid if b"kafka.Kafka" in command and config in command else None
+
+    def _configured_ports(self) -> tuple[int, int]:
+        """The client and controller ports of the config a running node was started with."""
+        text = (self.data_dir / "server.properties").read_text()
+        listeners = next(line for line in text.splitlines() if line.startswith("listeners="))
+        client, controller = (int(url.rpartition(":")[2]) for url in listeners.split(","))
+        return client, controller
 
     def _command_config(self) -> list[str]:
         """The ``--command-config`` of Kafka's command-line tools (none in plain text)."""
         if self.scram_user is None:
             return []
         path = self.data_dir / "client.properties"
-        path.write_text("".join(f"{k}={v}\n" for k, v in self.client_options.items()))
+        _write_private(path, "".join(f"{k}={v}\n" for k, v in self.client_options.items()))
         return ["--command-config", str(path)]
 
     def _write_config(self) -> Path:
@@ -258,23 +335,23 @@ class LocalKafka:
                 password=password,
             )
         properties = self.data_dir / "server.properties"
-        properties.write_text(
-            _SERVER_PROPERTIES.format(
-                controller_port=self.controller_port,
-                log_dir=self.data_dir / "log",
-            )
-            + listener
+        server = _SERVER_PROPERTIES.format(
+            controller_port=self.controller_port, log_dir=self.data_dir / "log"
         )
+        _write_private(properties, server + listener)
         return properties
 
     def _store_password(self) -> str:
         """The password of the TLS key and trust stores, made once per data directory."""
-        path = self._tls_dir / "store-password"
+        path = self._store_password_file
         if not path.exists():
-            self._tls_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(16))
-            path.chmod(0o600)
+            self._tls_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _write_private(path, secrets.token_hex(16))
         return path.read_text()
+
+    @property
+    def _store_password_file(self) -> Path:
+        return self._tls_dir / "store-password"
 
     def _make_tls_stores(self) -> None:
         """A self-signed key for 127.0.0.1 and a trust store holding its certificate, made
@@ -283,9 +360,10 @@ class LocalKafka:
         truststore = self._tls_dir / "truststore.p12"
         if keystore.exists() and truststore.exists():
             return
-        password = self._store_password()
+        self._store_password()
+        password_file = str(self._store_password_file)
         certificate = self._tls_dir / "broker.pem"
-        store = ["-storetype", "PKCS12", "-storepass", password]
+        store = ["-storetype", "PKCS12", "-storepass:file", password_file]
         for command in (
             ["-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048"]
             + [
@@ -296,7 +374,7 @@ class LocalKafka:
                 "-ext",
                 "SAN=IP:127.0.0.1,DNS:localhost",
             ]
-            + ["-keystore", str(keystore), *store, "-keypass", password],
+            + ["-keystore", str(keystore), *store, "-keypass:file", password_file],
             ["-exportcert", "-alias", "broker", "-rfc", "-file", str(certificate)]
             + ["-keystore", str(keystore), *store],
             ["-importcert", "-noprompt", "-alias", "broker", "-file", str(certificate)]
@@ -305,6 +383,29 @@ class LocalKafka:
             done = subprocess.run(["keytool", *command], capture_output=True, text=True)
             if done.returncode != 0:
                 raise RuntimeError(f"keytool {command[0]} failed: {done.stdout}{done.stderr}")
+
+
+class _PortTaken(RuntimeError):
+    """Kafka cannot start: another process holds one of its ports."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} is taken by another process")
+        self.port = port
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path``, readable by its owner only from the start (a file made
+    with the usual 0644 and chmod-ed after could be read in between)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        os.fchmod(descriptor, 0o600)  # a file an older vsa left keeps its mode otherwise
+        file.write(text)
+
+
+def _java_argument(argument: str) -> str:
+    """``argument`` quoted for a Java argument file (``java @file``)."""
+    escaped = argument.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
 
 
 def _cluster_id() -> str:
