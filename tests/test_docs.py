@@ -30,8 +30,8 @@ def test_the_tables_reference_is_what_the_job_writes(spark):
 
 
 def test_no_file_of_the_repository_points_outside_it():
-    """A plain clone has nothing beside it: docs, code and tests name the project's own pages and the
-    data vendored in tests/data/third_party, and third-party sources by their public origin."""
+    """A plain clone has nothing beside it: docs, code and tests name the project's own pages and
+    the data vendored in tests/data/third_party, third-party sources by their public origin."""
     root = Path(__file__).resolve().parents[1]
     tracked = subprocess.run(
         ["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True
