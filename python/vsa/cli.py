@@ -232,7 +232,9 @@ def _rollup(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa.checks import require_ready
     from vsa.progress import summary
     from vsa.session import build_session
+    from vsa.sinks import hold_writer_lock
 
+    hold_writer_lock(config)  # before Spark starts: a refusal costs nothing
     spark = build_session(config, app_name="vsa-rollup")
     require_ready(spark, config, kafka=False)
     result = pipeline.run_rollup(spark, config)

@@ -20,6 +20,9 @@ from vsa.report import write_report
 from vsa.session import build_session
 from vsa.sinks import read_table
 
+# Written in the folder the demo makes: only a folder holding it is the demo's to empty.
+MARKER = ".vsa-demo"
+
 SHOWN_COLUMNS = {
     "player_events": [
         "ts",
@@ -38,20 +41,16 @@ SHOWN_COLUMNS = {
 def run_demo(
     workdir: Path, sessions: int = 300, port: int | None = None, config: VsaConfig | None = None
 ) -> int:
-    """The demo in ``workdir`` (emptied first); ``config`` gives every setting but the broker
-    and the output root, which are the demo's own."""
-    workdir = workdir.resolve()
-    shutil.rmtree(workdir, ignore_errors=True)
+    """The demo in ``workdir`` (emptied first, if the demo made it: see :func:`prepare_workdir`);
+    ``config`` gives every setting but the broker, the output root and the checkpoint root,
+    which are the demo's own."""
+    workdir = prepare_workdir(workdir)
     broker = LocalKafka(workdir / "kafka", port=port)
     began = time.monotonic()
     servers = broker.start()
     print(f"Kafka (KRaft) up at {servers} in {time.monotonic() - began:.1f} s")
     try:
-        config = replace(
-            config or VsaConfig(),
-            kafka_bootstrap_servers=servers,
-            output_root=str(workdir / "tables"),
-        )
+        config = demo_config(config or VsaConfig(), workdir, servers)
         spark = build_session(config, app_name="vsa-demo")
         progress = Progress.attach(spark)
         traffic = generate.Traffic(
@@ -75,3 +74,36 @@ def run_demo(
     finally:
         broker.stop()
     return 0
+
+
+def demo_config(config: VsaConfig, workdir: Path, servers: str) -> VsaConfig:
+    """``config`` with the demo's broker, and its tables and checkpoints under ``workdir``: a
+    ``checkpoint_root`` set for a real job (``VSA_CHECKPOINT_ROOT``) is not the demo's to
+    resume."""
+    return replace(
+        config,
+        kafka_bootstrap_servers=servers,
+        output_root=str(workdir / "tables"),
+        checkpoint_root=str(workdir / "checkpoints"),
+    )
+
+
+class NotDemoFolder(RuntimeError):
+    """The workdir exists and was not made by the demo: it is left as it is."""
+
+
+def prepare_workdir(workdir: Path) -> Path:
+    """``workdir``, absolute, empty but for the demo's :data:`MARKER`. A folder the demo made
+    (it holds the marker) is emptied; a missing or empty one is made the demo's; any other is
+    refused (:class:`NotDemoFolder`), nothing in it touched."""
+    workdir = workdir.resolve()
+    if (workdir / MARKER).is_file():
+        shutil.rmtree(workdir)
+    elif workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
+        raise NotDemoFolder(
+            f"{workdir} exists and was not made by vsa demo (no {MARKER} in it): "
+            "choose a new or empty --workdir"
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("made by vsa demo: the next vsa demo here empties this folder\n")
+    return workdir

@@ -35,8 +35,10 @@ from vsa.session import use_viewer_secret
 from vsa.sessions import sessionize, view_slices, views
 from vsa.sinks import (
     PARTITION_COLUMNS,
+    TablesBusy,
     TableSink,
     dead_letter,
+    hold_writer_lock,
     read_hours,
     read_table,
     with_partitions,
@@ -367,6 +369,7 @@ def start(
     ``DataStreamWriter.trigger`` (default: ``processingTime`` of ``config.trigger_interval``);
     ``on_batch(batch_id, rows_written, late_events)`` is called after each micro-batch."""
     require_ready(spark, config)
+    hold_writer_lock(config)
     checkpoint = config.checkpoint_path(QUERY)
     sources = (PLAYER_EVENTS,) * bool(config.player_events_topic) + (CDN_LOGS,) * bool(
         config.cdn_formats
@@ -409,6 +412,7 @@ def run_batch(
     sources = (PLAYER_EVENTS,) * bool(events_path) + (CDN_LOGS,) * bool(cdn_path)
     if not sources:
         raise ValueError("vsa batch needs player events, CDN logs, or both")
+    hold_writer_lock(config)
     existing = _existing_tables(spark, config, tables_of(sources))
     if existing:
         raise FileExistsError(
@@ -430,25 +434,100 @@ def run_batch(
 
 def run_rollup(spark: SparkSession, config: VsaConfig) -> RunResult:
     """``vsa rollup``: every rollup table of :data:`vsa.tables.ROLLUPS` (``kpi_hour``,
-    ``kpi_day``, and those of ``kpi_by_pop``) from its minute table, for the periods it does
-    not hold yet (a backfill; the streaming job writes them itself). A table has one writer:
-    run it while no job writes to ``output_root``."""
-    written = {}
+    ``kpi_day``, and those of ``kpi_by_pop``) from its minute table, for the final periods it
+    does not hold yet (a backfill; the streaming job writes them itself).
+
+    A period is final once the job's watermark has passed its end: the watermark of the last
+    micro-batch its checkpoint committed (with no checkpoint, as for the tables of ``vsa
+    batch``, every period is). A period written before it is final would stay partial: the job
+    skips a period its table holds. A table has one writer: refused (:class:`TablesBusy`) while
+    another process holds the output root's writer lock or the job runs in this one, and when a
+    write would take a batch id the job still has to write itself (see :func:`_rollup_batch`).
+    """
+    hold_writer_lock(config)
+    if any(query.name == QUERY for query in spark.streams.active):
+        raise TablesBusy("the streaming job runs in this process: stop it before vsa rollup")
+    job = JobCheckpoint.read(spark, config.checkpoint_path(QUERY))
+    written: dict[str, int] = {}
+    writes = []  # every refusal comes before the first write
     for name, spec in ROLLUPS.items():
         try:
             minutes = read_table(spark, config, spec.minutes).drop("date", "hour")
         except AnalysisException:  # no minute table, or no row in it
             continue
-        sink = TableSink(spark, config, name, BY_NAME[name].time_column)
         rolled = rollup(minutes, spec.period, spec.dimensions)
+        if job is not None:
+            rolled = rolled.where(F.col("window_end") <= F.timestamp_millis(F.lit(job.watermark)))
         try:
             done = read_table(spark, config, name).select("window_start")
             rolled = rolled.join(done, "window_start", "left_anti")
         except AnalysisException:  # no table yet, or no row in it
             pass
-        batch_id = sink.last_committed + 1
-        written[name] = sink.write(batch_id, rolled)
+        rolled = rolled.persist()
+        if rolled.isEmpty():  # nothing to add commits nothing: a batch id is the job's to take
+            written[name] = 0
+            rolled.unpersist()
+            continue
+        sink = TableSink(spark, config, name, BY_NAME[name].time_column)
+        batch_id = _rollup_batch(name, sink.last_committed + 1, spec.seconds, job)
+        writes.append((sink, batch_id, rolled))
+    for sink, batch_id, rolled in writes:
+        written[sink.table] = sink.write(batch_id, rolled)
+        rolled.unpersist()
     return RunResult(rows_written=written)
+
+
+@dataclass(frozen=True)
+class JobCheckpoint:
+    """Where the streaming job's checkpoint stands: its last committed micro-batch, the
+    watermark (epoch ms) that batch ran with, and the one its next batch runs with."""
+
+    location: str
+    last_committed: int
+    watermark: int
+    next_watermark: int
+
+    @classmethod
+    def read(cls, spark: SparkSession, location: str) -> JobCheckpoint | None:
+        """The checkpoint at ``location``; None when there is none. :class:`TablesBusy` when
+        its last planned batch is not committed: the job runs, or stopped mid-batch and will
+        replay that batch."""
+        checkpoints = spark._jvm.vsa.spark.streaming.Checkpoint  # type: ignore[union-attr]
+        jspark = spark._jsparkSession  # type: ignore[attr-defined]
+        planned = checkpoints.lastPlanned(jspark, location)
+        if planned < 0:
+            return None
+        committed = checkpoints.lastCommitted(jspark, location)
+        if committed < planned:
+            raise TablesBusy(
+                f"the streaming job's checkpoint {location} has batch {planned} planned and not "
+                "committed: the job runs, or stopped mid-batch; stop it, or let it finish "
+                "(vsa run --available-now), then vsa rollup"
+            )
+        return cls(
+            location,
+            committed,
+            checkpoints.watermarkMs(jspark, location, committed),
+            checkpoints.nextWatermarkMs(jspark, location, committed),
+        )
+
+
+def _rollup_batch(table: str, batch_id: int, seconds: int, job: JobCheckpoint | None) -> int:
+    """``batch_id`` (the table's next) if ``vsa rollup`` may commit it in ``table``. The job
+    skips a batch id a table has committed, so taking one the job has still to write is safe
+    only when that batch closes no period of the table: the job's next batch closes the
+    periods that end between its watermark and the last batch's (as :class:`BatchWriter`)."""
+    if job is None or batch_id <= job.last_committed:
+        return batch_id
+    period = seconds * 1000
+    closes = job.next_watermark // period > job.watermark // period
+    if batch_id == job.last_committed + 1 and not closes:
+        return batch_id
+    raise TablesBusy(
+        f"{table}: vsa rollup would commit batch {batch_id}, which the streaming job "
+        f"({job.location}) has still to write to {table} itself: run the job until it has "
+        "(vsa run --available-now), then vsa rollup"
+    )
 
 
 def table_schemas(spark: SparkSession, config: VsaConfig) -> dict[str, StructType]:

@@ -71,6 +71,32 @@ class TableWriterSpec extends AnyFunSuite with LocalSpark {
     assert(spark.read.parquet(dir.toString).count() == 4)
   }
 
+  test("only the writer's own uncommitted files are removed: nothing else in the folder, nothing behind a link") {
+    val dir = Files.createTempDirectory("table")
+    new TableWriter(spark, dir.toString, Seq("date")).write(0, rows(4))
+    val committed = parquetFiles(dir)
+    val partition = committed.head.getParent
+    val orphan = partition.resolve("part-00000-00000000-0000-0000-0000-000000000000.c000.snappy.parquet")
+    Files.copy(committed.head, orphan)
+    // What a user or another job keeps in the folder: none of it was written by this table's writer.
+    val notes = Files.writeString(dir.resolve("notes.csv"), "who,what\n")
+    val besideParts = Files.writeString(partition.resolve("notes.csv"), "who,what\n")
+    val otherJob = dir.resolve("other-job").resolve("date=2026-12-01")
+    Files.createDirectories(otherJob)
+    val nested = Files.copy(committed.head, otherJob.resolve("part-00000-nested.c000.snappy.parquet"))
+    val outside = Files.createTempDirectory("outside")
+    val behindLink = Files.copy(committed.head, outside.resolve("part-00000-outside.c000.snappy.parquet"))
+    Files.createSymbolicLink(dir.resolve("date=2026-12-03"), outside)
+    val fileLink = Files.createSymbolicLink(partition.resolve("part-00000-link.c000.snappy.parquet"), behindLink)
+
+    val removed = new TableWriter(spark, dir.toString, Seq("date")).removeUncommitted()
+    assert(removed.map(p => new java.io.File(new java.net.URI(p)).toPath) == Seq(orphan))
+    assert(!Files.exists(orphan))
+    Seq(notes, besideParts, nested, behindLink, fileLink).foreach(f => assert(Files.exists(f), f))
+    assert(Files.isSymbolicLink(fileLink) && Files.isSymbolicLink(dir.resolve("date=2026-12-03")))
+    assert(committed.forall(Files.exists(_)))
+  }
+
   test("a folder of Parquet files without a log is refused, never emptied") {
     val dir = Files.createTempDirectory("foreign")
     rows(3).write.mode("append").partitionBy("date").parquet(dir.toString)
@@ -104,7 +130,7 @@ class TableWriterSpec extends AnyFunSuite with LocalSpark {
     assert(writer.path.toString.startsWith("file:"))
   }
 
-  test("Checkpoint.watermarkMs reads the watermark each micro-batch ran with") {
+  test("Checkpoint reads the watermark each micro-batch ran with, and the last planned and committed batches") {
     val input = Files.createTempDirectory("events")
     val checkpoint = Files.createTempDirectory("checkpoint")
     Seq("2026-12-01 10:00:00", "2026-12-01 10:05:00").zipWithIndex.foreach { case (ts, i) =>
@@ -129,5 +155,13 @@ class TableWriterSpec extends AnyFunSuite with LocalSpark {
     val tenOClock = java.time.Instant.parse("2026-12-01T10:00:00Z").toEpochMilli
     assert(seen.take(2).toSeq == Seq(0L, tenOClock - 60000))
     assert(Checkpoint.watermarkMs(spark, checkpoint.toString, 99) == 0L)
+    // Both batches committed; the commit of the last holds the watermark of the batch after it.
+    assert(Checkpoint.lastPlanned(spark, checkpoint.toString) == 1L)
+    assert(Checkpoint.lastCommitted(spark, checkpoint.toString) == 1L)
+    assert(Checkpoint.nextWatermarkMs(spark, checkpoint.toString, 1) == tenOClock + 4 * 60000)
+    val none = checkpoint.resolveSibling(s"${checkpoint.getFileName}-none")
+    assert(Checkpoint.lastPlanned(spark, none.toString) == -1L)
+    assert(Checkpoint.lastCommitted(spark, none.toString) == -1L)
+    assert(!Files.exists(none))
   }
 }

@@ -1,8 +1,10 @@
 package vsa.spark.streaming
 
+import java.nio.file.{Files, Paths}
+
 import scala.jdk.CollectionConverters._
 
-import org.apache.hadoop.fs.{FileSystem, Path}
+import org.apache.hadoop.fs.{FileStatus, FileSystem, Path}
 import org.apache.parquet.HadoopReadOptions
 import org.apache.parquet.hadoop.ParquetFileReader
 import org.apache.parquet.hadoop.util.HadoopInputFile
@@ -19,7 +21,8 @@ import org.apache.spark.sql.{DataFrame, SparkSession}
   *     skip it and the others write it.
   *   - Files that no batch committed (a crash between writing and committing) are deleted before the writer's first
   *     batch, so readers that list the folder (pyarrow, DuckDB, pandas, Trino) see exactly the committed rows. One
-  *     writer per table is the rule that makes this safe.
+  *     writer per table is the rule that makes this safe. Only what the writer can have made is deleted: `part-` files
+  *     in the table's partition folders (`date=…/hour=…`), reached without following a symbolic link.
   *
   * `FileStreamSink`, `FileStreamSinkLog` and `SinkFileStatus` are Spark internals: `TableWriterSpec` breaks if they
   * change.
@@ -78,8 +81,10 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
   private def fillBetween(last: Long, batchId: Long): Unit =
     (last + 1 until batchId).foreach(id => log.add(id, Array.empty))
 
-  /** Deletes the data files under the table that its log does not list; returns their paths. A folder with data files
-    * and no log was not written by this writer: it is refused, never emptied.
+  /** Deletes the data files under the table that its log does not list; returns their paths. Data files are those the
+    * writer's own naming can have produced (`dataFiles`): anything else in the folder (notes, another job's output, a
+    * link) is left alone. A folder with data files and no log was not written by this writer: it is refused, never
+    * emptied.
     */
   def removeUncommitted(): Seq[String] = {
     if (!fs.exists(path)) Seq.empty
@@ -109,14 +114,26 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
     }
   }
 
-  /** Files under `dir`, without the `_spark_metadata` log and hidden or underscore-prefixed entries. */
-  private def dataFiles(dir: Path): Seq[Path] =
-    fs.listStatus(dir).toSeq.flatMap { status =>
+  /** The files the file sink can have written under `dir`: `part-` files in the partition folders, one level per
+    * partition column (`date=…/hour=…`). Symbolic links, to folders or files, are neither followed nor listed: what
+    * they lead to was not written here.
+    */
+  private def dataFiles(dir: Path, partitions: Seq[String] = partitionColumns): Seq[Path] =
+    fs.listStatus(dir).toSeq.filterNot(isLink).flatMap { status =>
       val name = status.getPath.getName
-      if (name.startsWith("_") || name.startsWith(".")) Seq.empty
-      else if (status.isDirectory) dataFiles(status.getPath)
-      else Seq(fs.makeQualified(status.getPath))
+      partitions match {
+        case column +: deeper =>
+          if (status.isDirectory && name.startsWith(s"$column=")) dataFiles(status.getPath, deeper) else Seq.empty
+        case _ =>
+          if (status.isFile && name.startsWith("part-")) Seq(fs.makeQualified(status.getPath)) else Seq.empty
+      }
     }
+
+  /** A symbolic link: as the listing says, or, on the local file system (whose listing follows links), as the OS says.
+    */
+  private def isLink(status: FileStatus): Boolean =
+    status.isSymlink || (status.getPath.toUri.getScheme == "file" &&
+      Files.isSymbolicLink(Paths.get(status.getPath.toUri)))
 
   private def isUnder(file: Path, dir: Path): Boolean =
     Iterator.iterate(file.getParent)(_.getParent).takeWhile(_ != null).contains(dir)
