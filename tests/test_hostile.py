@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
+from dataclasses import replace
 
 import pyarrow.parquet as pq
 import pytest
@@ -22,8 +24,10 @@ from pyspark.sql.types import DataType, MapType, StringType, StructType
 from conftest import flush_event
 from vsa import pipeline
 from vsa.config import VsaConfig
+from vsa.normalize.cdn.parse import FORMATS
 from vsa.normalize.player_events import MAX_FIELDS
-from vsa.simulate.cdn import Request, log_line
+from vsa.report import bar_chart, line_chart, scatter_chart
+from vsa.simulate.cdn import CLOUDFRONT_HEADER, Request, log_line
 from vsa.sinks.dead_letter import RAW_LIMIT_CHARS
 from vsa.sources import RAW_SCHEMA
 
@@ -271,3 +275,102 @@ def test_a_cdn_line_with_invalid_utf8_is_a_bad_encoding_dead_letter(spark, fmt, 
     assert "caf\ufffd" in letter.raw
     tables["dead_letter"].write.parquet(str(tmp_path / "letters"))
     assert pq.read_table(tmp_path / "letters").to_pandas()["reason"].tolist() == ["bad_encoding"]
+
+
+def _cdn_tables(spark, records: list[str], fmt: str) -> dict:
+    rows = [(text, "t", 0, offset, None) for offset, text in enumerate(records)]
+    return pipeline.cdn_tables(spark.createDataFrame(rows, RAW_SCHEMA), VsaConfig(), fmt)
+
+
+GOOD_REQUEST = Request(
+    ts_ms=T0,
+    client_ip="81.2.69.160",
+    user_agent="Player/1.0",
+    host="cdn.example.com",
+    path="/v/seg_1.ts",
+    object_type="video",
+    status=200,
+    bytes=1000,
+    ttfb_ms=20,
+    download_ms=80,
+    cache="Hit",
+    cache_status="HIT",
+    pop="FRA",
+)
+
+
+def test_a_megabyte_of_whitespace_in_a_cdn_record_is_read_in_linear_time(spark):
+    """A JSON document of many lines, and a #Fields: header, each with a 1 MB run of spaces
+    inside. Trimmed with regexp_replace(^\\s+|\\s+$), each took hours (\\s+$ was tried from
+    every space of the run to its end: 5·10¹¹ steps); trimmed from the ends, the job is as
+    quick as any."""
+    spaces = " " * 1_000_000
+    document = f"[\n{spaces}x\n]"
+    (letter,) = _cdn_tables(spark, [document], "akamai-ds2")["dead_letter"].collect()
+    assert letter.reason == "malformed_json"
+    version, fields = CLOUDFRONT_HEADER.split("\n")
+    first, rest = fields.removeprefix("#Fields: ").split(" ", 1)
+    header = f"#Fields: {first}{spaces}{rest}  \t"
+    file = "\n".join([version, header, log_line(GOOD_REQUEST, "cloudfront")])
+    tables = _cdn_tables(spark, [file], "cloudfront")
+    assert tables["dead_letter"].count() == 0
+    assert [r.status for r in tables["cdn_requests"].collect()] == [200]
+
+
+# Per format: the text of GOOD_REQUEST's time to first byte and download time in its line, and
+# how another value is written there (JSON formats: as a string, which Spark reads as a number).
+DURATION_TEXTS = {
+    "cloudfront": (("\t0.02\t", "\t{}\t"), ("\t0.08\t", "\t{}\t")),
+    "cloudfront-realtime": (("\t0.02\t", "\t{}\t"), ("\t0.08\t", "\t{}\t")),
+    "akamai-ds2": (
+        ('"timeToFirstByte": "20"', '"timeToFirstByte": "{}"'),
+        ('"transferTimeMSec": "60"', '"transferTimeMSec": "{}"'),
+    ),
+    "edgecast": (
+        ('"prewrite_time": 0.02', '"prewrite_time": "{}"'),
+        ('"total_time": 0.08', '"total_time": "{}"'),
+    ),
+    "fastly": (
+        ('"time_to_first_byte": "0.020"', '"time_to_first_byte": "{}"'),
+        ('"time_elapsed": 80000', '"time_elapsed": "{}"'),
+    ),
+    "nginx": (('ut="0.020"', 'ut="{}"'), ("rt=0.080", "rt={}")),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_a_cdn_duration_that_is_not_finite_is_a_bad_type_dead_letter(spark, fmt):
+    """NaN, ±Infinity and 1e999 (read as Infinity) as a time to first byte or a download time:
+    rejected, as no KPI can use them (`vsa report` crashed on an infinite p95)."""
+    good = log_line(GOOD_REQUEST, fmt)
+    lines = [good]
+    for text, template in DURATION_TEXTS[fmt]:
+        assert good.count(text) == 1, (text, good)
+        for value in ("NaN", "Infinity", "-Infinity", "inf", "1e999"):
+            lines.append(good.replace(text, template.format(value)))
+    # As the simulator writes Python's NaN and infinities in each format.
+    nan, inf = float("nan"), float("inf")
+    for value in (nan, inf, -inf):
+        lines.append(log_line(replace(GOOD_REQUEST, ttfb_ms=value), fmt))
+        lines.append(log_line(replace(GOOD_REQUEST, download_ms=value), fmt))
+    tables = _cdn_tables(spark, lines, fmt)
+    assert [r.kafka_offset for r in tables["cdn_requests"].collect()] == [0]
+    letters = sorted((r.kafka_offset, r.reason) for r in tables["dead_letter"].collect())
+    assert letters == [(offset, "bad_type") for offset in range(1, len(lines))]
+
+
+def test_report_charts_leave_out_values_that_are_not_finite():
+    """A table written before non-finite durations were rejected (or by another writer) may
+    hold one: the chart leaves it out instead of failing the whole report in math.floor."""
+    nan, inf = float("nan"), float("inf")
+
+    def drawn(svg: str) -> bool:  # no coordinate or label printed as nan or inf
+        return re.search(r"\b(nan|-?inf)\b", svg) is None
+
+    svg = line_chart([("p95", [(0.0, 10.0), (60_000.0, inf), (120_000.0, 30.0)])])
+    assert svg.count("<circle") == 2 and drawn(svg)
+    assert line_chart([("p95", [(0.0, nan), (60_000.0, -inf)])]) is None
+    svg = bar_chart([("FRA", 20.0), ("AMS", inf)], second=[("FRA", 40.0), ("AMS", 50.0)])
+    assert "FRA" in svg and "AMS" not in svg and drawn(svg)
+    svg = scatter_chart([("FRA", 20.0, 1.0), ("AMS", inf, 2.0), ("LHR", 30.0, nan)])
+    assert svg.count("<circle") == 1 and "FRA" in svg and drawn(svg)

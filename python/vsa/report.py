@@ -324,8 +324,16 @@ def _fmt(value: float, unit: str = "") -> str:
     return text + unit
 
 
+def _drawable(value: float | None) -> bool:
+    """Whether a value can be drawn: normalize rejects non-finite durations, but a table
+    written before (or by hand) may hold one, and no axis holds NaN or Infinity."""
+    return value is not None and math.isfinite(value)
+
+
 def line_chart(series: Sequence[tuple[str, Sequence[Point]]], unit: str = "") -> str | None:
-    """Lines over time (x: epoch ms, UTC); None when no series has a value."""
+    """Lines over time (x: epoch ms, UTC); None when no series has a value. A value that is
+    not finite is a gap, as a missing one."""
+    series = [(name, [(x, y if _drawable(y) else None) for x, y in pts]) for name, pts in series]
     values = [y for _, points in series for _, y in points if y is not None]
     xs = [x for _, points in series for x, _ in points]
     if not values:
@@ -361,7 +369,9 @@ def line_chart(series: Sequence[tuple[str, Sequence[Point]]], unit: str = "") ->
 def scatter_chart(
     points: Sequence[tuple[str, float, float]], x_unit: str = "", y_unit: str = ""
 ) -> str | None:
-    """Labelled dots ``(label, x, y)`` on value axes from zero; None when there are none."""
+    """Labelled dots ``(label, x, y)`` on value axes from zero (not finite: left out); None
+    when there are none."""
+    points = [p for p in points if _drawable(p[1]) and _drawable(p[2])]
     if not points:
         return None
     x_ticks = nice_ticks(0.0, max(x for _, x, _ in points), 4)
@@ -415,7 +425,14 @@ def bar_chart(
     legend: tuple[str, str] | None = None,
 ) -> str | None:
     """Bars, horizontal (labels on the left) or vertical; ``second`` draws a paired bar per
-    label. None when there are no items."""
+    label. None when there are no items. A label whose value is not finite is left out."""
+    keep = [
+        i
+        for i, (_, value) in enumerate(items)
+        if _drawable(value) and (second is None or _drawable(second[i][1]))
+    ]
+    items = [items[i] for i in keep]
+    second = [second[i] for i in keep] if second is not None else None
     if not items:
         return None
     peak = max([v for _, v in items] + [v for _, v in second or []])

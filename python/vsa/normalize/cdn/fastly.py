@@ -14,6 +14,7 @@ from vsa.normalize.cdn.fields import (
     Fields,
     Parsed,
     epoch_seconds,
+    finite,
     json_entries,
     json_fields,
     json_object,
@@ -80,7 +81,7 @@ def parse(fields: Fields, config: VsaConfig) -> Parsed:
         status=text["status"].try_cast("int"),
         bytes=text["bytes"].try_cast("bigint"),
         ttfb_ms=seconds_to_ms(text["ttfb_ms"]),
-        download_ms=text["download_ms"].try_cast("double") / 1000,
+        download_ms=finite(text["download_ms"].try_cast("double") / 1000),
         # fastly_info.state: HIT, HIT-STALE, HIT-CLUSTER, MISS, MISS-CLUSTER, PASS, ERROR, ...
         cache_status=F.when(F.upper(get("cache_state")).startswith("HIT"), F.lit("HIT"))
         .when(F.upper(get("cache_state")).startswith("MISS"), F.lit("MISS"))

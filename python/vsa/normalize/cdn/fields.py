@@ -188,7 +188,14 @@ def target_query(target: Column) -> Column:
 
 
 def seconds_to_ms(value: Column) -> Column:
-    return value.try_cast("double") * 1000
+    return finite(value.try_cast("double") * 1000)
+
+
+def finite(duration: Column) -> Column:
+    """A duration, null unless finite: ``NaN``, ``Infinity`` and ``1e999`` (or a finite value
+    that overflows when scaled) are not durations, and :func:`validate` rejects their text as
+    ``bad_type`` (no KPI can use them: a percentile of Infinity, a chart's axis)."""
+    return F.when(F.abs(duration) < F.lit(float("inf")), duration)
 
 
 def epoch_seconds(value: Column) -> Column:
@@ -234,7 +241,7 @@ def parsed_in_jar(parsed: Column, **given: Column) -> Parsed:
 def validate(request: Column, first: list[Check], text: dict[str, Column]) -> Parsed:
     """(request, reason, detail): ``first`` are format-level checks (condition, reason,
     detail); then the shared ones: a timestamp and a status must be there and be valid, and
-    the numbers must be numbers."""
+    the numbers must be numbers (durations finite ones, see :func:`finite`)."""
     checks = list(first)
     for name in ("timestamp", "status"):
         checks.append((text[name].isNull(), "missing_field", F.lit(f"missing: {name}")))

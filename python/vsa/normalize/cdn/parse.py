@@ -116,7 +116,7 @@ def parse_cdn_logs(
 def field_names(header: Column) -> Column:
     """The names of a ``#Fields:`` header line, separated by spaces or TABs, as an array (null for
     null)."""
-    return F.split(F.regexp_replace(header, r"^#Fields:\s*|\s+$", ""), r"\s+")
+    return F.split(_trim(F.regexp_replace(header, r"^#Fields:", "")), r"\s+")
 
 
 def valid_cdn_requests(parsed: DataFrame) -> DataFrame:
@@ -140,6 +140,17 @@ def cdn_log_dead_letters(parsed: DataFrame) -> DataFrame:
     )
 
 
+# What `\s` matches in a Java regular expression.
+_WHITESPACE = " \t\n\x0b\f\r"
+
+
+def _trim(text: Column) -> Column:
+    r"""``text`` without leading and trailing whitespace, in one pass from each end. Not
+    ``regexp_replace(text, "^\s+|\s+$", "")``: that tries ``\s+$`` from each space of an inner
+    run to its end, quadratic in the run (a record of 1 MB of spaces stalled a task)."""
+    return F.btrim(text, F.lit(_WHITESPACE))
+
+
 def _lines(raw: DataFrame) -> DataFrame:
     """One row per non-blank, non-comment line, with the record's (or file's) #Fields line
     (``_header``, read by the CloudFront formats). A record that is one JSON document over
@@ -149,7 +160,7 @@ def _lines(raw: DataFrame) -> DataFrame:
     lines = F.col("_lines")
     multi = F.size(lines) > 1
     document = multi & lines[0].rlike(r"^\s*(\[|\{\s*$)")
-    split = F.when(document, F.array(F.regexp_replace(text, r"^\s+|\s+$", ""))).otherwise(lines)
+    split = F.when(document, F.array(_trim(text))).otherwise(lines)
     # Only a record of several lines (a whole file sent as one record) can hold a header. A
     # regular expression, not a filter over the lines: a lambda would take the projection out of
     # generated code.

@@ -91,14 +91,14 @@ object FunctionCatalog {
     function[MaskIp](
       "vsa_mask_ip",
       usage =
-        "_FUNC_(ip) - Truncates a client's IP address to its network: /24 for IPv4, /48 for IPv6. The address may carry a port (ip:port, [v6]:port), brackets or a zone (%eth0), or come first in a comma-separated list. Null when not an address.",
+        "_FUNC_(ip) - Truncates a client's IP address to its network: /24 for IPv4, /48 for IPv6 (/40 for 6to4, 2002::/16, which embeds an IPv4 address). The address may carry a port (ip:port, [v6]:port), brackets or a zone (%eth0), or come first in a comma-separated list. Null when not an address.",
       example = "> SELECT _FUNC_('203.0.113.77');\n       203.0.113.0",
       group = "misc_funcs"
     ) { case Seq(ip) => MaskIp(ip) },
     function[MaskIpsInText](
       "vsa_mask_ips_in_text",
       usage =
-        "_FUNC_(text) - The text (or the keys and values of a map<string,string>) with every IPv4 and IPv6 address in it truncated as vsa_mask_ip truncates one (/24, /48), with a port or brackets or not.",
+        "_FUNC_(text) - The text (or the keys and values of a map<string,string>) with every IPv4 and IPv6 address in it truncated as vsa_mask_ip truncates one (/24, /48), with a port or brackets or not, its colons written %3A or not; the dotted or dashed quad of a host name (7.113.0.203.in-addr.arpa, ec2-203-0-113-7) with its first and last numbers zeroed.",
       example =
         "> SELECT _FUNC_('{\"ip\": \"203.0.113.77\", \"v6\": \"2001:db8:1:2::9\"}');\n       {\"ip\": \"203.0.113.0\", \"v6\": \"2001:db8:1::\"}",
       group = "misc_funcs"

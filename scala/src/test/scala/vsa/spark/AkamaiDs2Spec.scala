@@ -115,6 +115,17 @@ class AkamaiDs2Spec extends AnyFunSuite with LocalSpark {
     assert(rejected(withValue("reqTimeSec", "1e13")) == ("bad_timestamp", "not a timestamp: 1.0E13"))
     assert(rejected(withValue("statusCode", "\"2xx\"")) == ("bad_type", "status is not a number: 2xx"))
     assert(rejected(withValue("timeToFirstByte", "\"fast\"")) == ("bad_type", "ttfb_ms is not a number: fast"))
+    for (value <- Seq("NaN", "Infinity", "-Infinity", "1e999")) {
+      assert(rejected(withValue("timeToFirstByte", s"\"$value\"")) == ("bad_type", s"ttfb_ms is not a number: $value"))
+      // The download time is turnaround plus transfer: either one infinite makes it so.
+      assert(
+        rejected(withValue("transferTimeMSec", s"\"$value\"")) == ("bad_type", s"download_ms is not a number: $value")
+      )
+      val turnaround = withValue("turnAroundTimeMSec", s"\"$value\"")
+      assert(rejected(turnaround) == ("bad_type", s"download_ms is not a number: $value"))
+    }
+    // Unquoted, as from_json reads JSON's non-standard numbers.
+    assert(rejected(withValue("timeToFirstByte", "Infinity"))._1 == "bad_type")
   }
 
   test("epoch seconds: six decimals, rounded half up, as a cast to decimal(20,6)") {

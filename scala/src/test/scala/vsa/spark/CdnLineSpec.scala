@@ -124,6 +124,17 @@ class CdnLineSpec extends AnyFunSuite with LocalSpark {
     assert(rejected(replaced("time-taken", "slow")) == ("bad_type", "download_ms is not a number: slow"))
   }
 
+  test("a duration that is NaN or infinite, or overflows in milliseconds, is not a number") {
+    def rejected(fields: Seq[String]): (String, String) = {
+      val r = parse(fields)
+      (r.getAs[String]("reason"), r.getAs[String]("detail"))
+    }
+    for (value <- Seq("NaN", "Infinity", "-Infinity", "inf", "1e999", "1e307")) {
+      assert(rejected(replaced("time-taken", value)) == ("bad_type", s"download_ms is not a number: $value"))
+      assert(rejected(replaced("time-to-first-byte", value)) == ("bad_type", s"ttfb_ms is not a number: $value"))
+    }
+  }
+
   test("URL decoding: a literal plus stays, malformed escapes keep the text, UTF-8 escapes decode") {
     def agent(text: String): String = parse(replaced("cs(User-Agent)", text)).getAs[String]("user_agent")
     assert(agent("a+b%20c") == "a+b c")
@@ -170,5 +181,13 @@ class CdnLineSpec extends AnyFunSuite with LocalSpark {
     assert(rejected("not nginx") == ("malformed_line", "not an nginx combined (or extended) log line"))
     assert(rejected(Combined.replace("Nov", "Foo")) == ("bad_timestamp", "not a timestamp: 24/Foo/2025:17:18:30 +0100"))
     assert(rejected(Combined + " rt=slow") == ("bad_type", "download_ms is not a number: slow"))
+    for (value <- Seq("NaN", "Infinity", "-Infinity", "1e999")) {
+      assert(rejected(Combined + s" rt=$value") == ("bad_type", s"download_ms is not a number: $value"))
+      assert(rejected(Combined + s" ut=$value") == ("bad_type", s"ttfb_ms is not a number: $value"))
+    }
+    // Upstream times summed to a download time: an infinite one makes the sum infinite.
+    assert(
+      rejected(Combined + " uht=0.1 ut=\"0.1, Infinity\"") == ("bad_type", "download_ms is not a number: Infinity")
+    )
   }
 }

@@ -1,6 +1,8 @@
 package vsa.spark
 
 import org.apache.spark.sql.Row
+import org.apache.spark.sql.types.StringType
+import org.apache.spark.unsafe.types.UTF8String
 import org.scalatest.funsuite.AnyFunSuite
 import vsa.spark.expressions.GeoIp
 
@@ -33,6 +35,18 @@ class GeoIpSpec extends AnyFunSuite with LocalSpark {
       val asn = rows(3)
       assert(asn.getLong(5) == 1221L && asn.getString(6) == "Telstra Pty Ltd")
     }
+  }
+
+  test("a long input is answered but not cached: the cache's keys stay short") {
+    val (city, asn) = (Some(valid._1), Some(valid._2))
+    val geoip = GeoIp(org.apache.spark.sql.catalyst.expressions.Literal(null, StringType), city, asn)
+    val answers = GeoIp.answersFor(city, asn)
+    val short = UTF8String.fromString("81.2.69.142")
+    val long = UTF8String.fromString("81.2.69.142, " + "10.0.0.1, " * 6000) // a 60 KB X-Forwarded-For
+    assert(geoip.answer(long).getUTF8String(2).toString == "London")
+    assert(answers.get(long) == null)
+    assert(geoip.answer(short).getUTF8String(2).toString == "London")
+    assert(answers.get(short) != null)
   }
 
   test("garbage, host names and unknown addresses give null fields, never a DNS lookup") {

@@ -39,6 +39,40 @@ class PrivacySpec extends AnyFunSuite with LocalSpark {
     }
   }
 
+  test("vsa_mask_ips_in_text closes the gaps: 6to4, %3A, a.b.c.d.port, host names dotted or dashed") {
+    val cases = Seq(
+      // 6to4 carries 203.0.113.7 in its second and third groups: /40, the IPv4 /24.
+      "net 2002:cb00:7107::/48 and 2002:cb00:7107:1::1" -> "net 2002:cb00:7100::/48 and 2002:cb00:7100::",
+      // Colons percent-encoded in a query, either case; other escapes around kept.
+      "/v?ip=2001%3Adb8%3A1%3A2%3A%3A1&b=%5B2001%3adb8%3A1%3A2%3A%3A1%5D%3A443" ->
+        "/v?ip=2001%3Adb8%3A1%3A%3A&b=%5B2001%3Adb8%3A1%3A%3A%5D%3A443",
+      "q=%3A%3Affff%3A203.0.113.7" -> "q=203.0.113.0",
+      // a.b.c.d.port (tcpdump, netstat), IPv6 too.
+      "IP 203.0.113.7.52311 > 198.51.100.2.443: Flags" -> "IP 203.0.113.0.52311 > 198.51.100.0.443: Flags",
+      "IP6 2001:db8:1:2::1.443 >" -> "IP6 2001:db8:1::.443 >",
+      // A quad beginning a host name, a hex letter or not after its dot, maybe backwards: first and last zeroed.
+      "from 7.113.0.203.bc.googleusercontent.com" -> "from 0.113.0.0.bc.googleusercontent.com",
+      "ptr 7.113.0.203.in-addr.arpa" -> "ptr 0.113.0.0.in-addr.arpa",
+      // Dashed in a host name.
+      "ec2-203-0-113-7.compute-1.amazonaws.com" -> "ec2-0-0-113-0.compute-1.amazonaws.com",
+      "host 203-0-113-7.example, ip-10-1-2-3" -> "host 0-0-113-0.example, ip-0-1-2-0",
+      // Not addresses: longer dotted or dashed numbers, dates, a UUID, versions, times.
+      "oid 1.3.6.1.4.1.2, 2025-11-24-10-20, 2025-11-24, 550e8400-e29b-41d4-a716-446655440000, 1-2-3-4-5" ->
+        "oid 1.3.6.1.4.1.2, 2025-11-24-10-20, 2025-11-24, 550e8400-e29b-41d4-a716-446655440000, 1-2-3-4-5",
+      "Chrome/120.0.6099.129 AppleCoreMedia/1.0.0.21A5326a at 12:30:45, v1-256-3-4" ->
+        "Chrome/120.0.6099.129 AppleCoreMedia/1.0.0.21A5326a at 12:30:45, v1-256-3-4"
+    )
+    bothCodegenModes {
+      val input = spark.createDataFrame(cases.map(c => Tuple1(c._1))).toDF("t")
+      assert(input.selectExpr("vsa_mask_ips_in_text(t)").collect().map(_.getString(0)).toSeq == cases.map(_._2))
+    }
+  }
+
+  test("vsa_mask_ip keeps the IPv4 /24 of a 6to4 address, not all of it") {
+    val rows = spark.sql("SELECT vsa_mask_ip('2002:cb00:7107::1'), vsa_mask_ip('[2002:cb00:7107:5::9]:443')").first()
+    assert(rows.getString(0) == "2002:cb00:7100::" && rows.getString(1) == "2002:cb00:7100::")
+  }
+
   test("text without an address comes back as the same object; invalid UTF-8 around an address is kept") {
     val plain = UTF8String.fromString("a-session-id 550e8400-e29b-41d4-a716-446655440000")
     assert(MaskIpsInText.mask(plain) eq plain)

@@ -83,4 +83,23 @@ class UserAgentParserSpec extends AnyFunSuite {
     assert(UserAgentParser.parse(bytes).fields.toSeq == UserAgentParser.parseUncached(ua).fields.toSeq)
     assert(UserAgentParser.parse(bytes) eq UserAgentParser.parse(bytes.clone()))
   }
+
+  test("a long agent is cached by its matched first kilobyte, never by its whole text") {
+    import org.apache.spark.unsafe.types.UTF8String
+    val chrome =
+      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/121.0.0.0 Safari/537.36 "
+    val long = UTF8String.fromString(chrome + "x" * 60000)
+    val parsed = UserAgentParser.parse(long)
+    assert(parsed.fields.toSeq == UserAgentParser.parseUncached(long.toString).fields.toSeq)
+    assert(UserAgentParser.cache.get(long) == null) // no 60 KB key
+    assert(UserAgentParser.cache.get(UserAgentParser.cut(long)) eq parsed)
+    assert(UserAgentParser.cut(long).numBytes == UserAgentParser.MaxLength)
+    // Another tail after the same first kilobyte is the same answer, from the cache.
+    assert(UserAgentParser.parse(UTF8String.fromString(chrome + "y" * 60000)).fields.toSeq == parsed.fields.toSeq)
+    // Characters of several bytes: cut by characters, as parseUncached cuts, with the same answer; not cached when the
+    // cut is longer than a kilobyte.
+    val wide = UTF8String.fromString(chrome + "é" * 3000)
+    assert(UserAgentParser.parse(wide).fields.toSeq == UserAgentParser.parseUncached(wide.toString).fields.toSeq)
+    assert(UserAgentParser.cache.get(UserAgentParser.cut(wide)) == null)
+  }
 }

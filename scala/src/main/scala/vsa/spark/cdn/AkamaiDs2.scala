@@ -103,9 +103,11 @@ object AkamaiDs2 {
     val transfer = get(TransferKey)
     texts.ttfbMs = coalesce(get(TtfbKey), turnaround)
     setDouble(row, TtfbMs, texts.ttfbMs, 1)
-    // Turnaround (to the first byte) plus transfer (first to last byte), what is not a number counting 0.
-    texts.downloadMs = coalesce(turnaround, transfer)
-    if (texts.downloadMs != null) row.setDouble(DownloadMs, orZero(turnaround) + orZero(transfer))
+    // Turnaround (to the first byte) plus transfer (first to last byte), what is not a number counting 0; a NaN or an
+    // infinity makes the sum one, which is rejected with that part's text.
+    val (turnaroundMs, transferMs) = (orZero(turnaround), orZero(transfer))
+    texts.downloadMs = if (!java.lang.Double.isFinite(transferMs)) transfer else coalesce(turnaround, transfer)
+    if (texts.downloadMs != null) setFinite(row, DownloadMs, turnaroundMs + transferMs)
     row.update(CacheStatus, cache(get(CacheKey), Hits, Misses))
     row.update(Pop, coalesce(get(CountryKey), get(EdgeIpKey)))
     val cmcd = get(CmcdKey)

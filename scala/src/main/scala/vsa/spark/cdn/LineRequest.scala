@@ -60,7 +60,8 @@ object LineRequest {
   }
 
   /** Sets `reason` and `detail` of a parsed request: the format's own rejection (`reason` non-null), else a missing
-    * timestamp or status, a timestamp that could not be read, a number that is not one (fields.py's `validate`).
+    * timestamp or status, a timestamp that could not be read, a number that is not one, or not a finite one
+    * (fields.py's `validate`).
     */
   def validate(row: GenericInternalRow, texts: Texts, reason: String, detail: String): InternalRow = {
     def reject(code: String, why: String): InternalRow = {
@@ -126,12 +127,18 @@ object LineRequest {
       try row.setLong(index, text.toLongExact())
       catch { case _: NumberFormatException => () }
 
-  /** `try_cast(text AS double) * scale`. */
+  /** `try_cast(text AS double) * scale`, left null unless finite (fields.py's `finite`). */
   def setDouble(row: GenericInternalRow, index: Int, text: UTF8String, scale: Double): Unit =
     if (text != null) {
       val value = toDouble(text)
-      if (value != null) row.setDouble(index, value * scale)
+      if (value != null) setFinite(row, index, value * scale)
     }
+
+  /** Sets a duration unless it is NaN or infinite (`NaN`, `Infinity`, `1e999`, or a scale's overflow), which is left
+    * null: `validate` then rejects its text as not a number, as no KPI can use it (a percentile of Infinity).
+    */
+  def setFinite(row: GenericInternalRow, index: Int, value: Double): Unit =
+    if (java.lang.Double.isFinite(value)) row.setDouble(index, value)
 
   /** `try_cast(text AS double)`: Java's reading of the text, then Spark's special literals (`inf`, ...). */
   def toDouble(text: UTF8String): java.lang.Double = {

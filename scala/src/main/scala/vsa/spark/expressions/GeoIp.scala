@@ -37,6 +37,7 @@ case class GeoIp(child: Expression, cityDb: Option[String], asnDb: Option[String
   // Events of one viewer repeat its address: a bounded cache of answers (cleared when full, as the user-agent
   // parser's) spares most rows the tree walk. One per JVM and pair of databases, as the databases themselves are
   // opened once per JVM: a streaming job's tasks are new every micro-batch, and a per-task cache started empty each time.
+  // Longer inputs than MaxCachedBytes are answered, not cached (see there).
   @transient private lazy val answers = GeoIp.answersFor(cityDb, asnDb)
 
   override protected def nullSafeEval(input: Any): Any = answer(input.asInstanceOf[UTF8String])
@@ -86,11 +87,15 @@ object GeoIp {
   val CityDbKey = "spark.vsa.geoip.cityDb"
   val AsnDbKey = "spark.vsa.geoip.asnDb"
   val CacheCapacity = 65536
+  // An address as written is at most 45 characters (an IPv4-mapped IPv6), a few more with brackets, a port or a zone;
+  // 128 bytes also holds an X-Forwarded-For list of a few hops. Longer text is looked up but not cached, so the keys
+  // take at most CacheCapacity × 128 bytes (8 MB) whatever the input.
+  val MaxCachedBytes = 128
 
   private val caches = new ConcurrentHashMap[(Option[String], Option[String]), Utf8Cache[InternalRow]]()
 
-  private def answersFor(cityDb: Option[String], asnDb: Option[String]): Utf8Cache[InternalRow] =
-    caches.computeIfAbsent((cityDb, asnDb), _ => new Utf8Cache[InternalRow](CacheCapacity))
+  private[spark] def answersFor(cityDb: Option[String], asnDb: Option[String]): Utf8Cache[InternalRow] =
+    caches.computeIfAbsent((cityDb, asnDb), _ => new Utf8Cache[InternalRow](CacheCapacity, MaxCachedBytes))
 
   val ResultType: StructType = StructType(
     Seq(

@@ -8,9 +8,9 @@ import org.apache.spark.sql.catalyst.expressions.{ExpectsInputTypes, Expression,
 import org.apache.spark.sql.types.{DataType, StringType}
 import org.apache.spark.unsafe.types.UTF8String
 
-/** `vsa_mask_ip(ip)`: the /24 (IPv4) or /48 (IPv6) network of a client address, so no table holds a client's full
-  * address. The address may be written as clients and proxies write it (see [[MaskIp.parseLiteral]]); anything else
-  * gives null.
+/** `vsa_mask_ip(ip)`: the /24 (IPv4) or /48 (IPv6; /40 for 6to4, see [[MaskIp.mask]]) network of a client address, so
+  * no table holds a client's full address. The address may be written as clients and proxies write it (see
+  * [[MaskIp.parseLiteral]]); anything else gives null.
   */
 case class MaskIp(child: Expression) extends UnaryExpression with ExpectsInputTypes {
 
@@ -100,9 +100,13 @@ object MaskIp {
     }
   }
 
+  /** The /24 (IPv4) or /48 (IPv6) network of an address; a 6to4 address (2002::/16) to /40, as its bits 16 to 47 are an
+    * IPv4 address (`2002:cb00:7107::` is 203.0.113.7's), of which the /24 is kept.
+    */
   def mask(address: InetAddress): String = {
     val bytes = address.getAddress
-    val keep = if (bytes.length == 4) 3 else 6
+    val sixToFour = bytes.length == 16 && bytes(0) == 0x20 && bytes(1) == 0x02
+    val keep = if (bytes.length == 4) 3 else if (sixToFour) 5 else 6
     java.util.Arrays.fill(bytes, keep, bytes.length, 0.toByte)
     val masked = InetAddress.getByAddress(bytes).getHostAddress
     if (bytes.length == 4) masked else compressIpv6(masked)

@@ -65,23 +65,61 @@ object MaskIpsInText {
   /** `text` with each address masked; the same object when it holds none.
     *
     * Every string of every table comes through here, so it works on the UTF-8 bytes and first counts separators: text
-    * without three `.` or two `:` cannot hold an address and is returned after that one scan. Otherwise candidates are
-    * the runs of hex digits, `:` and `.` (an address's characters; a bracket, `%`, a comma end one; a run right after
-    * `%` is tried without the escape's two hex digits first):
-    *   - a run that is an IPv6 literal (less trailing `.`, then `:`: the end of a sentence) is masked whole;
-    *   - else each dotted quad in it (digits and dots, as in `203.0.113.7:8443` or `id203.0.113.7`) is masked. A longer
-    *     dotted number (`1.3.6.1.4`) is not an address.
-    * Hex or digits glued before an address (a JSON escape `\u00e9` in raw text) are tried off its front.
+    * without three `.`, two `:` (or `%3A`) or three `-` cannot hold an address and is returned after that one scan.
+    * Otherwise candidates are the runs of hex digits, `:` and `.` (an address's characters; a bracket, `%`, a comma end
+    * one; a run right after `%` is tried without the escape's two hex digits first):
+    *   - a run that is an IPv6 literal (less trailing `.`, then `:`: the end of a sentence; or less a last `:port` or
+    *     `.port`) is masked whole;
+    *   - else each dotted quad in it (digits and dots, as in `203.0.113.7:8443`, `203.0.113.7.8443` or `id203.0.113.7`)
+    *     is masked. A longer dotted number (`1.3.6.1.4.1`) is not an address, nor a quad with a hex letter glued after
+    *     it (a version: `AppleCoreMedia/1.0.0.21A5326a`). A quad that begins a host name (`.` and a label after it) may
+    *     be written backwards (`7.113.0.203.in-addr.arpa`): its first and last parts are zeroed, whichever is the host.
+    * Hex or digits glued before an address (a JSON escape `\u00e9` in raw text) are tried off its front. Colons written
+    * `%3A` (an address in a URL's query) are read as colons, and written so in the masked address. Four dashed numbers
+    * of a host name (`ec2-203-0-113-7`, `7-113-0-203.dyn.example`) are masked as a quad in a host name.
     */
   def mask(text: UTF8String): UTF8String = {
     val base = text.getBaseObject
     val offset = text.getBaseOffset
     val n = text.numBytes
     def at(i: Int): Byte = Platform.getByte(base, offset + i)
-    if (!mayHoldAddress(base, offset, n)) return text
-    var edits: List[(Int, Int, String)] = Nil // (start, end, masked), last first
-    def edit(start: Int, end: Int, masked: String): Unit =
-      if (!sameAscii(at, start, end, masked)) edits = (start, end, masked) :: edits
+    val signs = separators(at, n)
+    if (!signs.mayHoldAddress) return text
+    val edits =
+      if (signs.encodedColons) maskDecoded(at, n)
+      else { val found = new Edits(at); maskRuns(at, n, found); found.list }
+    val all = if (signs.dashes) withDashedQuads(at, n, edits) else edits
+    if (all.isEmpty) text else rebuild(text.getBytes, all)
+  }
+
+  private final case class Separators(mayHoldAddress: Boolean, encodedColons: Boolean, dashes: Boolean)
+
+  private def separators(at: Int => Byte, n: Int): Separators = {
+    var dots = 0
+    var colons = 0
+    var encoded = 0
+    var dashes = 0
+    var i = 0
+    while (i < n) {
+      val b = at(i)
+      if (b == '.') dots += 1
+      else if (b == ':') colons += 1
+      else if (b == '-') dashes += 1
+      else if (b == '%' && i + 2 < n && at(i + 1) == '3' && (at(i + 2) | 0x20) == 'a') encoded += 1
+      i += 1
+    }
+    Separators(dots >= 3 || colons + encoded >= 2 || dashes >= 3, encoded > 0, dashes >= 3)
+  }
+
+  /** The edits of a text, in order: (start, end, masked), each replacing bytes that differ. */
+  private final class Edits(at: Int => Byte) {
+    private var reversed: List[(Int, Int, String)] = Nil
+    def add(start: Int, end: Int, masked: String): Unit =
+      if (!sameAscii(at, start, end, masked)) reversed = (start, end, masked) :: reversed
+    def list: List[(Int, Int, String)] = reversed.reverse
+  }
+
+  private def maskRuns(at: Int => Byte, n: Int, edits: Edits): Unit = {
     var i = 0
     while (i < n) {
       val b = at(i)
@@ -90,28 +128,100 @@ object MaskIpsInText {
         while (runEnd < n && isAddressByte(at(runEnd))) runEnd += 1
         // After `%`, the run may start with an escape's two hex digits (`%5B2001:db8::1`, `%2010.1.2.3`).
         val escaped = i > 0 && at(i - 1) == '%' && runEnd - i > 2 && isHex(at(i + 1))
-        if (!(escaped && maskRun(at, i + 2, runEnd, edit))) maskRun(at, i, runEnd, edit)
+        if (!(escaped && maskRun(at, n, i + 2, runEnd, edits.add))) maskRun(at, n, i, runEnd, edits.add)
         i = runEnd
       } else i += 1
     }
-    if (edits.isEmpty) text else rebuild(text.getBytes, edits.reverse)
   }
 
-  private def mayHoldAddress(base: AnyRef, offset: Long, n: Int): Boolean = {
-    var dots = 0
-    var colons = 0
+  /** The edits of text whose colons may be written `%3A`: found in the text with those read as `:`, then placed back,
+    * the masked address's colons written as its own were.
+    */
+  private def maskDecoded(at: Int => Byte, n: Int): List[(Int, Int, String)] = {
+    val decoded = new Array[Byte](n)
+    val origin = new Array[Int](n + 1) // the text's index of each decoded byte, and its length at the end
+    var m = 0
     var i = 0
     while (i < n) {
-      val b = Platform.getByte(base, offset + i)
-      if (b == '.') dots += 1 else if (b == ':') colons += 1
-      if (dots >= 3 || colons >= 2) return true
-      i += 1
+      origin(m) = i
+      if (at(i) == '%' && i + 2 < n && at(i + 1) == '3' && (at(i + 2) | 0x20) == 'a') {
+        decoded(m) = ':'
+        i += 3
+      } else {
+        decoded(m) = at(i)
+        i += 1
+      }
+      m += 1
     }
-    false
+    origin(m) = n
+    val inDecoded = new Edits(decoded(_))
+    maskRuns(decoded(_), m, inDecoded)
+    val placed = new Edits(at)
+    for ((start, end, masked) <- inDecoded.list) {
+      val (from, to) = (origin(start), origin(end))
+      val encoded = to - from > end - start
+      placed.add(from, to, if (encoded) masked.replace(":", "%3A") else masked)
+    }
+    placed.list
   }
 
-  /** Masks the addresses of the run [start, runEnd); whether it held one. */
-  private def maskRun(at: Int => Byte, start: Int, runEnd: Int, edit: (Int, Int, String) => Unit): Boolean = {
+  /** `edits` with the dashed quads of host names (`ec2-203-0-113-7`, `203-0-113-7.example`) masked: four numbers of one
+    * to three digits, each at most 255, joined by single dashes, with no digit, dotted or dashed number glued on either
+    * side (a longer dashed number, a date, is not an address). Written forwards or backwards, so the first and last are
+    * zeroed. Those that overlap an address already found are left to it.
+    */
+  private def withDashedQuads(
+      at: Int => Byte,
+      n: Int,
+      edits: List[(Int, Int, String)]
+  ): List[(Int, Int, String)] = {
+    val found = new Edits(at)
+    def digitsFrom(i: Int): Int = { var j = i; while (j < n && isDigit(at(j))) j += 1; j }
+    // Whether a number ends right before `i` (`-` or `.` between): then the dashed numbers go on.
+    def numberBefore(i: Int): Boolean = {
+      if (i < 2 || !(at(i - 1) == '-' || at(i - 1) == '.') || !isDigit(at(i - 2))) return false
+      var j = i - 2
+      while (j >= 0 && isDigit(at(j))) j -= 1
+      j < 0 || !isAlphanumeric(at(j))
+    }
+    var i = 0
+    while (i < n) {
+      if (isDigit(at(i)) && (i == 0 || !isAlphanumeric(at(i - 1))) && !numberBefore(i)) {
+        val parts = new Array[Int](4)
+        var count = 0
+        var p = i
+        var ok = true
+        while (ok && count < 4) {
+          val end = digitsFrom(p)
+          if (end == p || end - p > 3) ok = false
+          else {
+            parts(count) = ascii(at, p, end).toInt
+            count += 1
+            p = end
+            if (count < 4) { if (p < n && at(p) == '-') p += 1 else ok = false }
+          }
+        }
+        // After the fourth: not a letter or digit, nor another number behind a `-` or `.`.
+        val after = ok && (p == n || (!isAlphanumeric(at(p)) &&
+          !((at(p) == '-' || at(p) == '.') && p + 1 < n && isDigit(at(p + 1)))))
+        if (after && parts.forall(_ <= 255)) {
+          found.add(i, p, s"0-${parts(1)}-${parts(2)}-0")
+          i = p
+        } else i = digitsFrom(i)
+      } else i += 1
+    }
+    val dashed = found.list.filterNot { case (s, e, _) => edits.exists { case (a, b, _) => s < b && a < e } }
+    (edits ++ dashed).sortBy(_._1)
+  }
+
+  /** Masks the addresses of the run [start, runEnd) of a text of `n` bytes; whether it held one. */
+  private def maskRun(
+      at: Int => Byte,
+      n: Int,
+      start: Int,
+      runEnd: Int,
+      edit: (Int, Int, String) => Unit
+  ): Boolean = {
     var end = runEnd
     while (end > start && at(end - 1) == '.') end -= 1
     var colons = 0
@@ -122,25 +232,36 @@ object MaskIpsInText {
       var firstColon = start
       while (at(firstColon) != ':') firstColon += 1
       val starts = if (firstColon - start > 4) (firstColon - 4 until firstColon) else Seq(start)
-      // The whole run, less the trailing `:` of a sentence, or less a last `:group` (a port without brackets).
+      // The whole run, less the trailing `:` of a sentence, or less a last `:group` or `.port` (a port without
+      // brackets, as tcpdump writes one).
       var trimmed = end
       while (trimmed > start && at(trimmed - 1) == ':') trimmed -= 1
       var lastColon = end - 1
       while (at(lastColon) != ':') lastColon -= 1
-      for (from <- starts; v6End <- Seq(end, trimmed, lastColon).distinct if v6End > from) {
+      var lastDot = end - 1
+      while (lastDot > lastColon && at(lastDot) != '.') lastDot -= 1
+      for (from <- starts; v6End <- Seq(end, trimmed, lastColon, lastDot).distinct if v6End > from) {
         val address = MaskIp.parseAddress(ascii(at, from, v6End))
         if (address.isDefined) {
-          maskDottedQuads(at, start, from, edit)
+          maskDottedQuads(at, n, start, from, edit)
           edit(from, v6End, MaskIp.mask(address.get))
           return true
         }
       }
     }
-    maskDottedQuads(at, start, end, edit)
+    maskDottedQuads(at, n, start, end, edit)
   }
 
-  /** Masks each dotted quad of [start, end) (digits and dots between other characters); whether there was one. */
-  private def maskDottedQuads(at: Int => Byte, start: Int, end: Int, edit: (Int, Int, String) => Unit): Boolean = {
+  /** Masks each dotted quad of [start, end) (digits and dots between other characters) of a text of `n` bytes; whether
+    * there was one.
+    */
+  private def maskDottedQuads(
+      at: Int => Byte,
+      n: Int,
+      start: Int,
+      end: Int,
+      edit: (Int, Int, String) => Unit
+  ): Boolean = {
     var found = false
     var p = start
     while (p < end) {
@@ -150,8 +271,18 @@ object MaskIpsInText {
         while (q < end && (isDigit(at(q)) || at(q) == '.')) { if (at(q) == '.') dots += 1; q += 1 }
         var quadEnd = q
         while (at(quadEnd - 1) == '.') { quadEnd -= 1; dots -= 1 }
-        // A hex letter right after the quad makes it a version (`AppleCoreMedia/1.0.0.21A5326a`), not an address.
-        val version = q < end && at(q) != ':'
+        // A hex letter right after the quad's digits makes it a version (`AppleCoreMedia/1.0.0.21A5326a`), not an
+        // address; after a dot it begins a host name's label (`7.113.0.203.bc.googleusercontent.com`).
+        val version = q < end && at(q) != ':' && at(q - 1) != '.'
+        // `a.b.c.d.port`: the fifth number (at most five digits) is a port, not part of a longer dotted number.
+        if (dots == 4 && !version) {
+          var lastDot = quadEnd - 1
+          while (at(lastDot) != '.') lastDot -= 1
+          if (quadEnd - lastDot - 1 <= 5 && ascii(at, lastDot + 1, quadEnd).toInt <= 65535) {
+            quadEnd = lastDot
+            dots = 3
+          }
+        }
         if (dots == 3 && !version) {
           // Digits glued before the first part (`\u00e9203.0.113.7`, `\u00e939.30.175.81`: after a hex letter of
           // the same run, or more than three) are not part of the address: the longest valid tail is.
@@ -159,12 +290,14 @@ object MaskIpsInText {
           while (at(firstDot) != '.') firstDot += 1
           val glued = firstDot - p > 3 || p > start
           val starts = if (glued) (math.max(p, firstDot - 3) until firstDot) else Seq(p)
+          // A dot and a letter after it: the quad begins a host name, maybe backwards (an in-addr.arpa name).
+          val hostName = quadEnd + 1 < n && at(quadEnd) == '.' && isLetter(at(quadEnd + 1))
           starts.iterator
             .filter(from => quadEnd - from <= 15)
             .map(from => (from, MaskIp.parseIpv4(ascii(at, from, quadEnd))))
             .collectFirst { case (from, Some(a)) => (from, a) }
             .foreach { case (from, a) =>
-              edit(from, quadEnd, MaskIp.mask(a))
+              edit(from, quadEnd, if (hostName) eitherWay(a.getAddress) else MaskIp.mask(a))
               found = true
             }
         }
@@ -173,6 +306,9 @@ object MaskIpsInText {
     }
     found
   }
+
+  /** A quad that may be written backwards, with its first and last parts zeroed: the host's part either way. */
+  private def eitherWay(parts: Array[Byte]): String = s"0.${parts(1) & 0xff}.${parts(2) & 0xff}.0"
 
   private def rebuild(bytes: Array[Byte], edits: List[(Int, Int, String)]): UTF8String = {
     val out = new java.io.ByteArrayOutputStream(bytes.length)
@@ -197,6 +333,10 @@ object MaskIpsInText {
     end - start == s.length && (start until end).forall(i => at(i) == s.charAt(i - start))
 
   private def isDigit(b: Byte): Boolean = b >= '0' && b <= '9'
+
+  private def isLetter(b: Byte): Boolean = (b | 0x20) >= 'a' && (b | 0x20) <= 'z'
+
+  private def isAlphanumeric(b: Byte): Boolean = isDigit(b) || isLetter(b)
 
   private def isHex(b: Byte): Boolean = isDigit(b) || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F')
 

@@ -49,16 +49,24 @@ object UserAgentParser {
   // bounds the cost of a hostile input.
   val MaxLength = 1024
 
-  // Keyed by the UTF-8 bytes Spark holds, so a hit neither decodes nor re-encodes the agent.
-  private val cache = new Utf8Cache[ParsedUserAgent](CacheCapacity)
+  // Keyed by the UTF-8 bytes Spark holds, so a hit neither decodes nor re-encodes the agent; keyed by the agent as
+  // matched (cut to MaxLength), which alone decides the answer, so a 60 KB agent is a key of at most 1 KB. A cut agent
+  // of more than MaxLength bytes (many multi-byte characters) is parsed but not cached: keys stay within
+  // CacheCapacity × 1 KB (20 MB), where real agents (~100-300 bytes) take a few MB.
+  private[spark] val cache = new Utf8Cache[ParsedUserAgent](CacheCapacity, maxKeyBytes = MaxLength)
 
   def parse(ua: UTF8String): ParsedUserAgent = {
-    val cached = cache.get(ua)
+    val matched = cut(ua)
+    val cached = cache.get(matched)
     if (cached != null) return cached
-    val parsed = parseUncached(ua.toString)
-    cache.put(ua, parsed)
+    // The same answer as parseUncached(ua.toString): the cut keeps at least MaxLength UTF-16 units of a longer agent.
+    val parsed = parseUncached(matched.toString)
+    cache.put(matched, parsed)
     parsed
   }
+
+  /** The agent's first MaxLength characters (as many bytes at most for ASCII: no scan of a short agent). */
+  private[spark] def cut(ua: UTF8String): UTF8String = if (ua.numBytes <= MaxLength) ua else ua.substring(0, MaxLength)
 
   def parseUncached(raw: String): ParsedUserAgent = {
     val ua = if (raw.length > MaxLength) raw.substring(0, MaxLength) else raw

@@ -18,9 +18,14 @@ import org.apache.spark.unsafe.types.UTF8String
   * entry, which costs a later miss, never a wrong answer. The table starts small and doubles up to twice `capacity`
   * slots; past `capacity` entries it starts again empty, which keeps the bound without per-entry bookkeeping (the hot
   * values come back within a few rows).
+  *
+  * Keys longer than `maxKeyBytes` are never cached (`get` gives null, `put` does nothing): each entry holds a copy of
+  * its key, so the keys' memory is bounded by `capacity` × `maxKeyBytes` whatever the input (a 60 KB `client_ip` would
+  * otherwise be a 60 KB entry).
   */
-final class Utf8Cache[V <: AnyRef](capacity: Int) {
+final class Utf8Cache[V <: AnyRef](capacity: Int, maxKeyBytes: Int) {
   require(capacity > 0, "capacity must be positive")
+  require(maxKeyBytes >= 0, "maxKeyBytes must not be negative")
 
   // Load factor ≤ 0.5, so probes stay short and a free slot always exists.
   private val maxSlots = Integer.highestOneBit(capacity * 2 - 1) << 1
@@ -30,6 +35,7 @@ final class Utf8Cache[V <: AnyRef](capacity: Int) {
 
   /** The value cached for `key`, or null. */
   def get(key: UTF8String): V = {
+    if (key.numBytes > maxKeyBytes) return null.asInstanceOf[V]
     val entries = table
     val hash = Utf8Cache.hash(key)
     val mask = entries.length - 1
@@ -45,8 +51,11 @@ final class Utf8Cache[V <: AnyRef](capacity: Int) {
     null.asInstanceOf[V]
   }
 
-  /** Caches `value` for a copy of `key` (Spark reuses the buffers its strings point into). */
+  /** Caches `value` for a copy of `key` (Spark reuses the buffers its strings point into), unless the key is longer
+    * than `maxKeyBytes`.
+    */
   def put(key: UTF8String, value: V): Unit = {
+    if (key.numBytes > maxKeyBytes) return
     val count = size.incrementAndGet()
     if (count > capacity) {
       table = new Array[Utf8Cache.Entry[V]](initialSlots)
