@@ -6,6 +6,7 @@ collector answers 503 with Retry-After and /healthz says so. The broker is this 
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import os
 import signal
@@ -58,7 +59,7 @@ class Load:
                 status, headers, _ = request(
                     self.port, "POST", "/cmcd", b"\n".join(lines), timeout=60
                 )
-            except OSError:  # refused or reset: the collector is down
+            except (OSError, http.client.HTTPException):  # refused, reset, cut: collector down
                 status, headers = None, {}
                 time.sleep(0.05)
             with self._lock:
