@@ -26,7 +26,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: $(JAR_STAMP) pyproject.toml setup.py python/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,collect]'
 	touch $@
 
 jars: $(JAR_STAMP)
