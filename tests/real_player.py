@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from browser import Browser
+from vsa.kafka.broker import free_port
 
 PLAYER_DIR = Path(__file__).resolve().parent / "player"
 DASHJS = PLAYER_DIR / "node_modules" / "dashjs" / "dist" / "modern" / "umd" / "dash.all.min.js"
@@ -89,25 +90,17 @@ def segment_name(representation: int, number: int) -> str:
     return f"chunk-{representation}-{number:05d}.m4s"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Nginx:
     """Debian's nginx on a loopback port, run by the test (no root needed: every path it writes
     is under ``workdir``). It serves ``/stream/`` (the stream, with the scenario's faults, into
     ``access.log``), ``/player/`` (the page and dash.js) and ``POST /cmcd`` (an event target
     that logs each report body into ``cmcd.log``)."""
 
-    def __init__(self, workdir: Path, stream: Path, scenario: str) -> None:
+    def __init__(self, workdir: Path, stream: Path, scenario: str, port: int) -> None:
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}: one of {SCENARIOS}")
         self.workdir = workdir
-        self.port = free_port()
+        self.port = port
         self.access_log = workdir / "access.log"
         self.report_log = workdir / "cmcd.log"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -216,29 +209,28 @@ http {{
 class Playback:
     """One scenario played: ``page`` is window.result (startup_ms, watch_ms, played_s, stalls,
     errors, ... ; docs/real-player.md); ``access_log`` nginx's log of the stream's requests;
-    ``report_log`` the CMCD reports the harness's own event target received (None when the
-    reports went to another target); ``sid`` the CMCD session id of every request and report."""
+    ``report_log`` the CMCD reports nginx's own event target received; ``sid`` the CMCD session
+    id of every request and report."""
 
     scenario: str
     sid: str
     cid: str
     page: dict[str, Any]
     access_log: Path
-    report_log: Path | None
+    report_log: Path
     browser_errors: list[str] = field(default_factory=list)
 
     def access_lines(self) -> list[str]:
         return self.access_log.read_text().splitlines()
 
     def report_bodies(self) -> list[str]:
-        """The body of each POST the harness's event target received."""
-        if self.report_log is None:
-            return []
+        """The body of each POST nginx's event target received."""
         return [json.loads(line)["body"] for line in self.report_log.read_text().splitlines()]
 
 
 class RealPlayer:
-    """Plays the scenarios of one stream, made once into ``workdir``."""
+    """Plays the scenarios of one stream, made once into ``workdir``, one after the other from
+    the same origin (``origin``: the page's, for an event target's CORS allow-list)."""
 
     def __init__(self, workdir: Path) -> None:
         for tool in (FFMPEG, NGINX, DASHJS):
@@ -246,6 +238,11 @@ class RealPlayer:
                 raise FileNotFoundError(f"{tool} not found: `make player` installs it")
         self.workdir = workdir
         self.stream = make_stream(workdir / "stream").parent
+        self.port = free_port()
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def play(
         self,
@@ -255,16 +252,17 @@ class RealPlayer:
         sid: str | None = None,
     ) -> Playback:
         """Plays ``scenario`` in a fresh Chromium and nginx until the video ends or the player
-        gives up. CMCD event reports go to ``event_target_url``, else to the nginx's own target
-        (then ``Playback.report_log`` holds them)."""
+        gives up. CMCD event reports go to nginx's own target (``Playback.report_log``) and, if
+        given, to ``event_target_url`` too (``vsa collect``'s ``POST /cmcd``)."""
         sid = sid or str(uuid.uuid4())
         cid = f"vsa-real-player-{scenario}"
         run = self.workdir / f"{scenario}-{sid[:8]}"
-        with Nginx(run, self.stream, scenario) as nginx:
-            target = event_target_url or f"{nginx.base_url}/cmcd"
+        with Nginx(run, self.stream, scenario, self.port) as nginx:
+            targets = [f"{nginx.base_url}/cmcd", *([event_target_url] if event_target_url else [])]
             query = urllib.parse.urlencode(
-                {"mpd": f"{nginx.base_url}/stream/{MANIFEST}", "target": target, "sid": sid,
-                 "cid": cid}
+                {"mpd": f"{nginx.base_url}/stream/{MANIFEST}", "target": targets, "sid": sid,
+                 "cid": cid},
+                doseq=True,
             )  # fmt: skip
             with Browser(
                 extra_args=["--autoplay-policy=no-user-gesture-required", "--mute-audio"]
@@ -272,9 +270,9 @@ class RealPlayer:
                 browser.open(f"{nginx.base_url}/player/index.html?{query}")
                 page = wait_for_page(browser, timeout)
                 # The reports of the end (or of the failure) are on their way: let them land.
-                browser.wait_for_requests(target)
-                if event_target_url is None:
-                    wait_for_last_report(nginx.report_log)
+                for target in targets:
+                    browser.wait_for_requests(target)
+                wait_for_last_report(nginx.report_log)
                 errors = list(browser.errors)
         return Playback(
             scenario=scenario,
@@ -282,7 +280,7 @@ class RealPlayer:
             cid=cid,
             page=page,
             access_log=nginx.access_log,
-            report_log=None if event_target_url else nginx.report_log,
+            report_log=nginx.report_log,
             browser_errors=errors,
         )
 

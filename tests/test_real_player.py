@@ -5,17 +5,21 @@ here: what the page measured from the video element, that nginx's log holds ever
 CMCD v2 in its query, that the event target received CMCD v2 reports of the same session, and
 that vsa's own readers read both. docs/real-player.md describes the harness.
 
-TODO(issue 24): the event target is the harness's nginx (it logs each POST's body). Once
-`vsa collect` exists, pass its `POST /cmcd` URL to `RealPlayer.play` and read the reports back
-from Kafka; the end-to-end test then runs `vsa run` over them and the nginx log."""
+The page reports to two event targets at once: the harness's nginx, which logs each POST's body
+as received, and `vsa collect`, which writes each line to Kafka; both must hold the same reports.
+
+TODO(issue 24): the end-to-end test runs `vsa run` over the collected reports and the nginx log
+(sent to Kafka too) and checks the views against the page's figures."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from collect_support import Collector, headers_of, read_topic
 from real_player import (
     FATAL_SEGMENT,
     SCENARIOS,
@@ -29,10 +33,13 @@ from real_player import (
 )
 from vsa.config import VsaConfig
 from vsa.functions import parse_cmcd
+from vsa.kafka.broker import free_port
 from vsa.pipeline import cdn_records
 from vsa.sources.files import read_cdn_files
 
 pytestmark = pytest.mark.e2e
+
+REPORTS_TOPIC = "real-player-reports"
 
 # Stalls of a few milliseconds happen in any playback on a busy machine (the video element
 # fires 'waiting' then 'playing' at once, and dash.js reports both); the page and the reports
@@ -79,8 +86,26 @@ def play_states(playback: Playback) -> list[tuple[str, int]]:
 
 
 @pytest.fixture(scope="module")
-def playbacks(real_player: RealPlayer) -> dict[str, Playback]:
-    return {scenario: real_player.play(scenario) for scenario in SCENARIOS}
+def collector(real_player: RealPlayer, kafka, tmp_path_factory) -> Iterator[Collector]:
+    """`vsa collect`, its CORS allow-list the page's origin, writing to REPORTS_TOPIC."""
+    kafka.create_topic(REPORTS_TOPIC, partitions=2)
+    folder = tmp_path_factory.mktemp("collect")
+    config = folder / "vsa.toml"
+    config.write_text(
+        f'kafka_bootstrap_servers = "{kafka.bootstrap_servers}"\n'
+        f'player_events_topic = "{REPORTS_TOPIC}"\n'
+        f'collect_cors_origins = ["{real_player.origin}"]\n'
+    )
+    service = Collector(config, free_port(), folder / "collect.log")
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="module")
+def playbacks(real_player: RealPlayer, collector: Collector) -> dict[str, Playback]:
+    target = f"http://127.0.0.1:{collector.port}/cmcd"
+    return {scenario: real_player.play(scenario, target) for scenario in SCENARIOS}
 
 
 def test_clean_playback_plays_it_all(playbacks):
@@ -205,3 +230,30 @@ def test_vsa_reads_the_nginx_log_and_the_reports(spark, playbacks):
         assert {(row.sid, row.v) for row in parsed} == {(playback.sid, 2)}
         assert {row.e for row in parsed} >= {"ps", "t"}
         assert all(row.ts > 0 for row in parsed)
+
+
+def without_ts(line: str) -> dict[str, str]:
+    """A report without its time: each target stamps ``ts`` itself, a millisecond apart at
+    times."""
+    return {key: value for key, value in cmcd(line).items() if key != "ts"}
+
+
+def by_sn(report: dict[str, str]) -> int:
+    return int(report["sn"])
+
+
+def test_vsa_collect_wrote_every_report_to_kafka(playbacks, kafka):
+    records = read_topic(kafka.bootstrap_servers, REPORTS_TOPIC)
+    for playback in playbacks.values():
+        sent = [line for body in playback.report_bodies() for line in body.splitlines() if line]
+        found = [m for m in records if m.key() == playback.sid.encode()]
+        # One partition per session. Reports a few milliseconds apart travel in POSTs of their
+        # own and may land in either order; ``sn`` numbers them.
+        assert len({m.partition() for m in found}) == 1
+        collected = sorted((without_ts(m.value().decode()) for m in found), key=by_sn)
+        assert collected == sorted((without_ts(line) for line in sent), key=by_sn)
+        for message in found:
+            headers = headers_of(message)
+            assert headers["vsa.endpoint"] == "cmcd"
+            assert headers["vsa.client_ip"] == "127.0.0.1"
+            assert "HeadlessChrome" in headers["vsa.user_agent"]

@@ -1,12 +1,12 @@
 // The real player of tests/test_real_player.py: dash.js plays the manifest given in the query,
 // with CMCD v2 on every segment request (query mode) and CMCD v2 event reports POSTed to the
-// event target given in the query. The page measures what a viewer saw from the <video>
+// event targets given in the query. The page measures what a viewer saw from the <video>
 // element's own events (not from dash.js) and publishes it as window.result; `done` turns true
 // when the video ended or the player gave up.
 //
-// Query: mpd (manifest URL), target (CMCD event target URL), sid (CMCD session id),
-// cid (content id), batch (reports per POST, default 1), interval (seconds between e=t
-// heartbeats, default 5).
+// Query: mpd (manifest URL), target (a CMCD event target's URL; repeat it for several), sid
+// (CMCD session id), cid (content id), batch (reports per POST, default 1), interval (seconds
+// between e=t heartbeats, default 5).
 'use strict';
 
 const query = new URLSearchParams(location.search);
@@ -160,14 +160,14 @@ player.updateSettings({
       cid: result.cid,
       enabledKeys: REQUEST_KEYS,
       includeInRequests: ['segment', 'mpd'],
-      eventTargets: query.get('target') ? [{
+      eventTargets: query.getAll('target').map((url) => ({
         enabled: true,
-        url: query.get('target'),
+        url,
         events: ['ps', 'e', 't', 'bc'],
         enabledKeys: EVENT_KEYS,
         batchSize: Number(query.get('batch') || 1),
         interval: Number(query.get('interval') || 5),
-      }] : [],
+      })),
     },
   },
 });
