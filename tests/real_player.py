@@ -274,6 +274,7 @@ class RealPlayer:
                     browser.wait_for_requests(target)
                 wait_for_last_report(nginx.report_log)
                 errors = list(browser.errors)
+        (run / "page.json").write_text(json.dumps(page, indent=1))
         return Playback(
             scenario=scenario,
             sid=sid,

@@ -76,8 +76,13 @@ def requests(playback: Playback) -> list[dict[str, str]]:
 
 
 def reports(playback: Playback) -> list[dict[str, str]]:
-    """Every CMCD report (a line of a POST's body) the event target received, in order."""
-    return [cmcd(line) for body in playback.report_bodies() for line in body.splitlines() if line]
+    """Every CMCD report (a line of a POST's body) nginx's event target received, in the
+    order the player numbered them (``sn``): POSTs a few milliseconds apart may land in either
+    order."""
+    received = [
+        cmcd(line) for body in playback.report_bodies() for line in body.splitlines() if line
+    ]
+    return sorted(received, key=by_sn)
 
 
 def play_states(playback: Playback) -> list[tuple[str, int]]:
