@@ -9,7 +9,7 @@ KAFKA_STAMP := .vsa/kafka/.built
 JVM_SOURCES := $(shell find scala -type f) build.sbt project/build.properties project/plugins.sbt \
 	python/requirements.txt pyproject.toml
 
-.PHONY: demo test test-scala test-python install jars kafka-lib chromium lint format wheel clean
+.PHONY: demo test test-scala test-python install jars kafka-lib chromium player lint format wheel clean
 
 demo: install kafka-lib
 	$(PY) -m vsa demo
@@ -19,14 +19,14 @@ test: install kafka-lib lint test-scala test-python
 test-scala:
 	$(SBT) vsaSpark/test
 
-test-python: install kafka-lib chromium
+test-python: install kafka-lib chromium player
 	$(PY) -m pytest
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: $(JAR_STAMP) pyproject.toml setup.py python/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,collect]'
 	touch $@
 
 jars: $(JAR_STAMP)
@@ -55,6 +55,26 @@ $(CHROMIUM):
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
 		chromium fonts-dejavu-core
 
+# The real player of tests/test_real_player.py: Debian's ffmpeg makes the DASH stream, Debian's
+# nginx serves it and writes the access log, Chromium (above) plays it with dash.js from npm,
+# pinned by tests/player/package-lock.json.
+FFMPEG := /usr/bin/ffmpeg
+NGINX := /usr/sbin/nginx
+PLAYER_STAMP := tests/player/node_modules/.installed
+
+player: chromium $(FFMPEG) $(NGINX) $(PLAYER_STAMP)
+
+$(FFMPEG) $(NGINX):
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends \
+		ffmpeg nginx
+
+$(PLAYER_STAMP): tests/player/package.json tests/player/package-lock.json
+	test -x "$$(command -v npm)" || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends npm; }
+	cd tests/player && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 lint: install
 	$(VENV)/bin/ruff check python tests bench tools
 	$(VENV)/bin/ruff format --check python tests bench tools
@@ -66,4 +86,5 @@ format: install
 	$(SBT) scalafmtAll scalafmtSbt
 
 clean:
-	rm -rf $(VENV) python/vsa/jars .vsa scala/target target project/target dist build
+	rm -rf $(VENV) python/vsa/jars .vsa scala/target target project/target dist build \
+		tests/player/node_modules

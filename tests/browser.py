@@ -14,6 +14,8 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
+from collections.abc import Sequence
 from typing import Any
 
 CHROMIUM = os.environ.get("VSA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -23,7 +25,9 @@ class Browser:
     """One headless Chromium with one page. ``errors`` collects console errors, uncaught
     exceptions and error log entries; ``requests`` every URL the page asked for."""
 
-    def __init__(self, width: int = 1200, height: int = 900) -> None:
+    def __init__(
+        self, width: int = 1200, height: int = 900, extra_args: Sequence[str] = ()
+    ) -> None:
         self._profile = tempfile.TemporaryDirectory(prefix="vsa-chromium-")
         to_browser, self._write = os.pipe()
         self._read, from_browser = os.pipe()
@@ -43,9 +47,14 @@ class Browser:
                 "--disable-gpu",
                 "--no-first-run",
                 "--hide-scrollbars",
+                # Nothing but the page's own requests: no updates, sync or metrics pings.
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
                 "--remote-debugging-pipe",
                 f"--user-data-dir={self._profile.name}",
                 f"--window-size={width},{height}",
+                *extra_args,
             ],
             preexec_fn=wire_fds,
             close_fds=False,
@@ -59,6 +68,7 @@ class Browser:
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()
         self.errors: list[str] = []
         self.requests: list[str] = []
+        self._pending: dict[str, str] = {}  # requestId -> URL of requests not yet finished
         self._lock = threading.Lock()
         threading.Thread(target=self._reader, daemon=True).start()
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
@@ -93,6 +103,11 @@ class Browser:
             self.errors.append(params["entry"].get("text", ""))
         elif method == "Network.requestWillBeSent":
             self.requests.append(params["request"]["url"])
+            with self._lock:
+                self._pending[params["requestId"]] = params["request"]["url"]
+        elif method in ("Network.loadingFinished", "Network.loadingFailed"):
+            with self._lock:
+                self._pending.pop(params["requestId"], None)
         self._events.put(message)
 
     def call(self, method: str, session: bool = False, timeout: float = 30, **params: Any) -> Any:
@@ -117,6 +132,19 @@ class Browser:
             event = self._events.get(timeout=timeout)
             if event.get("method") == "Page.loadEventFired":
                 return
+
+    def wait_for_requests(self, url_prefix: str, timeout: float = 10) -> None:
+        """Waits until every request the page made to a URL starting with ``url_prefix`` has
+        finished (answered or failed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = [url for url in self._pending.values() if url.startswith(url_prefix)]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"requests still pending after {timeout} s: {pending}")
+            time.sleep(0.05)
 
     def evaluate(self, expression: str) -> Any:
         result = self.call(

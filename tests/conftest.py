@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import SparkSession
 
+from real_player import RealPlayer
 from third_party import third_party_data
 from vsa import generate, pipeline
 from vsa.config import VsaConfig
@@ -26,6 +27,15 @@ def third_party() -> Path:
     if not (path / "uap").is_dir():
         pytest.fail(f"third-party test data not found at {path} (tests/data/third_party/README.md)")
     return path
+
+
+@pytest.fixture(scope="session")
+def real_player(tmp_path_factory: pytest.TempPathFactory) -> RealPlayer:
+    """The real-player harness (tests/real_player.py), its stream made once per session."""
+    try:
+        return RealPlayer(tmp_path_factory.mktemp("real-player"))
+    except FileNotFoundError as missing:
+        pytest.fail(str(missing))
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,10 @@ class NotReady(RuntimeError):
 
 def run_checks(spark: SparkSession, config: VsaConfig) -> list[Check]:
     """Every check of ``vsa check`` after the config's own: Kafka and the topics, the GeoIP
-    databases, the output and checkpoint locations, the checkpoint, the tables' logs."""
+    databases, the output and checkpoint locations, the checkpoint, the tables' logs, the
+    collector's settings."""
+    from vsa.collect.checks import collect_checks
+
     kafka, topics = kafka_check(spark, config)
     found = [kafka]
     if topics is not None:
@@ -77,6 +80,7 @@ def run_checks(spark: SparkSession, config: VsaConfig) -> list[Check]:
         *location_checks(spark, config),
         checkpoint_check(spark, config),
         *table_log_checks(spark, config),
+        *collect_checks(config),
     ]
 
 

@@ -79,6 +79,14 @@ def parser() -> argparse.ArgumentParser:
     )
     _stream_flags(check)
 
+    collect = command(
+        "collect", "HTTP collector: CMCD reports, JSON events and CDN log pushes → Kafka"
+    )
+    collect.add_argument("--port", dest="collect_port", help="TCP port (collect_port)")
+    collect.add_argument("--host", dest="collect_host", help="listen address (collect_host)")
+    collect.add_argument("--bootstrap", help="Kafka bootstrap servers (kafka_bootstrap_servers)")
+    collect.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+
     kafka = command("kafka", "a local single-node Kafka (KRaft) on loopback")
     kafka.add_argument("action", choices=("start", "stop", "status"))
     kafka.add_argument("--data-dir", type=Path, default=DEFAULT_KAFKA_DIR)
@@ -161,6 +169,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "checkpoint_root": getattr(args, "checkpoints", None),
         "cdn_log_format": getattr(args, "format", None),
         "output_root": getattr(args, "tables", None) or _out_root(args),
+        "collect_port": getattr(args, "collect_port", None),
+        "collect_host": getattr(args, "collect_host", None),
     }
     overrides: dict[str, object] = {k: v for k, v in flags.items() if v is not None}
     for item in getattr(args, "set", []):
@@ -269,6 +279,12 @@ def _check(args: argparse.Namespace, config: VsaConfig) -> int:
     return 1 if any(check.status == FAIL for check in checks) else 0
 
 
+def _collect(args: argparse.Namespace, config: VsaConfig) -> int:
+    from vsa.collect import serve
+
+    return serve(config)
+
+
 def _kafka(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa.kafka import LocalKafka
 
@@ -323,6 +339,7 @@ COMMANDS = {
     "report": _report,
     "generate": _generate,
     "kafka": _kafka,
+    "collect": _collect,
     "config": _show_config,
     "check": _check,
 }

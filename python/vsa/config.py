@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import logging
 import os
 import re
@@ -156,6 +157,40 @@ class VsaConfig:
         ``vsa.normalize.cdn.CLOUDFRONT_REALTIME_FIELDS``.
     fastly_field_map
         Your Fastly JSON keys for the preset's names (``vsa.normalize.cdn.fastly.FASTLY_PRESET``).
+    collect_host
+        The address ``vsa collect`` listens on (docs/collect.md); ``0.0.0.0`` for every
+        interface.
+    collect_port
+        The TCP port of ``vsa collect``.
+    collect_cors_origins
+        The browser origins (``https://player.example.com``) allowed to post to ``/cmcd`` and
+        ``/events``; ``*``: any. A request with an ``Origin`` not listed gets 403 and is not
+        written; requests without one (servers, scripts) are accepted.
+    collect_trusted_proxies
+        The proxies (CIDRs, ``10.0.0.0/8``) whose ``X-Forwarded-For`` ``vsa collect`` honours:
+        the client is the right-most address that is not one of them.
+    collect_cdn_secrets
+        ``{format: secret}``: the secret each ``/cdn/<format>`` endpoint requires
+        (``Authorization: Bearer``, Basic auth's password, or ``X-Vsa-Secret``); a format
+        without one is refused (403).
+    collect_fastly_service_ids
+        The Fastly service ids allowed to push logs, answered (SHA-256 hex) at Fastly's
+        challenge path ``/.well-known/fastly/logging/challenge``; ``*``: any.
+    collect_max_body_bytes
+        The largest body ``vsa collect`` takes (413 over it), as sent and after gunzip.
+    collect_max_lines
+        The most records one body may hold (413 over it).
+    collect_buffer_max_records
+        The most records waiting for the broker's acknowledgement; a request that would exceed
+        it gets 429 with ``Retry-After``.
+    collect_buffer_max_bytes
+        The most bytes waiting for the broker's acknowledgement (429 over it).
+    collect_delivery_timeout_seconds
+        How long a record may wait for the broker's acknowledgement before its request gets 503.
+    collect_retry_after_seconds
+        The ``Retry-After`` of a 503 (broker down or too slow).
+    collect_progress_seconds
+        How often ``vsa collect`` logs its progress line; 0: never.
     """
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
@@ -184,6 +219,20 @@ class VsaConfig:
     cloudfront_fields: tuple[str, ...] | None = None
     cloudfront_realtime_fields: tuple[str, ...] | None = None
     fastly_field_map: dict[str, str] = field(default_factory=dict)
+    collect_host: str = "127.0.0.1"
+    collect_port: int = 8480
+    collect_cors_origins: tuple[str, ...] | None = None
+    collect_trusted_proxies: tuple[str, ...] | None = None
+    # Out of repr: they are passwords.
+    collect_cdn_secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    collect_fastly_service_ids: tuple[str, ...] | None = None
+    collect_max_body_bytes: int = 10 * 1024 * 1024
+    collect_max_lines: int = 100_000
+    collect_buffer_max_records: int = 200_000
+    collect_buffer_max_bytes: int = 128 * 1024 * 1024
+    collect_delivery_timeout_seconds: int = 15
+    collect_retry_after_seconds: int = 5
+    collect_progress_seconds: int = 10
 
     def __post_init__(self) -> None:
         if self.starting_offsets not in ("earliest", "latest"):
@@ -227,6 +276,8 @@ class VsaConfig:
                 "sc-status"
             )
 
+        self._check_collect()
+
         for name in self.kafka_options:
             if name.startswith("kafka.") or name in RESERVED_KAFKA_OPTIONS:
                 raise ValueError(
@@ -250,6 +301,47 @@ class VsaConfig:
     def __repr__(self) -> str:
         shown = ", ".join(f"{key}={value!r}" for key, value in self.masked().items())
         return f"{type(self).__name__}({shown})"
+
+    def _check_collect(self) -> None:
+        """The collector's settings (``vsa collect``), checked when the config loads."""
+        if not 0 <= self.collect_port <= 65535:
+            raise ValueError(f"collect_port must be a TCP port, not {self.collect_port}")
+        for key in (
+            "collect_max_body_bytes",
+            "collect_max_lines",
+            "collect_buffer_max_records",
+            "collect_buffer_max_bytes",
+            "collect_delivery_timeout_seconds",
+            "collect_retry_after_seconds",
+        ):
+            if getattr(self, key) <= 0:
+                raise ValueError(f"{key} must be positive, not {getattr(self, key)}")
+        if self.collect_progress_seconds < 0:
+            raise ValueError("collect_progress_seconds must be >= 0")
+        for proxy in self.collect_trusted_proxies or ():
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"collect_trusted_proxies: {proxy!r} is not an address or a CIDR"
+                ) from None
+        for origin in self.collect_cors_origins or ():
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(
+                    f"collect_cors_origins: {origin!r} is not an origin (scheme://host[:port], "
+                    "no path) or *"
+                )
+        for fmt, secret in self.collect_cdn_secrets.items():
+            if fmt not in CDN_LOG_FORMATS:
+                raise ValueError(
+                    f"collect_cdn_secrets: unknown CDN log format {fmt!r}; formats are "
+                    + ", ".join(CDN_LOG_FORMATS)
+                )
+            if len(secret) < 16:
+                raise ValueError(
+                    f"collect_cdn_secrets: the secret of {fmt!r} is too short (16 characters "
+                    "at least)"
+                )
 
     @property
     def cdn_formats(self) -> dict[str, str]:

@@ -1,0 +1,145 @@
+"""From a request's body to Kafka records: one record per CMCD line, per event, per log line.
+
+A record's value is what the client sent, byte for byte, except that a JSON event gets the
+collector's stamps (``received_at``, and ``client_ip``/``user_agent`` where it has none). A
+line that is not UTF-8, not JSON or not CMCD still becomes a record as sent: the job makes it a
+dead letter with a reason. Only a body that cannot be read at all (a broken gzip stream) is
+refused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from dataclasses import dataclass
+
+GZIP_MAGIC = b"\x1f\x8b"
+# zlib's window bits for a gzip stream (16 + the largest window).
+GZIP_WBITS = 16 + zlib.MAX_WBITS
+# How much one step of a bounded inflate may produce.
+INFLATE_STEP = 64 * 1024
+# `sid="..."` in a CMCD dictionary (a quoted string: backslash escapes a quote or a backslash).
+CMCD_SID = re.compile(rb'(?:^|[,;])\s*sid="((?:[^"\\]|\\.)*)"')
+
+
+class BodyError(ValueError):
+    """A body the collector refuses: ``status`` is the HTTP status, ``reason`` the short name
+    counted in the progress line."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What the collector knows of a request: the receipt time and the client."""
+
+    received_at_ms: int
+    client_ip: str | None
+    user_agent: str | None
+
+
+Record = tuple[bytes, bytes | None]
+"""A record's value and key (None: no key)."""
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """The gzip ``body`` inflated (every member of a multi-member stream), never past
+    ``limit`` bytes: a gzip bomb is refused (413) after inflating ``limit`` bytes, not all."""
+    out = bytearray()
+    rest = body
+    while rest:
+        inflater = zlib.decompressobj(GZIP_WBITS)
+        try:
+            while rest:
+                out += inflater.decompress(rest, INFLATE_STEP)
+                _within(len(out), limit)
+                rest = inflater.unconsumed_tail
+            # What zlib still holds: at most a window's worth.
+            out += inflater.flush()
+            _within(len(out), limit)
+        except zlib.error as error:
+            raise BodyError(400, "bad_gzip", f"the body is not valid gzip: {error}") from None
+        if not inflater.eof:
+            raise BodyError(400, "bad_gzip", "the gzip body is cut short")
+        # The next member of a multi-member stream; zeros after the last one are padding.
+        rest = inflater.unused_data.lstrip(b"\0")
+    return bytes(out)
+
+
+def _within(size: int, limit: int) -> None:
+    if size > limit:
+        raise BodyError(413, "too_large", f"the body inflates past {limit} bytes")
+
+
+def lines(body: bytes) -> list[bytes]:
+    """The lines of ``body`` (LF or CRLF), blank ones left out: they separate, they hold
+    nothing."""
+    return [line.rstrip(b"\r") for line in body.split(b"\n") if line.strip()]
+
+
+def cmcd_records(body: bytes) -> list[Record]:
+    """One record per CMCD line (``application/cmcd``: one CMCD dictionary a line), keyed by
+    its ``sid``."""
+    return [(line, _cmcd_sid(line)) for line in lines(body)]
+
+
+def _cmcd_sid(line: bytes) -> bytes | None:
+    found = CMCD_SID.search(line)
+    return found.group(1) if found else None
+
+
+def event_records(body: bytes, stamp: Stamp) -> list[Record]:
+    """One record per event of ``body``: one JSON object, an array of them, or NDJSON. Each
+    object gets ``received_at`` (the receipt time, epoch ms) and, where it has none, the
+    request's ``client_ip`` and ``user_agent``; it is keyed by its ``session_id``. A line or
+    an element that is not a JSON object is written as sent."""
+    whole = _json(body)
+    if isinstance(whole, dict):
+        return [_stamped(whole, stamp)]
+    if isinstance(whole, list):
+        return [
+            _stamped(item, stamp) if isinstance(item, dict) else (_dump(item), None)
+            for item in whole
+        ]
+    records = []
+    for line in lines(body):
+        event = _json(line)
+        records.append(_stamped(event, stamp) if isinstance(event, dict) else (line, None))
+    return records
+
+
+def cdn_records(body: bytes) -> list[Record]:
+    """One record per log line; a JSON array (Akamai DataStream 2, Fastly's ``json_format``
+    1) becomes one record per element."""
+    if body.lstrip()[:1] == b"[":
+        whole = _json(body)
+        if isinstance(whole, list):
+            return [(_dump(item), None) for item in whole]
+    return [(line, None) for line in lines(body)]
+
+
+def _json(text: bytes) -> object:
+    """``text`` parsed as JSON, or None when it is not JSON (or not UTF-8)."""
+    try:
+        return json.loads(text)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+        return None
+
+
+def _dump(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _stamped(event: dict, stamp: Stamp) -> Record:
+    event["received_at"] = stamp.received_at_ms
+    if stamp.client_ip and not event.get("client_ip"):
+        event["client_ip"] = stamp.client_ip
+    if stamp.user_agent and not event.get("user_agent"):
+        event["user_agent"] = stamp.user_agent
+    session = event.get("session_id")
+    key = session.encode() if isinstance(session, str) and session else None
+    return _dump(event), key
