@@ -42,11 +42,13 @@ CHROME = (
     "Chrome/131.0.0.0 Safari/537.36"
 )
 SID = "6e2fb550-c457-11e9-bb97-0800200c9a66"
-# CMCD v2 event reports as dash.js 5 sends them: one CMCD dictionary a line.
+# CMCD v2 event reports as dash.js 5.2.1 sent them (docs/inputs.md, "Event mode"): one CMCD
+# dictionary a line, ending with a line feed.
 CMCD_REPORT = (
-    f'cid="bbb-1080",e=ps,sid="{SID}",sn=1,sta=s,ts=1764000000123,v=2\n'
-    f'cid="bbb-1080",e=ps,pt=0,sid="{SID}",sn=2,sta=p,ts=1764000000987,v=2\n'
-    f'br=3200,cid="bbb-1080",e=bc,pt=4120,sid="{SID}",sn=3,ts=1764000005107,v=2\n'
+    f'cid="bar-content",e=t,sid="{SID}",ts=1796554615546,v=2\n'
+    f'bl=(0;v 0;a),cid="bar-content",e=ps,sid="{SID}",sta=s,ts=1796554615553,v=2\n'
+    f'bl=(2000;v 0;a),br=(300;v),cid="bar-content",e=ps,mtp=(45300;v),sf=d,sid="{SID}",st=v,'
+    "sta=p,ts=1796554615920,v=2\n"
 )
 
 
@@ -388,6 +390,13 @@ def test_config_hides_cdn_secrets_and_check_covers_the_collector(tmp_path):
     ).stdout
     assert "collect_cdn_secrets" in shown
     assert not [s for s in SECRETS.values() if s in shown]
+
+    # Secrets can stay out of the file.
+    secret = "from-the-environment-123"
+    config = load_config(path, env={"VSA_COLLECT_CDN_SECRET_AKAMAI_DS2": secret})
+    assert config.collect_cdn_secrets["akamai-ds2"] == secret
+    assert config.collect_cdn_secrets["nginx"] == SECRETS["nginx"]
+    assert secret not in repr(config)
 
     checks = {c.name: c for c in collect_checks(load_config(path, env={}))}
     assert checks["collect"].status == "ok"
