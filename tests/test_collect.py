@@ -184,26 +184,29 @@ def test_events_object_array_ndjson_and_beacon_text_get_received_at_and_the_clie
 
 def test_garbage_lines_are_written_as_sent(collector, kafka):
     cmcd = b'sid="garbage-1",e=ps,sta=s\n\xff\xfe not utf-8 garbage-1\n'
-    events = b'{"event_id": "garbage-2", "session_id": "g"}\n{"event_id": garbage-2 broken\n[1, 2\n'
+    events = (
+        b'{"event_id": "garbage-2", "session_id": "g"}\n'
+        b'{"event_id": garbage-2 broken\n'
+        b"[1, 2 garbage-2\n"
+        b"\xff garbage-2 not utf-8\n"
+        # A lone surrogate: valid JSON, no valid UTF-8 text.
+        b'{"event_id": "garbage-2-surrogate", "note": "\\ud800"}\n'
+    )
+    # A User-Agent that is not UTF-8 (http.client sends str headers as Latin-1).
     assert post(collector, "/cmcd", cmcd)[0] == 200
-    assert post(collector, "/events", events)[0] == 200
+    assert post(collector, "/events", events, User_Agent="Player/1.0 \xff")[0] == 200
 
-    cmcd_found = sorted(
-        m.value() for m in records_with(kafka.bootstrap_servers, PLAYER, b"garbage-1")
-    )
-    assert cmcd_found == sorted(cmcd.splitlines())
-    found = [
-        m.value()
-        for m in read_topic(kafka.bootstrap_servers, PLAYER)
-        if m.value() in events or b"garbage-2" in m.value()
-    ]
-    assert b'{"event_id": garbage-2 broken' in found
-    assert b"[1, 2" in found
-    assert any(
-        json.loads(v).get("event_id") == "garbage-2"
-        for v in found
-        if v.startswith(b'{"event_id":"')
-    )
+    found = records_with(kafka.bootstrap_servers, PLAYER, b"garbage-1")
+    assert sorted(m.value() for m in found) == sorted(cmcd.splitlines())
+    found = {m.value(): m for m in records_with(kafka.bootstrap_servers, PLAYER, b"garbage-2")}
+    assert len(found) == 5
+    assert set(events.splitlines()[1:4]) <= set(found)
+    stamped = [json.loads(v) for v in found if v.startswith(b'{"event_id":"')]
+    assert sorted(e["event_id"] for e in stamped) == ["garbage-2", "garbage-2-surrogate"]
+    assert {e["user_agent"] for e in stamped} == {"Player/1.0 \ufffd"}
+    assert [e["note"] for e in stamped if "note" in e] == ["\ud800"]
+    for message in found.values():
+        assert dict(message.headers())["vsa.user_agent"] == b"Player/1.0 \xff"
 
 
 def test_cdn_pushes_akamai_gzip_array_fastly_and_nginx_lines(collector, kafka):

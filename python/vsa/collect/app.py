@@ -204,7 +204,8 @@ class Collector:
             if stamp.client_ip:
                 kafka_headers.append((CLIENT_IP, stamp.client_ip.encode()))
             if stamp.user_agent:
-                kafka_headers.append((USER_AGENT, stamp.user_agent.encode()))
+                # The header's bytes as sent; the events' field is their UTF-8 reading.
+                kafka_headers.append((USER_AGENT, headers[b"user-agent"]))
             began = time.monotonic()
             assert self.broker is not None
             try:
@@ -368,7 +369,7 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 def _text(headers: dict[bytes, bytes], name: bytes) -> str | None:
     value = headers.get(name)
-    return value.decode("latin-1") if value else None
+    return value.decode("utf-8", "replace") if value else None
 
 
 def _cors(origin: bytes) -> list[tuple[bytes, bytes]]:

@@ -42,6 +42,9 @@ JAAS_VALUE = r'{name}\s*=\s*"((?:[^"\\]|\\.)*)"'
 # How often the poll thread serves delivery reports, and probes a broker it found down.
 POLL_SECONDS = 0.05
 PROBE_SECONDS = 1.0
+# librdkafka says "all brokers down" also when the broker closed an idle connection, and
+# reconnects on demand: requests wait for it this long before they get 503 at once.
+DOWN_GRACE_SECONDS = 1.0
 
 
 class Unavailable(RuntimeError):
@@ -222,7 +225,8 @@ class Broker:
         them all, so a retried request can repeat records, never lose one)."""
         if self._fatal is not None:
             raise Unavailable(503, "broker_error", f"the Kafka producer failed: {self._fatal}")
-        if self._down_since is not None:
+        down = self._down_since
+        if down is not None and time.monotonic() - down > DOWN_GRACE_SECONDS:
             raise Unavailable(503, "broker_down", "the Kafka broker does not answer")
         size = sum(len(value) for value, _ in records)
         config = self._config

@@ -131,7 +131,10 @@ def _json(text: bytes) -> object:
 
 
 def _dump(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON): keep it escaped
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _stamped(event: dict, stamp: Stamp) -> Record:
