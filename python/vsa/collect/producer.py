@@ -10,7 +10,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vsa.config import VsaConfig
@@ -138,16 +138,19 @@ def _ca_location(path: str, kind: str, password: str | None, workdir: Path | Non
 
 
 class _Request:
-    """The delivery reports of one request's records, gathered in the poll thread; the event
-    loop learns once, when the last one is in."""
+    """The delivery reports of one request's records, gathered in the poll thread; when the
+    last one is in, ``finish(request)`` queues it for the event loop, which the poll thread
+    wakes once per poll (not once per request)."""
 
-    __slots__ = ("remaining", "error", "future", "loop", "lock")
+    __slots__ = ("remaining", "error", "future", "finish", "lock")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
-        self.loop = loop
-        self.future: asyncio.Future[object] = loop.create_future()
+    def __init__(
+        self, future: asyncio.Future[object], count: int, finish: Callable[[_Request], None]
+    ) -> None:
+        self.future = future
         self.remaining = count
         self.error: object = None
+        self.finish = finish
         self.lock = threading.Lock()
 
     def delivered(self, error: object, _message: object) -> None:
@@ -157,20 +160,21 @@ class _Request:
             self.remaining -= 1
             last = self.remaining == 0
         if last:
-            self.loop.call_soon_threadsafe(_settle, self.future, self.error)
+            self.finish(self)
 
     def withdraw(self, count: int) -> None:
-        """``count`` records were never produced: do not wait for them."""
+        """``count`` records were never produced: do not wait for them (event loop thread)."""
         with self.lock:
             self.remaining -= count
             last = self.remaining == 0
         if last:
-            _settle(self.future, self.error)
+            _settle([self])
 
 
-def _settle(future: asyncio.Future[object], error: object) -> None:
-    if not future.done():
-        future.set_result(error)
+def _settle(requests: list[_Request]) -> None:
+    for request in requests:
+        if not request.future.done():
+            request.future.set_result(request.error)
 
 
 class Broker:
@@ -200,6 +204,10 @@ class Broker:
                 "logger": log,
             }
         )
+        # Requests whose records are all reported, for the event loop: filled and emptied by
+        # the poll thread alone.
+        self._finished: list[_Request] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.records_waiting = 0
         self.bytes_waiting = 0
         self._down_since: float | None = None
@@ -230,12 +238,15 @@ class Broker:
             raise Unavailable(503, "broker_down", "the Kafka broker does not answer")
         size = sum(len(value) for value, _ in records)
         config = self._config
-        if (
+        # A request is let in when nothing waits, however large: it must pass some time.
+        if self.records_waiting and (
             self.records_waiting + len(records) > config.collect_buffer_max_records
             or self.bytes_waiting + size > config.collect_buffer_max_bytes
         ):
             raise Unavailable(429, "buffer_full", "the collector's buffer is full")
-        request = _Request(asyncio.get_running_loop(), len(records))
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        request = _Request(loop.create_future(), len(records), self._finish)
         self.records_waiting += len(records)
         self.bytes_waiting += size
         try:
@@ -272,15 +283,28 @@ class Broker:
 
     def close(self, timeout: float) -> int:
         """Waits up to ``timeout`` seconds for what is queued; returns what is still queued."""
-        left = self._producer.flush(timeout)
+        # The poll thread stops first: delivery reports are then served here, by flush().
         self._stop.set()
         self._poller.join()
+        left = self._producer.flush(timeout)
+        self._hand_over()
         return left
+
+    def _finish(self, request: _Request) -> None:
+        """Queues a request whose records are all reported (in poll(), or flush() at close)."""
+        self._finished.append(request)
+
+    def _hand_over(self) -> None:
+        """Settles the finished requests in the event loop, with one wake-up."""
+        if self._finished and self._loop is not None:
+            finished, self._finished = self._finished, []
+            self._loop.call_soon_threadsafe(_settle, finished)
 
     def _poll(self) -> None:
         probed = 0.0
         while not self._stop.is_set():
             self._producer.poll(POLL_SECONDS)
+            self._hand_over()
             now = time.monotonic()
             if self._down_since is not None and now - probed > PROBE_SECONDS:
                 probed = now
