@@ -462,3 +462,21 @@ def test_the_package_imports_without_the_extra():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        (b'e=t,sid="s-1",v=2', b"s-1"),
+        (b'sid="s-2"', b"s-2"),
+        (b'bl=(0;v 0;a),cid="x",e=ps,sid="s-3",sta=s', b"s-3"),
+        (b'xsid="no",sid="s-4",v=2', b"s-4"),  # a key that ends in "sid" is not sid
+        (b'sid="s\\"5",v=2', b's\\"5'),  # an escaped quote: the value as sent
+        (b"e=t,v=2", None),
+        (b'sid="', None),
+    ],
+)
+def test_a_cmcd_line_is_keyed_by_its_sid(line, key):
+    from vsa.collect.records import cmcd_records
+
+    assert cmcd_records(line) == [(line, key)]

