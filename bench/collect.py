@@ -37,7 +37,7 @@ def bare_and_collector(config_path: str):
     from vsa.config import load_config
 
     config = load_config(config_path)
-    collector = Collector(config, librdkafka_settings(config))
+    collector = Collector(config, librdkafka_settings(config, Path(config_path).parent))
 
     async def app(scope, receive, send):
         if scope["type"] == "http" and scope["path"] == "/bare":

@@ -404,10 +404,17 @@ def test_config_hides_cdn_secrets_and_check_covers_the_collector(tmp_path):
     checks = {c.name: c for c in collect_checks(load_config(path, env={}))}
     assert checks["collect"].status == "ok"
     assert f"/cdn/fastly → {FASTLY}" in checks["collect"].detail
-    assert checks["collect secrets"].status == "warn"
-    assert "/cdn/edgecast refuses pushes" in checks["collect secrets"].detail
+    assert checks["collect secrets"].status == "ok"
+    assert "/cdn/edgecast refuses pushes (no secret)" in checks["collect secrets"].detail
+    assert "/cdn/fastly takes pushes" in checks["collect secrets"].detail
     assert checks["collect kafka"].status == "ok"
     assert checks["collect origins"].detail == ORIGIN
+
+    # A secret for a format no topic reads is a mistake worth a warning.
+    config = load_config(path, env={"VSA_COLLECT_CDN_SECRET_CLOUDFRONT": "x" * 16})
+    checks = {c.name: c for c in collect_checks(config)}
+    assert checks["collect secrets"].status == "warn"
+    assert "collect_cdn_secrets.cloudfront has no CDN topic" in checks["collect secrets"].detail
 
     oauth = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
     config = load_config(path, env={"VSA_KAFKA_OPTION_SASL_JAAS_CONFIG": oauth})

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -62,7 +61,7 @@ class KafkaSettingsError(ValueError):
     """A ``kafka_options`` setting the collector's client cannot take."""
 
 
-def librdkafka_settings(config: VsaConfig, workdir: Path | None = None) -> dict[str, str]:
+def librdkafka_settings(config: VsaConfig, workdir: Path) -> dict[str, str]:
     """librdkafka's settings for ``config.kafka_options`` (Java client names): the shared ones
     mapped, ``sasl.jaas.config`` of PLAIN and SCRAM read into ``sasl.username`` and
     ``sasl.password``, a PEM or PKCS12 trust store made ``ssl.ca.location`` (a PKCS12 one
@@ -114,7 +113,7 @@ def _jaas_credentials(jaas: str) -> dict[str, str]:
     return found
 
 
-def _ca_location(path: str, kind: str, password: str | None, workdir: Path | None) -> str:
+def _ca_location(path: str, kind: str, password: str | None, workdir: Path) -> str:
     if kind == "PEM":
         return path
     if kind != "PKCS12":
@@ -132,8 +131,7 @@ def _ca_location(path: str, kind: str, password: str | None, workdir: Path | Non
         raise KafkaSettingsError(
             f"kafka_options.ssl.truststore.location {path} holds no certificate"
         )
-    folder = workdir or Path(tempfile.mkdtemp(prefix="vsa-collect-"))
-    pem = folder / "truststore.pem"
+    pem = workdir / "truststore.pem"
     pem.write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in certificates))
     return str(pem)
 
