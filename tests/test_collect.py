@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -84,7 +85,10 @@ def collector(kafka, tmp_path_factory) -> Iterator[Collector]:
     service = Collector(path, free_port(), folder / "collect.log")
     service.start()
     yield service
-    service.stop()
+    # SIGTERM: the collector finishes its requests and flushes (uvicorn then re-raises the
+    # signal, so the exit is SIGTERM's).
+    assert service.stop() == -signal.SIGTERM
+    assert "vsa collect stopped: every record acknowledged" in service.log.read_text()
 
 
 def post(collector: Collector, path: str, body: bytes, **headers: str):

@@ -147,7 +147,9 @@ class Collector:
         if self.broker is not None:
             left = await asyncio.to_thread(self.broker.close, SHUTDOWN_FLUSH_SECONDS)
             if left:
-                log.warning("%d records were not acknowledged at shutdown", left)
+                log.warning("vsa collect stopped: %d records not acknowledged", left)
+            else:
+                log.info("vsa collect stopped: every record acknowledged")
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
