@@ -46,10 +46,13 @@ class Collector:
             time.sleep(0.2)
         raise TimeoutError(f"vsa collect not ready: {self.log.read_text()[-3000:]}")
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+    def stop(self) -> int | None:
+        """SIGTERM, as a supervisor stops it; its exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(30)
+        return self.process.wait(30)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -37,6 +37,10 @@ def test_every_check_passes_on_a_ready_setup(spark, kafka, tmp_path):
         "checkpoint_root",
         "checkpoint",
         "tables",
+        "collect",
+        "collect kafka",
+        "collect secrets",
+        "collect origins",
     ]
     assert {c.status for c in checks} == {OK}, checks
     assert not (tmp_path / "out").exists()  # checked, not made
@@ -95,6 +99,10 @@ def test_vsa_check_prints_a_line_per_check_and_fails_on_any(kafka, third_party, 
         ["ok", "checkpoint_root"],
         ["ok", "checkpoint"],
         ["ok", "tables"],
+        ["ok", "collect"],
+        ["ok", "collect"],
+        ["ok", "collect"],
+        ["ok", "collect"],
     ]
     assert (
         f"Kafka topic 'player-events-nowhere' does not exist at {kafka.bootstrap_servers}"

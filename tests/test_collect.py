@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -42,11 +43,13 @@ CHROME = (
     "Chrome/131.0.0.0 Safari/537.36"
 )
 SID = "6e2fb550-c457-11e9-bb97-0800200c9a66"
-# CMCD v2 event reports as dash.js 5 sends them: one CMCD dictionary a line.
+# CMCD v2 event reports as dash.js 5.2.1 sent them (docs/inputs.md, "Event mode"): one CMCD
+# dictionary a line, ending with a line feed.
 CMCD_REPORT = (
-    f'cid="bbb-1080",e=ps,sid="{SID}",sn=1,sta=s,ts=1764000000123,v=2\n'
-    f'cid="bbb-1080",e=ps,pt=0,sid="{SID}",sn=2,sta=p,ts=1764000000987,v=2\n'
-    f'br=3200,cid="bbb-1080",e=bc,pt=4120,sid="{SID}",sn=3,ts=1764000005107,v=2\n'
+    f'cid="bar-content",e=t,sid="{SID}",ts=1796554615546,v=2\n'
+    f'bl=(0;v 0;a),cid="bar-content",e=ps,sid="{SID}",sta=s,ts=1796554615553,v=2\n'
+    f'bl=(2000;v 0;a),br=(300;v),cid="bar-content",e=ps,mtp=(45300;v),sf=d,sid="{SID}",st=v,'
+    "sta=p,ts=1796554615920,v=2\n"
 )
 
 
@@ -82,7 +85,10 @@ def collector(kafka, tmp_path_factory) -> Iterator[Collector]:
     service = Collector(path, free_port(), folder / "collect.log")
     service.start()
     yield service
-    service.stop()
+    # SIGTERM: the collector finishes its requests and flushes (uvicorn then re-raises the
+    # signal, so the exit is SIGTERM's).
+    assert service.stop() == -signal.SIGTERM
+    assert "vsa collect stopped: every record acknowledged" in service.log.read_text()
 
 
 def post(collector: Collector, path: str, body: bytes, **headers: str):
@@ -182,26 +188,29 @@ def test_events_object_array_ndjson_and_beacon_text_get_received_at_and_the_clie
 
 def test_garbage_lines_are_written_as_sent(collector, kafka):
     cmcd = b'sid="garbage-1",e=ps,sta=s\n\xff\xfe not utf-8 garbage-1\n'
-    events = b'{"event_id": "garbage-2", "session_id": "g"}\n{"event_id": garbage-2 broken\n[1, 2\n'
+    events = (
+        b'{"event_id": "garbage-2", "session_id": "g"}\n'
+        b'{"event_id": garbage-2 broken\n'
+        b"[1, 2 garbage-2\n"
+        b"\xff garbage-2 not utf-8\n"
+        # A lone surrogate: valid JSON, no valid UTF-8 text.
+        b'{"event_id": "garbage-2-surrogate", "note": "\\ud800"}\n'
+    )
+    # A User-Agent that is not UTF-8 (http.client sends str headers as Latin-1).
     assert post(collector, "/cmcd", cmcd)[0] == 200
-    assert post(collector, "/events", events)[0] == 200
+    assert post(collector, "/events", events, User_Agent="Player/1.0 \xff")[0] == 200
 
-    cmcd_found = sorted(
-        m.value() for m in records_with(kafka.bootstrap_servers, PLAYER, b"garbage-1")
-    )
-    assert cmcd_found == sorted(cmcd.splitlines())
-    found = [
-        m.value()
-        for m in read_topic(kafka.bootstrap_servers, PLAYER)
-        if m.value() in events or b"garbage-2" in m.value()
-    ]
-    assert b'{"event_id": garbage-2 broken' in found
-    assert b"[1, 2" in found
-    assert any(
-        json.loads(v).get("event_id") == "garbage-2"
-        for v in found
-        if v.startswith(b'{"event_id":"')
-    )
+    found = records_with(kafka.bootstrap_servers, PLAYER, b"garbage-1")
+    assert sorted(m.value() for m in found) == sorted(cmcd.splitlines())
+    found = {m.value(): m for m in records_with(kafka.bootstrap_servers, PLAYER, b"garbage-2")}
+    assert len(found) == 5
+    assert set(events.splitlines()[1:4]) <= set(found)
+    stamped = [json.loads(v) for v in found if v.startswith(b'{"event_id":"')]
+    assert sorted(e["event_id"] for e in stamped) == ["garbage-2", "garbage-2-surrogate"]
+    assert {e["user_agent"] for e in stamped} == {"Player/1.0 \ufffd"}
+    assert [e["note"] for e in stamped if "note" in e] == ["\ud800"]
+    for message in found.values():
+        assert dict(message.headers())["vsa.user_agent"] == b"Player/1.0 \xff"
 
 
 def test_cdn_pushes_akamai_gzip_array_fastly_and_nginx_lines(collector, kafka):
@@ -389,13 +398,27 @@ def test_config_hides_cdn_secrets_and_check_covers_the_collector(tmp_path):
     assert "collect_cdn_secrets" in shown
     assert not [s for s in SECRETS.values() if s in shown]
 
+    # Secrets can stay out of the file.
+    secret = "from-the-environment-123"
+    config = load_config(path, env={"VSA_COLLECT_CDN_SECRET_AKAMAI_DS2": secret})
+    assert config.collect_cdn_secrets["akamai-ds2"] == secret
+    assert config.collect_cdn_secrets["nginx"] == SECRETS["nginx"]
+    assert secret not in repr(config)
+
     checks = {c.name: c for c in collect_checks(load_config(path, env={}))}
     assert checks["collect"].status == "ok"
     assert f"/cdn/fastly → {FASTLY}" in checks["collect"].detail
-    assert checks["collect secrets"].status == "warn"
-    assert "/cdn/edgecast refuses pushes" in checks["collect secrets"].detail
+    assert checks["collect secrets"].status == "ok"
+    assert "/cdn/edgecast refuses pushes (no secret)" in checks["collect secrets"].detail
+    assert "/cdn/fastly takes pushes" in checks["collect secrets"].detail
     assert checks["collect kafka"].status == "ok"
     assert checks["collect origins"].detail == ORIGIN
+
+    # A secret for a format no topic reads is a mistake worth a warning.
+    config = load_config(path, env={"VSA_COLLECT_CDN_SECRET_CLOUDFRONT": "x" * 16})
+    checks = {c.name: c for c in collect_checks(config)}
+    assert checks["collect secrets"].status == "warn"
+    assert "collect_cdn_secrets.cloudfront has no CDN topic" in checks["collect secrets"].detail
 
     oauth = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
     config = load_config(path, env={"VSA_KAFKA_OPTION_SASL_JAAS_CONFIG": oauth})
@@ -450,3 +473,21 @@ def test_the_package_imports_without_the_extra():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        (b'e=t,sid="s-1",v=2', b"s-1"),
+        (b'sid="s-2"', b"s-2"),
+        (b'bl=(0;v 0;a),cid="x",e=ps,sid="s-3",sta=s', b"s-3"),
+        (b'xsid="no",sid="s-4",v=2', b"s-4"),  # a key that ends in "sid" is not sid
+        (b'sid="s\\"5",v=2', b's\\"5'),  # an escaped quote: the value as sent
+        (b"e=t,v=2", None),
+        (b'sid="', None),
+    ],
+)
+def test_a_cmcd_line_is_keyed_by_its_sid(line, key):
+    from vsa.collect.records import cmcd_records
+
+    assert cmcd_records(line) == [(line, key)]

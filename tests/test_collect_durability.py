@@ -120,14 +120,14 @@ def kill_broker(broker: LocalKafka) -> None:
 
 def test_kill_9_of_the_collector_under_load_loses_no_accepted_record(collector, broker):
     with Load(collector.port, "kill-collector") as load:
-        load.wait_for((200,), 300)
+        load.wait_for((200,), 1000)
         collector.kill()
         load.wait_for((None,), 20)
         collector.start()
-        load.wait_for((200,), 300)
+        load.wait_for((200,), 1000)
     in_kafka = {m.value() for m in read_topic(broker.bootstrap_servers, TOPIC)}
     accepted = load.accepted()
-    assert len(accepted) >= 600 * 5
+    assert len(accepted) >= 2000 * LINES
     assert accepted - in_kafka == set()
     # Nothing that was not sent.
     assert {v for v in in_kafka if b"kill-collector" in v} <= load.sent()
@@ -135,17 +135,17 @@ def test_kill_9_of_the_collector_under_load_loses_no_accepted_record(collector, 
 
 def test_kill_9_of_the_broker_under_load_gets_503_and_loses_no_accepted_record(collector, broker):
     with Load(collector.port, "kill-broker") as load:
-        load.wait_for((200,), 300)
+        load.wait_for((200,), 1000)
         kill_broker(broker)
         load.wait_for((503,), 20, timeout=60)
         status, headers, _ = request(collector.port, "GET", "/healthz")
         assert (status, headers["retry-after"]) == (503, "2")
         broker.start()
-        load.wait_for((200,), 300)
+        load.wait_for((200,), 1000)
     answers = [(status, retry) for _, status, retry in load.results if status not in (200,)]
     assert answers and {retry for status, retry in answers if status == 503} == {"2"}
     assert {status for status, _ in answers} <= {503, 429}
     in_kafka = {m.value() for m in read_topic(broker.bootstrap_servers, TOPIC)}
     accepted = load.accepted()
     assert accepted - in_kafka == set()
-    assert len(accepted & {v for v in in_kafka if b"kill-broker" in v}) >= 600 * 5
+    assert len(accepted & {v for v in in_kafka if b"kill-broker" in v}) >= 2000 * LINES

@@ -202,6 +202,9 @@ def test_optional_keys_accept_empty_env_as_unset():
 LIST_VALUES = {
     "cloudfront_fields": ("date", "time", "sc-status"),
     "cloudfront_realtime_fields": ("timestamp", "c-ip", "sc-status"),
+    "collect_cors_origins": ("https://player.example.com", "http://localhost:8080"),
+    "collect_trusted_proxies": ("10.0.0.0/8", "192.0.2.1"),
+    "collect_fastly_service_ids": ("SU1Z0isxPaozGVKXdv0eY",),
 }
 
 

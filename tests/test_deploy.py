@@ -79,12 +79,16 @@ def image_path(path: str) -> Path:
 
 def test_every_vsa_service_runs_a_valid_vsa_command_with_the_config(compose):
     vsa_services = {n: s for n, s in compose["services"].items() if "build" in s}
-    assert set(vsa_services) == {"vsa", "producer", "report"}
+    assert set(vsa_services) == {"vsa", "producer", "report", "collect"}
     for name, service in vsa_services.items():
         assert service["build"]["dockerfile"] == "docker/Dockerfile"
         args = parser().parse_args(vsa_command(service))
         assert str(args.config) == "/etc/vsa/vsa.toml", name
     assert parser().parse_args(vsa_command(vsa_services["vsa"])).command == "run"
+    # The collector listens on every interface of its container, on the port it publishes.
+    collect = parser().parse_args(vsa_command(vsa_services["collect"]))
+    assert (collect.command, collect.collect_host) == ("collect", "0.0.0.0")
+    assert vsa_services["collect"]["ports"] == [f"{collect.collect_port}:{collect.collect_port}"]
     config_file = PROJECT_ROOT / compose["configs"]["vsa-config"]["file"]
     config = load_config(config_file, env={})
     assert config.kafka_bootstrap_servers == "kafka:9092"

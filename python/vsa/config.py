@@ -404,6 +404,8 @@ ENV_PREFIX = "VSA_"
 # VSA_KAFKA_OPTION_SASL_JAAS_CONFIG sets kafka_options["sasl.jaas.config"]: secrets stay out
 # of the config file.
 KAFKA_OPTION_ENV_PREFIX = "VSA_KAFKA_OPTION_"
+# VSA_COLLECT_CDN_SECRET_AKAMAI_DS2 sets collect_cdn_secrets["akamai-ds2"], likewise.
+CDN_SECRET_ENV_PREFIX = "VSA_COLLECT_CDN_SECRET_"
 # vsa's environment variables that are not config keys (vsa.session, the tests).
 OTHER_ENV = frozenset({"VSA_SPARK_JAR", "VSA_SHARED_DATA", "VSA_CHROMIUM"})
 _TRUE = ("true", "1", "yes", "on")
@@ -459,6 +461,9 @@ def load_config(
         if name.startswith(KAFKA_OPTION_ENV_PREFIX):
             option = name[len(KAFKA_OPTION_ENV_PREFIX) :].lower().replace("_", ".")
             put("kafka_options", {option: text}, name)
+        elif name.startswith(CDN_SECRET_ENV_PREFIX):
+            fmt = name[len(CDN_SECRET_ENV_PREFIX) :].lower().replace("_", "-")
+            put("collect_cdn_secrets", {fmt: text}, name)
         elif name.startswith(ENV_PREFIX) and name not in OTHER_ENV:
             key = name[len(ENV_PREFIX) :].lower()
             if key in keys:
@@ -571,6 +576,8 @@ def config_reference() -> str:
         shown = "" if default is None else f"`{default!r}`"
         env = "`VSA_KAFKA_OPTION_<NAME>`" if f.name == "kafka_options" else f"`{env_name(f.name)}`"
         env += " (comma-separated)" if origin is tuple else ""
+        if f.name == "collect_cdn_secrets":
+            env = "`VSA_COLLECT_CDN_SECRET_<FORMAT>`"
         if f.name == "spark_conf":
             env = "(file, `--conf`)"
         lines.append(f"| `{f.name}` | {type_name} | {shown} | {env} | {docs[f.name]} |")

@@ -50,6 +50,8 @@ CLIENT_IP = "vsa.client_ip"
 USER_AGENT = "vsa.user_agent"
 ENDPOINT = "vsa.endpoint"
 JSON = (b"content-type", b"application/json")
+# The broker latencies one progress line holds at most (its percentiles come from these).
+MAX_LATENCY_SAMPLES = 100_000
 
 
 class Disconnected(Exception):
@@ -145,7 +147,9 @@ class Collector:
         if self.broker is not None:
             left = await asyncio.to_thread(self.broker.close, SHUTDOWN_FLUSH_SECONDS)
             if left:
-                log.warning("%d records were not acknowledged at shutdown", left)
+                log.warning("vsa collect stopped: %d records not acknowledged", left)
+            else:
+                log.info("vsa collect stopped: every record acknowledged")
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path, method = scope["path"], scope["method"]
@@ -204,7 +208,8 @@ class Collector:
             if stamp.client_ip:
                 kafka_headers.append((CLIENT_IP, stamp.client_ip.encode()))
             if stamp.user_agent:
-                kafka_headers.append((USER_AGENT, stamp.user_agent.encode()))
+                # The header's bytes as sent; the events' field is their UTF-8 reading.
+                kafka_headers.append((USER_AGENT, headers[b"user-agent"]))
             began = time.monotonic()
             assert self.broker is not None
             try:
@@ -215,7 +220,8 @@ class Collector:
                 return await self._refuse(
                     send, error.status, error.reason, str(error), cors + after
                 )
-            self.stats.ack_ms.append((time.monotonic() - began) * 1000)
+            if len(self.stats.ack_ms) < MAX_LATENCY_SAMPLES:
+                self.stats.ack_ms.append((time.monotonic() - began) * 1000)
         self.stats.requests += 1
         self.stats.records += len(records)
         await _answer(send, 200, b'{"records":%d}' % len(records), [JSON, *cors])
@@ -368,7 +374,7 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 def _text(headers: dict[bytes, bytes], name: bytes) -> str | None:
     value = headers.get(name)
-    return value.decode("latin-1") if value else None
+    return value.decode("utf-8", "replace") if value else None
 
 
 def _cors(origin: bytes) -> list[tuple[bytes, bytes]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from vsa.checks import OK, WARN, Check
 from vsa.collect import INSTALL_HINT, missing_modules
 from vsa.collect.producer import KafkaSettingsError, librdkafka_settings
@@ -23,18 +26,21 @@ def collect_checks(config: VsaConfig) -> list[Check]:
     else:
         checks = [Check("collect", OK, f"{where}: {'; '.join(endpoints)}")]
     try:
-        librdkafka_settings(config)
+        with tempfile.TemporaryDirectory(prefix="vsa-check-") as workdir:
+            librdkafka_settings(config, Path(workdir))
         checks.append(Check("collect kafka", OK, "kafka_options map onto librdkafka"))
     except (KafkaSettingsError, ImportError, ValueError, OSError) as error:
         checks.append(Check("collect kafka", WARN, f"vsa collect cannot connect: {error}"))
+    # A CDN endpoint without a secret is off, as it is by default: worth a line, not a warning.
     without = sorted(set(formats.values()) - set(config.collect_cdn_secrets))
     unused = sorted(set(config.collect_cdn_secrets) - set(formats.values()))
-    if without or unused:
-        problems = [f"/cdn/{fmt} refuses pushes (no secret)" for fmt in without]
-        problems += [f"collect_cdn_secrets.{fmt} has no CDN topic" for fmt in unused]
-        checks.append(Check("collect secrets", WARN, "; ".join(problems)))
+    found = [f"/cdn/{fmt} takes pushes" for fmt in sorted(set(formats.values()) - set(without))]
+    found += [f"/cdn/{fmt} refuses pushes (no secret)" for fmt in without]
+    if unused:
+        problems = [f"collect_cdn_secrets.{fmt} has no CDN topic" for fmt in unused]
+        checks.append(Check("collect secrets", WARN, "; ".join(problems + found)))
     else:
-        checks.append(Check("collect secrets", OK, "each CDN endpoint has its secret"))
+        checks.append(Check("collect secrets", OK, "; ".join(found) or "no CDN topic"))
     origins = config.collect_cors_origins or ()
     if "*" in origins:
         checks.append(

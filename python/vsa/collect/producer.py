@@ -7,10 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vsa.config import VsaConfig
@@ -39,9 +38,13 @@ HANDLED_KAFKA_OPTIONS = {
 # The JAAS login modules whose user and password librdkafka takes as sasl.username/password.
 PASSWORD_LOGIN_MODULES = ("PlainLoginModule", "ScramLoginModule")
 JAAS_VALUE = r'{name}\s*=\s*"((?:[^"\\]|\\.)*)"'
+LINGER_MS = 2
 # How often the poll thread serves delivery reports, and probes a broker it found down.
 POLL_SECONDS = 0.05
 PROBE_SECONDS = 1.0
+# librdkafka says "all brokers down" also when the broker closed an idle connection, and
+# reconnects on demand: requests wait for it this long before they get 503 at once.
+DOWN_GRACE_SECONDS = 1.0
 
 
 class Unavailable(RuntimeError):
@@ -58,7 +61,7 @@ class KafkaSettingsError(ValueError):
     """A ``kafka_options`` setting the collector's client cannot take."""
 
 
-def librdkafka_settings(config: VsaConfig, workdir: Path | None = None) -> dict[str, str]:
+def librdkafka_settings(config: VsaConfig, workdir: Path) -> dict[str, str]:
     """librdkafka's settings for ``config.kafka_options`` (Java client names): the shared ones
     mapped, ``sasl.jaas.config`` of PLAIN and SCRAM read into ``sasl.username`` and
     ``sasl.password``, a PEM or PKCS12 trust store made ``ssl.ca.location`` (a PKCS12 one
@@ -110,7 +113,7 @@ def _jaas_credentials(jaas: str) -> dict[str, str]:
     return found
 
 
-def _ca_location(path: str, kind: str, password: str | None, workdir: Path | None) -> str:
+def _ca_location(path: str, kind: str, password: str | None, workdir: Path) -> str:
     if kind == "PEM":
         return path
     if kind != "PKCS12":
@@ -128,23 +131,25 @@ def _ca_location(path: str, kind: str, password: str | None, workdir: Path | Non
         raise KafkaSettingsError(
             f"kafka_options.ssl.truststore.location {path} holds no certificate"
         )
-    folder = workdir or Path(tempfile.mkdtemp(prefix="vsa-collect-"))
-    pem = folder / "truststore.pem"
+    pem = workdir / "truststore.pem"
     pem.write_bytes(b"".join(c.public_bytes(Encoding.PEM) for c in certificates))
     return str(pem)
 
 
 class _Request:
-    """The delivery reports of one request's records, gathered in the poll thread; the event
-    loop learns once, when the last one is in."""
+    """The delivery reports of one request's records, gathered in the poll thread; when the
+    last one is in, ``finish(request)`` queues it for the event loop, which the poll thread
+    wakes once per poll (not once per request)."""
 
-    __slots__ = ("remaining", "error", "future", "loop", "lock")
+    __slots__ = ("remaining", "error", "future", "finish", "lock")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
-        self.loop = loop
-        self.future: asyncio.Future[object] = loop.create_future()
+    def __init__(
+        self, future: asyncio.Future[object], count: int, finish: Callable[[_Request], None]
+    ) -> None:
+        self.future = future
         self.remaining = count
         self.error: object = None
+        self.finish = finish
         self.lock = threading.Lock()
 
     def delivered(self, error: object, _message: object) -> None:
@@ -154,20 +159,21 @@ class _Request:
             self.remaining -= 1
             last = self.remaining == 0
         if last:
-            self.loop.call_soon_threadsafe(_settle, self.future, self.error)
+            self.finish(self)
 
     def withdraw(self, count: int) -> None:
-        """``count`` records were never produced: do not wait for them."""
+        """``count`` records were never produced: do not wait for them (event loop thread)."""
         with self.lock:
             self.remaining -= count
             last = self.remaining == 0
         if last:
-            _settle(self.future, self.error)
+            _settle([self])
 
 
-def _settle(future: asyncio.Future[object], error: object) -> None:
-    if not future.done():
-        future.set_result(error)
+def _settle(requests: list[_Request]) -> None:
+    for request in requests:
+        if not request.future.done():
+            request.future.set_result(request.error)
 
 
 class Broker:
@@ -183,7 +189,9 @@ class Broker:
                 **settings,
                 "acks": "all",
                 "enable.idempotence": True,
-                "linger.ms": 5,
+                # Each request waits for its acknowledgement: a short linger keeps that wait
+                # short, and batches still form under load (5 requests in flight a broker).
+                "linger.ms": LINGER_MS,
                 "message.timeout.ms": config.collect_delivery_timeout_seconds * 1000,
                 # Above the collector's own limits (429 first), so that produce() never
                 # finds librdkafka's queue full halfway through a request.
@@ -197,6 +205,10 @@ class Broker:
                 "logger": log,
             }
         )
+        # Requests whose records are all reported, for the event loop: filled and emptied by
+        # the poll thread alone.
+        self._finished: list[_Request] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.records_waiting = 0
         self.bytes_waiting = 0
         self._down_since: float | None = None
@@ -222,16 +234,20 @@ class Broker:
         them all, so a retried request can repeat records, never lose one)."""
         if self._fatal is not None:
             raise Unavailable(503, "broker_error", f"the Kafka producer failed: {self._fatal}")
-        if self._down_since is not None:
+        down = self._down_since
+        if down is not None and time.monotonic() - down > DOWN_GRACE_SECONDS:
             raise Unavailable(503, "broker_down", "the Kafka broker does not answer")
         size = sum(len(value) for value, _ in records)
         config = self._config
-        if (
+        # A request is let in when nothing waits, however large: it must pass some time.
+        if self.records_waiting and (
             self.records_waiting + len(records) > config.collect_buffer_max_records
             or self.bytes_waiting + size > config.collect_buffer_max_bytes
         ):
             raise Unavailable(429, "buffer_full", "the collector's buffer is full")
-        request = _Request(asyncio.get_running_loop(), len(records))
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        request = _Request(loop.create_future(), len(records), self._finish)
         self.records_waiting += len(records)
         self.bytes_waiting += size
         try:
@@ -268,15 +284,28 @@ class Broker:
 
     def close(self, timeout: float) -> int:
         """Waits up to ``timeout`` seconds for what is queued; returns what is still queued."""
-        left = self._producer.flush(timeout)
+        # The poll thread stops first: delivery reports are then served here, by flush().
         self._stop.set()
         self._poller.join()
+        left = self._producer.flush(timeout)
+        self._hand_over()
         return left
+
+    def _finish(self, request: _Request) -> None:
+        """Queues a request whose records are all reported (in poll(), or flush() at close)."""
+        self._finished.append(request)
+
+    def _hand_over(self) -> None:
+        """Settles the finished requests in the event loop, with one wake-up."""
+        if self._finished and self._loop is not None:
+            finished, self._finished = self._finished, []
+            self._loop.call_soon_threadsafe(_settle, finished)
 
     def _poll(self) -> None:
         probed = 0.0
         while not self._stop.is_set():
             self._producer.poll(POLL_SECONDS)
+            self._hand_over()
             now = time.monotonic()
             if self._down_since is not None and now - probed > PROBE_SECONDS:
                 probed = now
