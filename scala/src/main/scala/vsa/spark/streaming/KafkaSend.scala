@@ -23,7 +23,10 @@ object KafkaSend {
       partitions: java.util.List[java.lang.Integer],
       timestamps: java.util.List[java.lang.Long]
   ): Int = {
-    require(Seq(keys.size, partitions.size, timestamps.size).forall(_ == values.size), "one key, partition, timestamp per value")
+    require(
+      Seq(keys.size, partitions.size, timestamps.size).forall(_ == values.size),
+      "one key, partition, timestamp per value"
+    )
     val settings = new java.util.HashMap[String, Object](options)
     settings.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)
     // A topic created by this write may answer NOT_LEADER until its leader is elected; the idempotent producer's
