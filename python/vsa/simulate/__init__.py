@@ -214,8 +214,8 @@ def receipt_times(records: list[tuple[str, str]]) -> list[int]:
     """Each record's receipt time (epoch ms): its ``received_at``; a record without one (a
     malformed record that is not a JSON object) was received with the record before it. What
     a collector in front of Kafka stamps: the records' Kafka timestamps (``produce``)."""
-    times = []
-    last = 0
+    times: list[int | None] = []
+    last = None
     for _, value in records:
         try:
             event = json.loads(value)
@@ -225,7 +225,8 @@ def receipt_times(records: list[tuple[str, str]]) -> list[int]:
         if isinstance(received, int) and not isinstance(received, bool):
             last = received
         times.append(last)
-    return times
+    first = next((t for t in times if t is not None), 0)
+    return [first if t is None else t for t in times]
 
 
 def _summary(spec, start_ms, start_from_clock, delivery: Delivery, classified, truth) -> dict:

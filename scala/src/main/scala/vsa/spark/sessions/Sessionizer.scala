@@ -166,7 +166,8 @@ object Sessionizer {
       learnOffset(arrived.filter(_.request.isEmpty))
       val shift = offset.getOrElse(0L)
       var seen = waiting.map(_.event_id).toSet
-      var room = settings.maxPendingEvents - waiting.size
+      // A batch run applies every event at once: nothing waits, nothing overflows.
+      var room = if (streaming) settings.maxPendingEvents - waiting.size else Int.MaxValue
       // Everything at or behind this batch's watermark was applied in an earlier batch (or is
       // applied now, from `waiting`), so an incoming event there would be applied out of order:
       // it is late. A later copy of an event id is a duplicate. Both go to the dead letters, as
