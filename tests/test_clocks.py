@@ -179,3 +179,22 @@ def test_kpi_tables_equal_the_truth(spark, run, shared_data, table):
             assert close(row[column], expected[column], 1e-9), (table, key, column)
         for column in ("startup_time_p50_ms", "startup_time_p95_ms"):
             assert close(row[column], expected[column], 0.01), (table, key, column)
+
+
+def test_a_batch_run_over_the_same_records_equals_the_truth(spark, run, tmp_path):
+    # The files carry received_at: `vsa batch` corrects the clocks as the stream does.
+    sim, _, _ = run
+    (tmp_path / "events.jsonl").write_text("\n".join(v for _, v in sim.records) + "\n")
+    config = VsaConfig(output_root=str(tmp_path / "tables"))
+    pipeline.run_batch(spark, config, str(tmp_path / "events.jsonl"))
+    got = {v["view_id"]: v for v in rows(spark, config, "views")}
+    expected = {v["view_id"]: v for v in sim.views}
+    assert got.keys() == expected.keys()
+    for view_id, truth in expected.items():
+        for column, value in truth.items():
+            actual = got[view_id][column]
+            actual = epoch_ms(actual) if column in TIMES else actual
+            if column in RATIOS:
+                assert close(actual, value, 1e-9), (view_id, column, actual, value)
+            else:
+                assert actual == value, (view_id, column, actual, value)

@@ -20,8 +20,8 @@ object KafkaSend {
       topic: String,
       keys: java.util.List[String],
       values: java.util.List[String],
-      partitions: java.util.List[java.lang.Integer],
-      timestamps: java.util.List[java.lang.Long]
+      partitions: java.util.List[java.lang.Number],
+      timestamps: java.util.List[java.lang.Number]
   ): Int = {
     require(
       Seq(keys.size, partitions.size, timestamps.size).forall(_ == values.size),
@@ -37,8 +37,9 @@ object KafkaSend {
     val producer = new KafkaProducer[String, String](settings, new StringSerializer, new StringSerializer)
     try {
       val sent = values.asScala.indices.map { i =>
-        val partition = Option(partitions.get(i)).filter(_ >= 0).orNull
-        val timestamp = Option(timestamps.get(i)).filter(_ >= 0).orNull
+        // Py4J passes a Python int as an Integer or a Long, by its size.
+        val partition = Option(partitions.get(i)).map(_.intValue).filter(_ >= 0).map(Int.box).orNull
+        val timestamp = Option(timestamps.get(i)).map(_.longValue).filter(_ >= 0).map(Long.box).orNull
         producer.send(new ProducerRecord[String, String](topic, partition, timestamp, keys.get(i), values.get(i)))
       }
       producer.flush()
