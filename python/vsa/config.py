@@ -118,6 +118,13 @@ class VsaConfig:
         Inactivity after which a view closes (``timeout``).
     max_event_gap_seconds
         The most time counted after one event before the next (docs/views.md, "gap cap").
+    clock_offset_bound_seconds
+        The largest device clock offset corrected: a record received within this many seconds
+        of its ``ts`` (either way) places its session in server time; one received further
+        from it (a replay, a backfill) keeps its ``ts`` (docs/views.md, "Device clocks").
+    max_pending_events_per_session
+        The most events one session may hold waiting for the watermark; more are dead letters
+        (``session_overflow``).
     privacy
         When on (the default), no table holds a full IP address: ``client_ip`` is truncated
         (/24, /48) after it is geolocated, and every address in every other string (ids, free
@@ -206,6 +213,8 @@ class VsaConfig:
     window_seconds: int = 60
     view_timeout_seconds: int = 600
     max_event_gap_seconds: int = 30
+    clock_offset_bound_seconds: int = 3600
+    max_pending_events_per_session: int = 10_000
     privacy: bool = True
     viewer_secret: str | None = None
     geoip_city_db: str | None = None
@@ -256,6 +265,15 @@ class VsaConfig:
             )
         if self.watermark_seconds < 0:
             raise ValueError(f"watermark_seconds must be >= 0, not {self.watermark_seconds}")
+        if self.clock_offset_bound_seconds < 0:
+            raise ValueError(
+                f"clock_offset_bound_seconds must be >= 0, not {self.clock_offset_bound_seconds}"
+            )
+        if self.max_pending_events_per_session <= 0:
+            raise ValueError(
+                "max_pending_events_per_session must be positive, not "
+                f"{self.max_pending_events_per_session}"
+            )
         if not self.kafka_bootstrap_servers.strip():
             raise ValueError("kafka_bootstrap_servers must not be empty")
         for fmt in (self.cdn_log_format, *self.cdn_topic_formats.values()):

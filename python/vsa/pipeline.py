@@ -29,7 +29,7 @@ from vsa.config import VsaConfig
 from vsa.enrich import mask_addresses, with_geo, with_user_agent
 from vsa.functions import viewer_key
 from vsa.kpis import cdn_qos, rollup
-from vsa.normalize import event_time, parse_player_events
+from vsa.normalize import clock_offset_ms, event_time, parse_player_events, receipt_time
 from vsa.normalize.cdn import DOCUMENT_FORMATS, parse_cdn_logs, with_cmcd
 from vsa.session import use_viewer_secret
 from vsa.sessions import sessionize, view_slices, views
@@ -67,18 +67,29 @@ KAFKA_COORDINATES = ("kafka_topic", "kafka_partition", "kafka_offset")
 
 def player_records(raw: DataFrame, config: VsaConfig) -> DataFrame:
     """Raw player records → the sessionizer's input, one row per record: the event's columns,
-    and ``passthrough`` holding ``player_event`` (the ``player_events`` row of a valid event)
-    or ``dead_letter`` (why the record is not one; its ``session_id`` is then null)."""
+    ``clock_offset`` (what the record says of its device's clock, see
+    :func:`vsa.normalize.player_events.clock_offset_ms`), and ``passthrough`` holding
+    ``player_event`` (the ``player_events`` row of a valid event) or ``dead_letter`` (why the
+    record is not one; its ``session_id`` is then null)."""
     watermarked = ["event_time"] if "event_time" in raw.columns else []
+    received = receipt_time(F.col("raw"), F.col("kafka_timestamp"))
+    offset = clock_offset_ms(F.col("event.ts"), received, config.clock_offset_bound_seconds)
     parsed = parse_player_events(raw).select(
-        "event.*", "raw", *KAFKA_COORDINATES, "reason", "detail", *watermarked
+        "event.*",
+        "raw",
+        *KAFKA_COORDINATES,
+        "reason",
+        "detail",
+        *watermarked,
+        offset.alias("clock_offset"),
     )
     events = mask_addresses(with_geo(with_user_agent(parsed)), config, skip=("raw", "detail"))
     if config.viewer_secret:
         use_viewer_secret(raw.sparkSession, config)
         events = events.withColumn("viewer_id", viewer_key("viewer_id"))
     valid = F.col("reason").isNull()
-    row = [c for c in events.columns if c not in ("raw", "reason", "detail", *watermarked)]
+    internal = ("raw", "reason", "detail", "clock_offset", *watermarked)
+    row = [c for c in events.columns if c not in internal]
     letter = dead_letter("player_events", F.col("reason"), F.col("detail"), F.col("raw"), config)
     return events.withColumns(
         {
@@ -330,17 +341,19 @@ class BatchWriter:
 def job(spark: SparkSession, config: VsaConfig) -> DataFrame:
     """The streaming job's one query, unstarted: :func:`transform` over every source, each
     read once. The player topic is one stream per partition, each with its watermark, so the
-    job's watermark follows the slowest partition (Spark takes the minimum). CDN topics are
+    job's watermark follows the slowest partition (Spark takes the minimum); it follows the
+    records' receipt times, not the device clocks (docs/views.md, "Device clocks"). CDN topics are
     one stream, without a watermark of their own when there are player events: an idle CDN
     topic would hold the job's watermark at 0 (Spark counts an input without data as 0), so
     their windows close on the player partitions' watermark."""
     watermark = f"{config.watermark_seconds} seconds"
     player = None
     if config.player_events_topic:
+        bound = config.clock_offset_bound_seconds
         partitions = [
-            stream.withColumn("event_time", event_time(F.col("raw"))).withWatermark(
-                "event_time", watermark
-            )
+            stream.withColumn(
+                "event_time", event_time(F.col("raw"), F.col("kafka_timestamp"), bound)
+            ).withWatermark("event_time", watermark)
             for stream in read_partition_streams(spark, config, config.player_events_topic)
         ]
         player = functools.reduce(DataFrame.union, partitions)

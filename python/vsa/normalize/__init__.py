@@ -3,15 +3,19 @@
 from vsa.normalize.player_events import (
     EVENT_TYPES,
     REQUIRED_FIELDS,
+    clock_offset_ms,
     event_time,
     parse_player_events,
+    receipt_time,
     valid_player_events,
 )
 
 __all__ = [
     "EVENT_TYPES",
     "REQUIRED_FIELDS",
+    "clock_offset_ms",
     "event_time",
     "parse_player_events",
+    "receipt_time",
     "valid_player_events",
 ]

@@ -173,13 +173,34 @@ def valid_player_events(parsed: DataFrame) -> DataFrame:
     )
 
 
-def event_time(raw: Column) -> Column:
-    """The ``ts`` of a raw player-event record (JSON text), as :func:`parse_player_events`
-    reads it, without parsing the rest: what a source's watermark follows. Null when there
-    is none or it is out of bounds (before :data:`MIN_EVENT_TIME`, or in the future), so
+def receipt_time(raw: Column, kafka_timestamp: Column) -> Column:
+    """When a player record was received: its ``received_at`` (the collector's stamp, epoch
+    ms or ISO-8601 with an offset, as ``ts``), else the Kafka record's timestamp (CreateTime as
+    its producer set it, or LogAppendTime); null when it has neither. A ``received_at`` that
+    is not a time is no stamp."""
+    stamped = _timestamp(F.trim(F.get_json_object(raw, "$.received_at")))
+    return F.coalesce(stamped, kafka_timestamp)
+
+
+def clock_offset_ms(ts: Column, received: Column, bound_seconds: int) -> Column:
+    """``received - ts`` in ms when it is within ``bound_seconds`` either way: what this
+    record says of its device's clock offset (docs/views.md, "Device clocks"); null beyond
+    the bound (a replay, a backfill) or without a receipt time."""
+    offset = F.unix_millis(received) - F.unix_millis(ts)
+    return F.when(F.abs(offset) <= bound_seconds * 1000, offset)
+
+
+def event_time(raw: Column, kafka_timestamp: Column, bound_seconds: int) -> Column:
+    """What a source's watermark follows, per raw player-event record (JSON text), without
+    parsing the rest: its receipt time (:func:`receipt_time`) when that is within
+    ``bound_seconds`` of its ``ts``, so that a device clock that runs fast cannot move the
+    watermark; else its ``ts`` (a replay keeps its own time). Null when the record has no
+    ``ts`` or the time is out of bounds (before :data:`MIN_EVENT_TIME`, or in the future), so
     one absurd record cannot move the watermark."""
     ts = _timestamp(F.trim(F.get_json_object(raw, "$.ts")))
-    return F.when(ts.between(F.lit(MIN_EVENT_TIME).cast("timestamp"), _latest_event_time()), ts)
+    received = receipt_time(raw, kafka_timestamp)
+    time = F.when(clock_offset_ms(ts, received, bound_seconds).isNotNull(), received).otherwise(ts)
+    return F.when(time.between(F.lit(MIN_EVENT_TIME).cast("timestamp"), _latest_event_time()), time)
 
 
 def _timestamp(ts_text: Column) -> Column:

@@ -78,6 +78,10 @@ def sessionize(
     An event the sessionizer rejects (``late``, ``duplicate``) is a row with struct
     ``rejected`` instead (see :func:`rejected_events`).
 
+    ``events`` may carry ``clock_offset`` (receipt time - ``ts``, ms, within the bound: see
+    :func:`vsa.pipeline.player_records`): the sessionizer places each session in server time
+    by it (docs/views.md, "Device clocks"); without it, event time is ``ts``.
+
     A struct column ``passthrough`` (of ``events``, and of ``requests`` with the same type)
     comes out unchanged in the micro-batch its row came in (a row of its own); a row without a
     session key (an event's null ``session_id``, a request without CMCD ``sid``) is passed
@@ -87,6 +91,9 @@ def sessionize(
     attributes = [c for c in ATTRIBUTE_COLUMNS if c in events.columns]
     event_time = F.col("event_time") if "event_time" in events.columns else F.col("ts")
     carried = ["passthrough"] if "passthrough" in events.columns else []
+    clock_offset = (
+        F.col("clock_offset") if "clock_offset" in events.columns else F.lit(None).cast("bigint")
+    )
     prepared = events.select(
         _session_key(events).alias("key"),
         "session_id",
@@ -103,6 +110,7 @@ def sessionize(
         "kafka_offset",
         *carried,
         F.lit(None).cast(_REQUEST_TYPE).alias("request"),
+        clock_offset.alias("clock_offset"),
     ).withColumnRenamed("ts_ms", "ts")
     if requests is not None:
         prepared = prepared.unionByName(_request_rows(requests, carried))
@@ -111,6 +119,7 @@ def sessionize(
         prepared._jdf,  # type: ignore[attr-defined]
         config.view_timeout_seconds * 1000,
         config.max_event_gap_seconds * 1000,
+        config.max_pending_events_per_session,
     )
     types = dict(events.dtypes)
     out = ClassicDataFrame(jdf, spark)
@@ -161,6 +170,8 @@ def _request_rows(requests: DataFrame, carried: list[str]) -> DataFrame:
         F.lit(None).cast("bigint").alias("kafka_offset"),
         *carried,
         F.when(request.isNotNull(), figures).alias("request"),
+        # The CDN's clock is the server's: nothing to correct, nothing to learn of a device.
+        F.lit(None).cast("bigint").alias("clock_offset"),
     )
 
 

@@ -30,6 +30,7 @@ from vsa.simulate.model import (
     Behaviour,
     FaultyPop,
     Population,
+    clock_skew,
     cmcd_sid,
     hour_edge,
     session_events,
@@ -48,6 +49,7 @@ __all__ = [
     "Spec",
     "default_start",
     "deliver_sessions",
+    "receipt_times",
     "simulate",
 ]
 
@@ -78,10 +80,19 @@ class Spec:
     # One POP that serves slowly and fails (the CDN log, vsa.simulate.cdn), and whose players
     # stall more (the model).
     faulty_pop: FaultyPop | None = None
+    # Sessions whose device clock is off (up to model.MAX_CLOCK_SKEW_MS either way).
+    clock_skew_share: float = 0.0
+    # The clock offset the pipeline corrects (vsa.config: clock_offset_bound_seconds).
+    clock_offset_bound_ms: int = 3_600_000
 
     @property
     def rules(self) -> Rules:
-        return Rules(self.view_timeout_ms, self.max_event_gap_ms, self.watermark_ms)
+        return Rules(
+            self.view_timeout_ms,
+            self.max_event_gap_ms,
+            self.watermark_ms,
+            self.clock_offset_bound_ms,
+        )
 
 
 @dataclass
@@ -181,10 +192,11 @@ def deliver_sessions(spec: Spec, start_ms: int) -> Delivery:
                 spec.view_timeout_ms,
                 sid=cmcd_sid(spec.seed, session_id, spec.cmcd_sid_share),
                 faulty_pop=spec.faulty_pop,
+                skew_ms=clock_skew(spec.seed, session_id, spec.clock_skew_share),
             )
         )
     if spec.flush and events:
-        last = max(e["ts"] for e in events)
+        last = max(e["received_at"] for e in events)
         flush_ts = last + spec.view_timeout_ms + spec.max_event_gap_ms + spec.watermark_ms + 60_000
         events.append(
             {
@@ -192,9 +204,29 @@ def deliver_sessions(spec: Spec, start_ms: int) -> Delivery:
                 "event_type": "view_end",
                 "ts": flush_ts,
                 "session_id": FLUSH_SESSION,
+                "received_at": flush_ts,
             }
         )
     return deliver(events, spec.faults, spec.watermark_ms, random.Random(f"{spec.seed}/net"))
+
+
+def receipt_times(records: list[tuple[str, str]]) -> list[int]:
+    """Each record's receipt time (epoch ms): its ``received_at``; a record without one (a
+    malformed record that is not a JSON object) was received with the record before it. What
+    a collector in front of Kafka stamps: the records' Kafka timestamps (``produce``)."""
+    times: list[int | None] = []
+    last = None
+    for _, value in records:
+        try:
+            event = json.loads(value)
+        except ValueError:
+            event = None
+        received = event.get("received_at") if isinstance(event, dict) else None
+        if isinstance(received, int) and not isinstance(received, bool):
+            last = received
+        times.append(last)
+    first = next((t for t in times if t is not None), 0)
+    return [first if t is None else t for t in times]
 
 
 def _summary(spec, start_ms, start_from_clock, delivery: Delivery, classified, truth) -> dict:

@@ -19,7 +19,15 @@ from pathlib import Path
 
 from vsa.config import ConfigError, load_config
 from vsa.kafka.producer import send
-from vsa.simulate import Behaviour, Faults, FaultyPop, Simulation, Spec, simulate
+from vsa.simulate import (
+    Behaviour,
+    Faults,
+    FaultyPop,
+    Simulation,
+    Spec,
+    receipt_times,
+    simulate,
+)
 
 
 def _start(text: str) -> int:
@@ -94,6 +102,12 @@ def parser() -> argparse.ArgumentParser:
         help="share of players whose CMCD sid differs from session_id (sent as cmcd_sid)",
     )
     p.add_argument(
+        "--clock-skew-share",
+        type=float,
+        default=Spec.clock_skew_share,
+        help="share of sessions whose device clock is off, by up to 10 minutes either way",
+    )
+    p.add_argument(
         "--faulty-pop",
         type=_faulty_pop,
         metavar="CDN/POP",
@@ -130,6 +144,7 @@ def spec_from(args: argparse.Namespace) -> Spec:
         ),
         cmcd_sid_share=args.cmcd_sid_share,
         faulty_pop=args.faulty_pop,
+        clock_skew_share=args.clock_skew_share,
     )
 
 
@@ -176,8 +191,16 @@ def main(argv: list[str] | None = None) -> int:
             p.error(str(error))
         bootstrap = args.kafka or config.kafka_bootstrap_servers
         topic = args.topic or config.player_events_topic
-        # keyed by session: each session's records stay in delivery order in one partition
-        sent = send(bootstrap, topic, sim.records, rate=args.rate, options=config.kafka_options)
+        # keyed by session: each session's records stay in delivery order in one partition;
+        # each record's Kafka timestamp is its receipt time, as a collector would stamp it
+        sent = send(
+            bootstrap,
+            topic,
+            sim.records,
+            rate=args.rate,
+            options=config.kafka_options,
+            timestamps=receipt_times(sim.records),
+        )
         print(f"sent {sent} records to {topic} at {bootstrap}")
     summary = {k: v for k, v in sim.summary.items() if k != "late_event_ids"}
     print(json.dumps(summary))

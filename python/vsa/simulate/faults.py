@@ -75,48 +75,53 @@ def encode(event: dict) -> str:
 
 
 def deliver(events: list[dict], faults: Faults, watermark_ms: int, rng: random.Random) -> Delivery:
-    """Orders ``events`` (in generation order) for delivery and adds the faults."""
+    """Orders ``events`` (in generation order) for delivery and adds the faults.
+
+    The delivery key starts from an event's true send time (``received_at``; ``ts`` without
+    one): the device's ``ts`` may be off. A late event is received late: its ``received_at``
+    becomes its delivery key. Other events keep theirs: they are reordered behind the
+    collector, which stamped them when they were sent."""
     quarter = max(2, watermark_ms // 4)
-    # (key, seq, session_id, value, ts, event_id, kind)
+    # (key, seq, session_id, event, true time, event_id, kind, iso offset or None)
     items: list[list] = []
     for seq, event in enumerate(events):
-        ts = event["ts"]
-        value = encode(event)
+        sent = event.get("received_at", event["ts"])
+        iso = None
         if faults.iso_ts and rng.random() < faults.iso_ts:
-            value = encode({**event, "ts": iso_ts(ts, rng.choice((0, 0, 60, -300, 330)))})
-        row = [ts, seq, event["session_id"], value, ts, event["event_id"], "in_order"]
+            iso = rng.choice((0, 0, 60, -300, 330))
+        row = [sent, seq, event["session_id"], event, sent, event["event_id"], "in_order", iso]
         roll = rng.random()
         if roll < faults.late:
-            row[0] = ts + rng.randint(
+            row[0] = sent + rng.randint(
                 LATE_MIN_WATERMARKS * watermark_ms + 10 * ONE_SECOND,
                 LATE_MAX_WATERMARKS * watermark_ms,
             )
             row[6] = "late"
         elif (roll := roll - faults.late) < faults.out_of_order:
-            row[0] = ts + rng.randint(min(ONE_SECOND, quarter - 1), quarter)
+            row[0] = sent + rng.randint(min(ONE_SECOND, quarter - 1), quarter)
             row[6] = "out_of_order"
         elif (roll := roll - faults.out_of_order) < faults.duplicate:
-            copy = [ts + rng.randint(1, quarter), seq, *row[2:6], "duplicate"]
+            copy = [sent + rng.randint(1, quarter), seq, *row[2:6], "duplicate", iso]
             items.append(copy)
         items.append(row)
     items.sort(key=lambda r: (r[0], r[1], r[6] == "duplicate"))
 
     # A late candidate must be far enough behind; else it is delivered in order.
-    max_ts = None
+    max_sent = None
     demoted = False
     for row in items:
         if row[6] == "late" and (
-            max_ts is None or max_ts - row[4] < LATE_MIN_WATERMARKS * watermark_ms
+            max_sent is None or max_sent - row[4] < LATE_MIN_WATERMARKS * watermark_ms
         ):
             row[0] = row[4]
             row[6] = "in_order"
             demoted = True
         elif row[6] != "late":
-            max_ts = row[4] if max_ts is None else max(max_ts, row[4])
+            max_sent = row[4] if max_sent is None else max(max_sent, row[4])
     if demoted:
         items.sort(key=lambda r: (r[0], r[1], r[6] == "duplicate"))
 
-    records = with_malformed([(row[2], row[3]) for row in items], faults.malformed, rng)
+    records = with_malformed([(row[2], _value(row)) for row in items], faults.malformed, rng)
     return Delivery(
         records=records,
         late_event_ids=[r[5] for r in items if r[6] == "late"],
@@ -124,6 +129,17 @@ def deliver(events: list[dict], faults: Faults, watermark_ms: int, rng: random.R
         out_of_order_event_ids=[r[5] for r in items if r[6] == "out_of_order"],
         malformed=len(records) - len(items),
     )
+
+
+def _value(row: list) -> str:
+    """The record of a delivery row: a late event with its late receipt, ``ts`` as ISO-8601
+    text when picked for it."""
+    event = row[3]
+    if row[6] == "late" and "received_at" in event:
+        event = {**event, "received_at": row[0]}
+    if row[7] is not None:
+        event = {**event, "ts": iso_ts(event["ts"], row[7])}
+    return encode(event)
 
 
 def with_malformed(

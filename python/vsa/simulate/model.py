@@ -8,6 +8,10 @@ mid-roll ads, stalls (also before the first frame, where they count for nothing)
 silent network gaps. ``ts`` strictly increases within a session, except in the sessions
 picked for tie-break tests, where some events repeat the previous ``ts``.
 
+``ts`` is the device's clock, which may be off (``skew_ms``); every event also carries
+``received_at``, its true send time, as a collector stamps it on receipt (docs/views.md,
+"Device clocks").
+
 Everything is drawn from one ``random.Random``: same seed, same events.
 """
 
@@ -74,6 +78,8 @@ POPS = {
 BITRATES_KBPS = (800, 1600, 3000, 4500, 6000)
 
 HOUR_MS = 3_600_000
+# A device clock that is off is off by at most this much, either way.
+MAX_CLOCK_SKEW_MS = 10 * 60_000
 FIELD_ORDER = (
     "event_id",
     "event_type",
@@ -171,10 +177,22 @@ class Population:
         return "live" if video % 4 == 3 else "vod"
 
 
-class _Session:
-    """Emits the events of one session; ``t`` is the player's clock."""
+def clock_skew(seed: int, session_id: str, share: float) -> int:
+    """How far the device clock of a session runs ahead (negative: behind), in ms: for a
+    ``share`` of the sessions, up to :data:`MAX_CLOCK_SKEW_MS` either way; else 0."""
+    rng = random.Random(f"{seed}/clock/{session_id}")
+    if rng.random() >= share:
+        return 0
+    return rng.choice((-1, 1)) * rng.randint(1_000, MAX_CLOCK_SKEW_MS)
 
-    def __init__(self, rng: random.Random, session_id: str, common: dict, ties: bool) -> None:
+
+class _Session:
+    """Emits the events of one session; ``t`` is the true time, ``t + skew`` the device's."""
+
+    def __init__(
+        self, rng: random.Random, session_id: str, common: dict, ties: bool, skew: int = 0
+    ) -> None:
+        self.skew = skew
         self.rng = rng
         self.session_id = session_id
         self.common = common
@@ -202,7 +220,7 @@ class _Session:
         event = {
             "event_id": event_id,
             "event_type": event_type,
-            "ts": ts,
+            "ts": ts + self.skew,
             "session_id": self.session_id,
             "viewer_id": self.common["viewer_id"],
             "video_id": f"video-{self.video}",
@@ -210,6 +228,7 @@ class _Session:
             **{k: self.common[k] for k in FIELD_ORDER[7:]},
             **({"cmcd_sid": self.common["cmcd_sid"]} if self.common.get("cmcd_sid") else {}),
             **fields,
+            "received_at": ts,
         }
         self.events.append(event)
 
@@ -247,17 +266,19 @@ def session_events(
     view_timeout_ms: int,
     sid: str | None = None,
     faulty_pop: FaultyPop | None = None,
+    skew_ms: int = 0,
 ) -> list[dict]:
     """The events of one session, in the order the player sends them; with ``sid`` (a CMCD
     session id other than ``session_id``) every event carries it as ``cmcd_sid``. A session
-    that ``faulty_pop`` serves stalls more often."""
+    that ``faulty_pop`` serves stalls more often. ``skew_ms``: how far the device clock (its
+    ``ts``) runs ahead of the true time (``received_at``)."""
     viewer = rng.randrange(population.viewers)
     common = {**population.viewer(viewer), "cdn": rng.choice(CDNS), "cmcd_sid": sid}
     if faulty_pop is not None and (
         serving_pop(population.seed, session_id, faulty_pop.cdn) == faulty_pop.pop
     ):
         behaviour = replace(behaviour, stall=behaviour.stall * faulty_pop.stall_factor)
-    s = _Session(rng, session_id, common, ties=rng.random() < behaviour.tie_session)
+    s = _Session(rng, session_id, common, ties=rng.random() < behaviour.tie_session, skew=skew_ms)
     s.t = begin_ms
     video = rng.randrange(population.videos)
     ending = None

@@ -78,6 +78,7 @@ class Rules:
     view_timeout_ms: int = 600_000
     max_event_gap_ms: int = 30_000
     watermark_ms: int = 120_000
+    clock_offset_bound_ms: int = 3_600_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,12 +95,15 @@ class Classified:
     malformed: int = 0
     valid: int = 0  # valid records, including duplicates and late ones
     max_ts: int | None = None  # the largest ts of the accepted events
+    max_watermark_time: int | None = None  # the largest watermark time of the valid events
     watermark_ms: int = Rules.watermark_ms
 
     @property
     def final_watermark_ms(self) -> int | None:
         """The pipeline's watermark once it has read everything."""
-        return None if self.max_ts is None else self.max_ts - self.watermark_ms
+        if self.max_watermark_time is None:
+            return None
+        return self.max_watermark_time - self.watermark_ms
 
 
 def parse(raw: str) -> dict | None:
@@ -132,7 +136,12 @@ def parse(raw: str) -> dict | None:
             return None
     if event["event_type"] not in EVENT_TYPES:
         return None
-    return {**event, "ts": ts}
+    # The collector's receipt stamp; one that is not a time is no stamp.
+    received = event.get("received_at")
+    received_ms = None
+    if received is not None and not isinstance(received, bool):
+        received_ms = epoch_ms(str(received))
+    return {**event, "ts": ts, "received_at": received_ms}
 
 
 def epoch_ms(text: str) -> int | None:
@@ -165,51 +174,82 @@ def epoch_ms(text: str) -> int | None:
 
 
 def classify(
-    values: Iterable[str], watermark_ms: int = Rules.watermark_ms, batch_size: int | None = None
+    values: Iterable[str],
+    watermark_ms: int = Rules.watermark_ms,
+    batch_size: int | None = None,
+    offset_bound_ms: int = Rules.clock_offset_bound_ms,
 ) -> Classified:
     """Replays record values in delivery order: the delivery model of the pipeline.
 
-    Without ``batch_size``, the watermark after a delivery is the largest ``ts`` of the valid
-    events delivered so far minus ``watermark_ms``; an event whose ``ts`` is below the
+    Device clocks (docs/views.md, "Device clocks"): a record's receipt time is its
+    ``received_at``. Its watermark time is the receipt time when that is within
+    ``offset_bound_ms`` of its ``ts``, else its ``ts``. A session's clock offset is the least
+    ``received_at - ts`` (within the bound) of its records so far, 0 when there is none; an
+    event's time is ``ts`` + that offset, and each accepted event keeps the offset it arrived
+    with as ``clock_offset`` (:func:`compute` places a view with its first event's).
+
+    Without ``batch_size``, the watermark after a delivery is the largest watermark time of
+    the valid events delivered so far minus ``watermark_ms``; an event whose time is below the
     watermark as of the previous delivery is late.
 
     With ``batch_size``, lateness follows the pipeline's micro-batches over a one-partition
     topic read ``batch_size`` records (offsets, malformed ones included) at a time: in batch k
-    an event is late when its ``ts`` is at or below the watermark of batch k, the largest
-    ``ts`` of batches 0..k-1 minus ``watermark_ms`` (the sessionizer applies what the
-    watermark has passed, so an event arriving behind it would be applied out of order).
+    a session's offset takes in its records of batch k first, and an event is late when its
+    time is at or below the watermark of batch k, the largest watermark time of batches
+    0..k-1 minus ``watermark_ms`` (the sessionizer applies what the watermark has passed, so
+    an event arriving behind it would be applied out of order).
 
     A copy of an already accepted ``event_id`` is a duplicate.
     """
     out = Classified(watermark_ms=watermark_ms)
     seen: set[str] = set()
-    batch_max: list[int | None] = []
-    for index, raw in enumerate(values):
-        if batch_size is not None and index % batch_size == 0:
-            batch_max.append(None)
-        event = parse(raw)
-        if event is None:
-            out.malformed += 1
-            continue
-        out.valid += 1
-        ts = event["ts"]
-        if batch_size is None:
-            late = out.max_ts is not None and ts < out.max_ts - watermark_ms
-        else:
-            done = [m for m in batch_max[:-1] if m is not None]
-            late = bool(done) and ts <= max(done) - watermark_ms
-        if late:
-            out.late.append(str(event["event_id"]))
-            continue
-        out.max_ts = ts if out.max_ts is None else max(out.max_ts, ts)
-        if batch_size is not None:
-            batch_max[-1] = ts if batch_max[-1] is None else max(batch_max[-1], ts)
-        event_id = str(event["event_id"])
-        if event_id in seen:
-            out.duplicates.append(event_id)
-            continue
-        seen.add(event_id)
-        out.accepted.append(event)
+    offsets: dict[str, int] = {}
+    records = list(values)
+    size = batch_size or 1
+    for first in range(0, len(records), size):
+        events = []
+        for raw in records[first : first + size]:
+            event = parse(raw)
+            if event is None:
+                out.malformed += 1
+            else:
+                events.append(event)
+        for event in events:
+            received = event.get("received_at")
+            if received is not None and abs(received - event["ts"]) <= offset_bound_ms:
+                session = str(event["session_id"])
+                offsets[session] = min(
+                    offsets.get(session, received - event["ts"]), received - event["ts"]
+                )
+        watermark = (
+            None if out.max_watermark_time is None else out.max_watermark_time - watermark_ms
+        )
+        batch_times = []
+        for event in events:
+            out.valid += 1
+            ts = event["ts"]
+            received = event.get("received_at")
+            near = received is not None and abs(received - ts) <= offset_bound_ms
+            batch_times.append(received if near else ts)
+            offset = offsets.get(str(event["session_id"]), 0)
+            if batch_size is None:
+                late = watermark is not None and ts + offset < watermark
+            else:
+                late = watermark is not None and ts + offset <= watermark
+            if late:
+                out.late.append(str(event["event_id"]))
+                continue
+            out.max_ts = ts if out.max_ts is None else max(out.max_ts, ts)
+            event_id = str(event["event_id"])
+            if event_id in seen:
+                out.duplicates.append(event_id)
+                continue
+            seen.add(event_id)
+            out.accepted.append({**event, "clock_offset": offset})
+        if batch_times:
+            newest = max(batch_times)
+            if out.max_watermark_time is None or newest > out.max_watermark_time:
+                out.max_watermark_time = newest
     return out
 
 
@@ -441,6 +481,10 @@ class Truth:
 def compute(events: Iterable[dict], rules: Rules | None = None) -> Truth:
     """Views and view slices of accepted events (any order; ``ts`` in epoch ms).
 
+    A view is placed in server time by the ``clock_offset`` its first event arrived with
+    (:func:`classify`; none: 0): every event of the view at ``ts`` + that offset, so the
+    device's durations within a view are kept.
+
     Views still open after the last event are closed by timeout, as the pipeline closes them
     once its watermark passes their last event + ``view_timeout``. Rows are ordered by
     ``view_id``'s session, then view number; slices by view, then minute.
@@ -460,24 +504,28 @@ def compute(events: Iterable[dict], rules: Rules | None = None) -> Truth:
     for session_id in sorted(by_session):
         n = 0
         view: _View | None = None
+        offset = 0  # the open view's clock offset
         for event in sorted(by_session[session_id], key=sort_key):
-            if view is not None and event["ts"] - view.last_ts >= rules.view_timeout_ms:
+            # In the open view's time: the device's durations, shifted by the view's offset.
+            at = {**event, "ts": event["ts"] + offset}
+            if view is not None and at["ts"] - view.last_ts >= rules.view_timeout_ms:
                 view.close_timeout()
                 finish(view)
                 view = None
             if (
                 view is not None
-                and event["event_type"] == "playback_request"
-                and view.is_new_video(event)
+                and at["event_type"] == "playback_request"
+                and view.is_new_video(at)
             ):
-                view.close_new_video(event["ts"])
+                view.close_new_video(at["ts"])
                 finish(view)
                 view = None
             if view is None:
                 n += 1
-                view = _View(session_id, n, event, rules)
+                offset = event.get("clock_offset", 0)
+                view = _View(session_id, n, {**event, "ts": event["ts"] + offset}, rules)
             else:
-                view.add(event)
+                view.add(at)
             if view.closed:
                 finish(view)
                 view = None

@@ -17,6 +17,7 @@ class AttributionSpec extends AnyFunSuite with LocalSpark {
   private val T0 = 1700000040000L - 1700000040000L % Minute // a minute's start
   private val Timeout = 120000L
   private val Gap = 60000L
+  private val MaxPending = 10000
 
   private def event(session: String, id: String, kind: String, ts: Long, key: String = null): SessionEvent =
     SessionEvent(
@@ -67,7 +68,7 @@ class AttributionSpec extends AnyFunSuite with LocalSpark {
   private def run(rows: SessionEvent*) = runWithGap(Gap, rows: _*)
 
   private def runWithGap(gap: Long, rows: SessionEvent*) =
-    Sessionizer.sessionize(rows.toDF().drop("passthrough"), Timeout, gap)
+    Sessionizer.sessionize(rows.toDF().drop("passthrough"), Timeout, gap, MaxPending)
 
   private def views(rows: SessionEvent*): Map[String, Row] =
     run(rows: _*)
@@ -189,7 +190,7 @@ class AttributionSpec extends AnyFunSuite with LocalSpark {
     ).toDF()
       .drop("passthrough")
       .withColumn("passthrough", org.apache.spark.sql.functions.struct(col("event_id")))
-    val out = Sessionizer.sessionize(rows, Timeout, Gap)
+    val out = Sessionizer.sessionize(rows, Timeout, Gap, MaxPending)
     assert(out.where(col("passthrough").isNotNull).count() == 2)
     val view = out.where(col("closed_view").isNotNull).select("closed_view.cdn_requests").collect()
     assert(view.toSeq == Seq(Row(0L)))

@@ -28,7 +28,7 @@ class SessionizerPassthroughSpec extends AnyFunSuite with LocalSpark {
       col("n").cast("long").as("kafka_offset"),
       struct(col("note"), col("n")).as("passthrough")
     )
-    val out = Sessionizer.sessionize(input, viewTimeoutMs = 120000, maxEventGapMs = 60000)
+    val out = Sessionizer.sessionize(input, viewTimeoutMs = 120000, maxEventGapMs = 60000, maxPendingEvents = 10)
     assert(out.schema("passthrough").dataType == input.schema("passthrough").dataType)
     val passed = out.where(col("passthrough").isNotNull).select("passthrough.*").collect().toSet
     assert(passed == Set(Row("kept", 1), Row("also kept", 2), Row("a reject", null)))

@@ -6,7 +6,10 @@ package vsa.spark.sessions
   * columns (viewer, player, agent, geo…) that a view takes from its first event; `raw` and the Kafka coordinates are
   * only for the dead-letter row of an event the sessionizer rejects (dropped once the event is accepted). `passthrough`
   * is a record the sessionizer hands straight to its output (a packed row, see `Sessionizer.sessionize`); a row without
-  * `session_id` carries only that.
+  * `session_id` carries only that. `clock_offset` (ms) is what the record says of its device's clock: its receipt time
+  * minus `ts`, when within the bound (docs/views.md, "Device clocks"); none for a request (the CDN's clock is the
+  * server's). Once the event waits in the state, it is the session's offset as of its arrival instead: the offset of
+  * the view it opens, if it opens one.
   */
 final case class SessionEvent(
     key: String,
@@ -22,7 +25,8 @@ final case class SessionEvent(
     kafka_partition: Option[Int],
     kafka_offset: Option[Long],
     passthrough: Array[Byte],
-    request: Option[CdnRequest]
+    request: Option[CdnRequest],
+    clock_offset: Option[Long] = None
 )
 
 /** What happened to a view in one minute (a `view_slices` row). */
@@ -124,13 +128,16 @@ final case class MinuteAcc(
     var cdn: Option[CdnFigures] = None
 )
 
-/** An open view: running totals, never its events (see docs/views.md). */
+/** An open view: running totals, never its events (see docs/views.md). Its times are in server time: each of its events
+  * at `ts` + `offset`, the session's clock offset when the view opened.
+  */
 final case class ViewState(
     sessionId: String,
     ordinal: Int,
     videoId: String,
     var attrs: Seq[String],
     startMissing: Boolean,
+    offset: Long,
     viewStart: Long,
     var lastTs: Long,
     var accountedTo: Long,
@@ -156,13 +163,14 @@ final case class ViewState(
 )
 
 /** All a session keeps between micro-batches: events (and attributable CDN requests) waiting for the watermark (to be
-  * applied in event-time order), the open view, views closed in a minute that is not over yet, and the ordinal of its
-  * last view.
+  * applied in event-time order), the open view, views closed in a minute that is not over yet, the ordinal of its last
+  * view, and its device's clock offset (ms; none before its first event).
   */
 final case class SessionState(
     lastOrdinal: Int,
     lastActivity: Long,
     pending: Seq[SessionEvent],
     view: Option[ViewState],
-    closing: Seq[ViewState]
+    closing: Seq[ViewState],
+    offset: Option[Long]
 )

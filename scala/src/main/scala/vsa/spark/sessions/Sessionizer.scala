@@ -4,7 +4,7 @@ import org.apache.spark.sql.catalyst.plans.logical.EventTimeWatermark
 import org.apache.spark.sql.vsa.Columns.{column, expression}
 import org.apache.spark.sql.functions.{coalesce, col, lit}
 import org.apache.spark.sql.streaming.{GroupState, GroupStateTimeout, OutputMode}
-import org.apache.spark.sql.types.{BinaryType, Metadata, MetadataBuilder, StructType}
+import org.apache.spark.sql.types.{BinaryType, LongType, Metadata, MetadataBuilder, StructType}
 import vsa.spark.expressions.{PackRow, UnpackRow}
 import org.apache.spark.sql.{DataFrame, Dataset, Encoders}
 
@@ -17,6 +17,10 @@ import scala.collection.mutable.ArrayBuffer
   * CMCD `sid`. Events wait in the state until the watermark passes them and are then applied in event-time order, so
   * out-of-order delivery within the watermark changes nothing. A view keeps running totals; a minute's slice is emitted
   * once the watermark passes the minute's end, a view's row (with its last slice) once it closes.
+  *
+  * Device clocks (docs/views.md): a session's clock offset is the least receipt time minus `ts` of its events so far
+  * (within the bound the input applied), so it only decreases; an event's time is `ts` + the offset. A view takes the
+  * offset its first event arrived with and keeps it, so that durations within it are the device's.
   */
 object Sessionizer {
   private val MinuteMs = 60000L
@@ -58,15 +62,17 @@ object Sessionizer {
   /** Rows only passed through are spread over this many groups (a null key would put them all in one task). */
   private val PassthroughGroups = 256
 
-  final case class Settings(viewTimeoutMs: Long, maxEventGapMs: Long) {
+  final case class Settings(viewTimeoutMs: Long, maxEventGapMs: Long, maxPendingEvents: Int) {
     require(maxEventGapMs > 0, "max_event_gap must be positive")
     require(viewTimeoutMs > maxEventGapMs, "view_timeout must be longer than max_event_gap")
+    require(maxPendingEvents > 0, "max_pending_events_per_session must be positive")
   }
 
   /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms; `key` defaults to `session_id`, `request`
-    * to none). A streaming input must carry a watermark (`withWatermark` on any of its columns); a batch input is
-    * processed as a stream whose watermark has passed every event, so every view closes. Events behind the watermark
-    * come out as rejected (`late`), not dropped.
+    * and `clock_offset` to none). A session holds at most `maxPendingEvents` events waiting for the watermark; more are
+    * rejected (`session_overflow`), and more requests are not attributed. A streaming input must carry a watermark
+    * (`withWatermark` on any of its columns); a batch input is processed as a stream whose watermark has passed every
+    * event, so every view closes. Events behind the watermark come out as rejected (`late`), not dropped.
     *
     * A struct column `passthrough`, if `events` has one, comes out unchanged as the output column `passthrough`, in the
     * micro-batch its row came in: so one streaming query can write the input records themselves beside the views. A row
@@ -76,13 +82,14 @@ object Sessionizer {
     * then attributed to the view of its key open at its time (after the events of the same instant), if any; behind the
     * watermark it is not attributed (never rejected: it is a valid request).
     */
-  def sessionize(events: DataFrame, viewTimeoutMs: Long, maxEventGapMs: Long): DataFrame = {
-    val settings = Settings(viewTimeoutMs, maxEventGapMs)
+  def sessionize(events: DataFrame, viewTimeoutMs: Long, maxEventGapMs: Long, maxPendingEvents: Int): DataFrame = {
+    val settings = Settings(viewTimeoutMs, maxEventGapMs, maxPendingEvents)
     val streaming = events.isStreaming
     val carried = events.schema.find(_.name == Passthrough).map(_.dataType.asInstanceOf[StructType])
     val keyed = Seq(
       "key" -> col("session_id"),
-      "request" -> lit(null).cast(Encoders.product[CdnRequest].schema)
+      "request" -> lit(null).cast(Encoders.product[CdnRequest].schema),
+      "clock_offset" -> lit(null).cast(LongType)
     ).foldLeft(events) { case (df, (name, default)) =>
       if (df.columns.contains(name)) df else df.withColumn(name, default)
     }
@@ -143,6 +150,7 @@ object Sessionizer {
     private var lastActivity = saved.map(_.lastActivity).getOrElse(Long.MinValue)
     private var view: Option[ViewState] = saved.flatMap(_.view)
     private var closing: Seq[ViewState] = saved.map(_.closing).getOrElse(Seq.empty)
+    private var offset: Option[Long] = saved.flatMap(_.offset)
 
     def run(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
       val keyed = incoming.filter { e => passedThrough(e).foreach(out += _); e.key != null }.toVector
@@ -154,29 +162,60 @@ object Sessionizer {
 
     private def sessionize(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
       val waiting = saved.map(_.pending).getOrElse(Seq.empty)
+      val arrived = incoming.toVector
+      learnOffset(arrived.filter(_.request.isEmpty))
+      val shift = offset.getOrElse(0L)
       var seen = waiting.map(_.event_id).toSet
+      // A batch run applies every event at once: nothing waits, nothing overflows.
+      var room = if (streaming) settings.maxPendingEvents - waiting.size else Int.MaxValue
       // Everything at or behind this batch's watermark was applied in an earlier batch (or is
       // applied now, from `waiting`), so an incoming event there would be applied out of order:
-      // it is late. A later copy of an event id is a duplicate. Both go to the dead letters.
+      // it is late. A later copy of an event id is a duplicate. Both go to the dead letters, as
+      // do the events past what a session may hold.
       val fresh = Vector.newBuilder[SessionEvent]
-      incoming.foreach { e =>
+      arrived.foreach { e =>
         if (e.request.isDefined) {
-          if (!streaming || e.ts > watermark) fresh += stripped(e)
-        } else if (streaming && e.ts <= watermark)
-          reject(e, "late", s"ts ${instant(e.ts)} at or behind the watermark ${instant(watermark)}")
+          if ((!streaming || e.ts > watermark) && room > 0) {
+            fresh += stripped(e)
+            room -= 1
+          }
+        } else if (streaming && e.ts + shift <= watermark)
+          reject(
+            e,
+            "late",
+            s"ts ${instant(e.ts)}${offsetNote(shift)} at or behind the watermark ${instant(watermark)}"
+          )
         else if (seen(e.event_id)) reject(e, "duplicate", s"event_id ${e.event_id} seen before")
+        else if (room <= 0)
+          reject(e, "session_overflow", s"session holds ${settings.maxPendingEvents} events waiting for the watermark")
         else {
           seen += e.event_id
-          fresh += stripped(e)
+          fresh += stripped(e).copy(clock_offset = Some(shift))
+          room -= 1
         }
       }
-      val ordered = (waiting ++ fresh.result()).sortBy(e => (e.ts, priority(e), Option(e.event_id).getOrElse("")))
-      val (ready, later) = ordered.partition(_.ts <= watermark)
+      val ordered =
+        (waiting ++ fresh.result()).sortBy(e => (time(e, shift), priority(e), Option(e.event_id).getOrElse("")))
+      val (ready, later) = ordered.partition(time(_, shift) <= watermark)
       ready.foreach(apply)
       advanceTo(watermark)
-      save(later)
+      save(later, shift)
       out.iterator
     }
+
+    /** Takes in what `events` say of the device clock: the session's offset only decreases (see the object's doc). A
+      * session whose first events say nothing (no receipt time within the bound: a replay) keeps their `ts`: offset 0.
+      */
+    private def learnOffset(events: Seq[SessionEvent]): Unit =
+      if (events.nonEmpty) {
+        val said = events.flatMap(_.clock_offset)
+        offset = (offset.toSeq ++ said).minOption.orElse(Some(0L))
+      }
+
+    /** When a row waiting in the state is due: a request at its `ts` (the CDN's clock), an event at `ts` + `shift`. */
+    private def time(e: SessionEvent, shift: Long): Long = if (e.request.isDefined) e.ts else e.ts + shift
+
+    private def offsetNote(shift: Long): String = if (shift == 0) "" else s" + clock offset ${shift} ms"
 
     /** What of a row waits in the state: not its raw record, Kafka coordinates or passthrough (already out). */
     private def stripped(e: SessionEvent): SessionEvent =
@@ -216,25 +255,33 @@ object Sessionizer {
       }
     }
 
+    /** Applies an event in server time: at `ts` + the open view's offset when it continues the view, else at `ts` + the
+      * offset it arrived with (it opens a view with that offset).
+      */
     private def applyEvent(e: SessionEvent): Unit = {
-      lastActivity = math.max(lastActivity, e.ts)
+      val own = e.copy(ts = e.ts + e.clock_offset.getOrElse(0L))
       view.foreach { v =>
-        if (e.ts - v.lastTs >= settings.viewTimeoutMs) closeTimedOut(v)
+        if (e.ts + v.offset - v.lastTs >= settings.viewTimeoutMs) closeTimedOut(v)
       }
-      view match {
-        case None => open(e)
+      val at = view match {
+        case None => open(own)
         case Some(v) if e.event_type == "playback_request" && differentVideo(v, e) =>
-          account(v, e.ts)
-          close(v, closedAt = e.ts, reason = "new_video", failed = false)
-          open(e)
-        case Some(v) => step(v, e)
+          account(v, e.ts + v.offset)
+          close(v, closedAt = e.ts + v.offset, reason = "new_video", failed = false)
+          open(own)
+        case Some(v) =>
+          val inView = e.copy(ts = e.ts + v.offset)
+          step(v, inView)
+          inView.ts
       }
+      lastActivity = math.max(lastActivity, at)
     }
 
     private def differentVideo(v: ViewState, e: SessionEvent): Boolean =
       v.videoId != null && e.video_id != null && v.videoId != e.video_id
 
-    private def open(e: SessionEvent): Unit = {
+    /** Opens a view at `e` (in server time, its `clock_offset` the view's offset); returns its time. */
+    private def open(e: SessionEvent): Long = {
       lastOrdinal += 1
       val startMissing = e.event_type != "playback_request"
       val player =
@@ -252,6 +299,7 @@ object Sessionizer {
         videoId = e.video_id,
         attrs = e.attrs,
         startMissing = startMissing,
+        offset = e.clock_offset.getOrElse(0L),
         viewStart = e.ts,
         lastTs = e.ts,
         accountedTo = e.ts,
@@ -264,6 +312,7 @@ object Sessionizer {
       minute(v, e.ts).opened = true
       view = Some(v)
       if (startMissing) step(v, e, opening = true)
+      e.ts
     }
 
     /** Applies one event to an open view: time since its last event first, then the event. */
@@ -472,7 +521,7 @@ object Sessionizer {
 
     private def viewId(v: ViewState): String = s"${v.sessionId}#${v.ordinal}"
 
-    private def save(pending: Seq[SessionEvent]): Unit =
+    private def save(pending: Seq[SessionEvent], shift: Long): Unit =
       if (!streaming) ()
       else if (
         view.isEmpty && closing.isEmpty && pending.isEmpty &&
@@ -483,10 +532,10 @@ object Sessionizer {
           v.cdn.foreach(_.flush())
           v.minutes.foreach(_.cdn.foreach(_.flush()))
         }
-        state.update(SessionState(lastOrdinal, lastActivity, pending, view, closing))
+        state.update(SessionState(lastOrdinal, lastActivity, pending, view, closing, offset))
         // Spark calls back once the watermark is past a timestamp: wake up when the next
         // event is ready, the next minute is over, or a view times out.
-        val wakeUps = pending.headOption.map(_.ts - 1).toSeq ++
+        val wakeUps = pending.headOption.map(time(_, shift) - 1).toSeq ++
           view.toSeq.flatMap(v => Seq(v.nextMinute + MinuteMs - 1, v.lastTs + settings.viewTimeoutMs - 1)) ++
           closing.map(v => minuteOf(v.closedAt.get) + MinuteMs - 1) :+
           (lastActivity + SessionMemory * settings.viewTimeoutMs)
