@@ -117,11 +117,18 @@ def test_cmcd_lines_reach_kafka_as_sent_with_the_collectors_stamps(collector, ka
     assert (status, json.loads(answer)) == (200, {"records": 3})
 
     found = records_with(kafka.bootstrap_servers, PLAYER, SID.encode())
-    assert sorted(m.value() for m in found) == sorted(body.splitlines())
-    for message in found:
+    envelopes = [json.loads(m.value()) for m in found]
+    assert sorted(e["cmcd"].encode() for e in envelopes) == sorted(body.splitlines())
+    for message, envelope in zip(found, envelopes, strict=True):
         kind, stamp = message.timestamp()
         assert kind == TIMESTAMP_CREATE_TIME
         assert before - 1 <= stamp <= after + 1
+        assert envelope == {
+            "cmcd": envelope["cmcd"],
+            "received_at": stamp,
+            "client_ip": "127.0.0.1",
+            "user_agent": CHROME,
+        }
         assert headers_of(message) == {
             "vsa.received_at": str(stamp),
             "vsa.endpoint": "cmcd",
@@ -131,7 +138,7 @@ def test_cmcd_lines_reach_kafka_as_sent_with_the_collectors_stamps(collector, ka
         assert message.key() == SID.encode()
     # A session's lines share a partition, so their order holds.
     assert len({m.partition() for m in found}) == 1
-    assert [m.value() for m in found] == body.splitlines()
+    assert [json.loads(m.value())["cmcd"].encode() for m in found] == body.splitlines()
 
 
 def test_events_object_array_ndjson_and_beacon_text_get_received_at_and_the_client(
@@ -201,7 +208,12 @@ def test_garbage_lines_are_written_as_sent(collector, kafka):
     assert post(collector, "/events", events, User_Agent="Player/1.0 \xff")[0] == 200
 
     found = records_with(kafka.bootstrap_servers, PLAYER, b"garbage-1")
-    assert sorted(m.value() for m in found) == sorted(cmcd.splitlines())
+    readable, unreadable = cmcd.splitlines()
+    # A line that is not UTF-8 has no envelope: it is written as sent.
+    assert sorted(m.value() for m in found if not m.value().startswith(b"{")) == [unreadable]
+    assert [json.loads(m.value())["cmcd"].encode() for m in found if m.value()[:1] == b"{"] == [
+        readable
+    ]
     found = {m.value(): m for m in records_with(kafka.bootstrap_servers, PLAYER, b"garbage-2")}
     assert len(found) == 5
     assert set(events.splitlines()[1:4]) <= set(found)
@@ -488,6 +500,7 @@ def test_the_package_imports_without_the_extra():
     ],
 )
 def test_a_cmcd_line_is_keyed_by_its_sid(line, key):
-    from vsa.collect.records import cmcd_records
+    from vsa.collect.records import Stamp, cmcd_records
 
-    assert cmcd_records(line) == [(line, key)]
+    ((value, found),) = cmcd_records(line, Stamp(1, None, None))
+    assert (json.loads(value), found) == ({"cmcd": line.decode(), "received_at": 1}, key)

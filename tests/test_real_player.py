@@ -8,18 +8,22 @@ that vsa's own readers read both. docs/real-player.md describes the harness.
 The page reports to two event targets at once: the harness's nginx, which logs each POST's body
 as received, and `vsa collect`, which writes each line to Kafka; both must hold the same reports.
 
-TODO(issue 24): the end-to-end test runs `vsa run` over the collected reports and the nginx log
-(sent to Kafka too) and checks the views against the page's figures."""
+End to end: nginx's log reaches Kafka through `vsa collect` too (`POST /cdn/nginx`, as a log
+shipper sends it), the streaming job runs over both topics, and each playback's view must say
+what the page measured and what nginx logged."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from pyspark.sql import Row
 
-from collect_support import Collector, headers_of, read_topic
+from collect_support import Collector, headers_of, read_topic, request
 from real_player import (
     FATAL_SEGMENT,
     SCENARIOS,
@@ -31,15 +35,20 @@ from real_player import (
     RealPlayer,
     segment_name,
 )
+from vsa import pipeline
 from vsa.config import VsaConfig
 from vsa.functions import parse_cmcd
+from vsa.kafka import produce
 from vsa.kafka.broker import free_port
 from vsa.pipeline import cdn_records
+from vsa.sinks import read_table
 from vsa.sources.files import read_cdn_files
 
 pytestmark = pytest.mark.e2e
 
 REPORTS_TOPIC = "real-player-reports"
+CDN_TOPIC = "real-player-cdn"
+CDN_SECRET = "real-player-nginx-0123456789"
 
 # Stalls of a few milliseconds happen in any playback on a busy machine (the video element
 # fires 'waiting' then 'playing' at once, and dash.js reports both); the page and the reports
@@ -94,12 +103,16 @@ def play_states(playback: Playback) -> list[tuple[str, int]]:
 def collector(real_player: RealPlayer, kafka, tmp_path_factory) -> Iterator[Collector]:
     """`vsa collect`, its CORS allow-list the page's origin, writing to REPORTS_TOPIC."""
     kafka.create_topic(REPORTS_TOPIC, partitions=2)
+    kafka.create_topic(CDN_TOPIC)
     folder = tmp_path_factory.mktemp("collect")
     config = folder / "vsa.toml"
     config.write_text(
         f'kafka_bootstrap_servers = "{kafka.bootstrap_servers}"\n'
         f'player_events_topic = "{REPORTS_TOPIC}"\n'
+        f'cdn_logs_topic = "{CDN_TOPIC}"\n'
+        'cdn_log_format = "nginx"\n'
         f'collect_cors_origins = ["{real_player.origin}"]\n'
+        f'[collect_cdn_secrets]\nnginx = "{CDN_SECRET}"\n'
     )
     service = Collector(config, free_port(), folder / "collect.log")
     service.start()
@@ -255,10 +268,84 @@ def test_vsa_collect_wrote_every_report_to_kafka(playbacks, kafka):
         # One partition per session. Reports a few milliseconds apart travel in POSTs of their
         # own and may land in either order; ``sn`` numbers them.
         assert len({m.partition() for m in found}) == 1
-        collected = sorted((without_ts(m.value().decode()) for m in found), key=by_sn)
+        # vsa collect writes each line in an envelope with its stamps.
+        collected = sorted((without_ts(json.loads(m.value())["cmcd"]) for m in found), key=by_sn)
         assert collected == sorted((without_ts(line) for line in sent), key=by_sn)
         for message in found:
             headers = headers_of(message)
             assert headers["vsa.endpoint"] == "cmcd"
             assert headers["vsa.client_ip"] == "127.0.0.1"
             assert "HeadlessChrome" in headers["vsa.user_agent"]
+
+
+@pytest.fixture(scope="module")
+def views(spark, kafka, collector: Collector, playbacks, tmp_path_factory) -> dict[str, Row]:
+    """Each playback's view, from the streaming job over what `vsa collect` wrote: the reports,
+    and nginx's log pushed to `POST /cdn/nginx` as a log shipper pushes it."""
+    for playback in playbacks.values():
+        body = "\n".join(playback.access_lines()).encode()
+        status, _, _ = request(
+            collector.port, "POST", "/cdn/nginx", body, {"Authorization": f"Bearer {CDN_SECRET}"}
+        )
+        assert status == 200
+    # The audience goes on: later traffic (a heartbeat on each partition, ten minutes on) moves
+    # the watermark past every view of the test, so the job closes them.
+    later = int(time.time() * 1000) + 600_000
+    for partition in (0, 1):
+        heartbeat = {"event_id": f"later-{partition}", "event_type": "heartbeat", "ts": later,
+                     "session_id": f"later-{partition}"}  # fmt: skip
+        produce(spark, kafka.bootstrap_servers, REPORTS_TOPIC, [(None, json.dumps(heartbeat))],
+                partition=partition, timestamps=[later])  # fmt: skip
+    config = VsaConfig(
+        kafka_bootstrap_servers=kafka.bootstrap_servers,
+        player_events_topic=REPORTS_TOPIC,
+        cdn_logs_topic=CDN_TOPIC,
+        cdn_log_format="nginx",
+        output_root=str(tmp_path_factory.mktemp("real-player-job") / "out"),
+    )
+    pipeline.run_until_caught_up(spark, config)
+    rows = read_table(spark, config, "views").collect()
+    by_session = {playback.sid: scenario for scenario, playback in playbacks.items()}
+    found: dict[str, list[Row]] = {scenario: [] for scenario in playbacks}
+    for row in rows:
+        if row.session_id in by_session:
+            found[by_session[row.session_id]].append(row)
+    # One view per playback.
+    assert {scenario: len(rows) for scenario, rows in found.items()} == dict.fromkeys(playbacks, 1)
+    return {scenario: rows[0] for scenario, rows in found.items()}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_view_s_startup_is_the_page_s(playbacks, views, scenario):
+    view, page = views[scenario], playbacks[scenario].page
+    assert view.started and not view.start_missing
+    assert abs(view.startup_time_ms - page["startup_ms"]) <= 250, (view.startup_time_ms, page)
+
+
+@pytest.mark.parametrize("scenario", ["clean", "stall"])
+def test_the_view_played_what_the_page_played(playbacks, views, scenario):
+    view, page = views[scenario], playbacks[scenario].page
+    assert view.end_reason == "finish" and not view.playback_failed
+    assert abs(view.playing_time_ms - page["watch_ms"]) <= 1000, (view.playing_time_ms, page)
+    # Watch time is playing time, startup and stalls (CTA-2066).
+    assert view.watch_time_ms == view.playing_time_ms + view.startup_time_ms + view.stall_time_ms
+
+
+def test_the_caused_stall_is_a_stall_of_its_length(playbacks, views):
+    view, page = views["stall"], playbacks["stall"].page
+    assert view.stall_count == len(page["stalls"]), page["stalls"]
+    stalled = sum(stall["duration_ms"] for stall in page["stalls"])
+    assert stalled >= 1000
+    assert abs(view.stall_time_ms - stalled) <= 500, (view.stall_time_ms, page["stalls"])
+
+
+def test_a_segment_missing_until_the_player_gives_up_is_a_failure(views):
+    view = views["fatal"]
+    assert view.playback_failed and view.end_reason == "fail"
+    assert not view.video_start_failure  # it failed after its first frame
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_the_view_s_cdn_requests_are_the_server_s_log(playbacks, views, scenario):
+    view, playback = views[scenario], playbacks[scenario]
+    assert view.cdn_requests == len(playback.access_lines())

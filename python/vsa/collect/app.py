@@ -342,7 +342,7 @@ def _endpoints(config: VsaConfig) -> dict[str, Endpoint]:
     endpoints = {}
     if config.player_events_topic:
         topic = config.player_events_topic
-        endpoints["/cmcd"] = Endpoint("cmcd", topic, lambda body, _: cmcd_records(body), True)
+        endpoints["/cmcd"] = Endpoint("cmcd", topic, cmcd_records, True)
         endpoints["/events"] = Endpoint("events", topic, event_records, True)
     for topic, fmt in reversed(config.cdn_formats.items()):
         endpoints[CDN_PREFIX + fmt] = Endpoint(

@@ -1,10 +1,12 @@
 """From a request's body to Kafka records: one record per CMCD line, per event, per log line.
 
-A record's value is what the client sent, byte for byte, except that a JSON event gets the
-collector's stamps (``received_at``, and ``client_ip``/``user_agent`` where it has none). A
-line that is not UTF-8, not JSON or not CMCD still becomes a record as sent: the job makes it a
-dead letter with a reason. Only a body that cannot be read at all (a broken gzip stream) is
-refused.
+A record's value is what the client sent, with the collector's stamps where the record has
+room for them: a JSON event gets ``received_at`` (and ``client_ip``/``user_agent`` where it has
+none); a CMCD line, which has no room, travels in an envelope
+``{"cmcd": line, "received_at", "client_ip", "user_agent"}``, so a copy of the topic (a file)
+keeps what the job needs. A line that is not UTF-8, not JSON or not CMCD still becomes a record
+as sent: the job makes it a dead letter with a reason. Only a body that cannot be read at all
+(a broken gzip stream) is refused.
 """
 
 from __future__ import annotations
@@ -81,10 +83,25 @@ def lines(body: bytes) -> list[bytes]:
     return [line.rstrip(b"\r") for line in body.split(b"\n") if line.strip()]
 
 
-def cmcd_records(body: bytes) -> list[Record]:
+def cmcd_records(body: bytes, stamp: Stamp) -> list[Record]:
     """One record per CMCD line (``application/cmcd``: one CMCD dictionary a line), keyed by
-    its ``sid``."""
-    return [(line, _cmcd_sid(line)) for line in lines(body)]
+    its ``sid``: the line in its envelope (:func:`cmcd_envelope`), or as sent when it is not
+    UTF-8."""
+    return [(cmcd_envelope(line, stamp), _cmcd_sid(line)) for line in lines(body)]
+
+
+def cmcd_envelope(line: bytes, stamp: Stamp) -> bytes:
+    """A CMCD line with the stamps a report does not carry: the receipt time and the client."""
+    try:
+        text = line.decode()
+    except UnicodeDecodeError:
+        return line
+    envelope = {"cmcd": text, "received_at": stamp.received_at_ms}
+    if stamp.client_ip:
+        envelope["client_ip"] = stamp.client_ip
+    if stamp.user_agent:
+        envelope["user_agent"] = stamp.user_agent
+    return _dump(envelope)
 
 
 def _cmcd_sid(line: bytes) -> bytes | None:

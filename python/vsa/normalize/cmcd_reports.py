@@ -13,8 +13,6 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from vsa.functions import parse_cmcd
-
 # The play states (`sta`) of an `e=ps` report, as event types of the event model.
 STATE_EVENTS = {
     "s": "playback_request",  # starting
@@ -40,31 +38,38 @@ LIVE_STATES = ("s", "p", "r", "a", "k", "w", "d")
 FIELD_KEYS = ("sid", "cid", "ts", "br", "pt", "ec")
 
 
-def is_report(json_fields: Column, raw: Column) -> Column:
-    """Whether a record is a CMCD report: an envelope (its JSON has ``cmcd``), or text that is
-    not JSON at all (a bare line)."""
-    bare = ~F.ltrim(raw).startswith("{") & ~F.ltrim(raw).startswith("[")
+def report_text(json_fields: Column, raw: Column) -> Column:
+    """The CMCD line a record may hold: an envelope's ``cmcd``, or the record itself when it
+    is not JSON (``json_fields`` is null)."""
+    return F.coalesce(json_fields["cmcd"], F.when(json_fields.isNull(), raw))
+
+
+def is_report(json_fields: Column, cmcd: Column) -> Column:
+    """Whether a record is a CMCD report: an envelope, or a bare line that reads as a CMCD
+    dictionary with an event key ``e`` (anything else that is not JSON stays malformed JSON).
+    ``cmcd``: :func:`vsa.functions.parse_cmcd` of :func:`report_text`."""
+    bare = cmcd["error"].isNull() & cmcd["e"].isNotNull()
     return json_fields["cmcd"].isNotNull() | (json_fields.isNull() & bare)
 
 
-def report_text(json_fields: Column, raw: Column) -> Column:
-    """The CMCD line of a report (:func:`is_report`)."""
-    return F.coalesce(json_fields["cmcd"], raw)
-
-
-def report_fields(text: Column, envelope: Column) -> Column:
+def report_fields(text: Column, cmcd: Column, envelope: Column) -> Column:
     """A CMCD report as the ``map<string,string>`` of fields a vsa JSON event would have:
     ``event_type`` by the rules of :data:`STATE_EVENTS` and :data:`REPORT_EVENTS`, ``sid`` as
     ``session_id``, ``cid`` as ``video_id``, ``ts``, ``br`` as ``bitrate_kbps``, ``pt`` as
     ``playhead_ms``, ``ec`` as ``error_code``; the envelope's ``received_at``, ``client_ip``
     and ``user_agent``; ``event_id`` a digest of the line, so a report the player sent twice
-    (its reporter retries) counts once. Null for a report of an event the model has no use
-    for (``rr``, ``m``, ``b``…: docs/views.md), and a map holding only ``cmcd_error`` for a line
-    that is not a CMCD dictionary."""
-    cmcd = parse_cmcd(text)
-    event, state = cmcd["e"], cmcd["sta"]
+    (its reporter retries) counts once. Every other key is kept as ``cmcd_<key>``.
+
+    Null for a report the model has no use for (docs/views.md, "CMCD v2 event reports"): an
+    event such as ``rr``, ``m`` or ``b``, a heartbeat after the view ended, and any report
+    but the error itself that carries ``ec`` (the error closed the view as failed; a player
+    keeps reporting it). A map holding only ``cmcd_error`` for a line that is not a CMCD
+    dictionary, or that has no ``e``. ``cmcd``: :func:`vsa.functions.parse_cmcd` of ``text``.
+    """
+    event, state, other = cmcd["e"], cmcd["sta"], cmcd["other"]
     event_type = (
-        F.when(event == "ps", F.create_map(*_pairs(STATE_EVENTS))[state])
+        F.when(other["ec"].isNotNull() & (event != "e"), F.lit(None))
+        .when(event == "ps", F.create_map(*_pairs(STATE_EVENTS))[state])
         .when(event.isin(*REPORT_EVENTS), F.create_map(*_pairs(REPORT_EVENTS))[event])
         # The view starts at its first report: a heartbeat before any play state, or a new
         # content id (which closes the view of the previous one).
@@ -72,7 +77,6 @@ def report_fields(text: Column, envelope: Column) -> Column:
         .when((event == "t") & state.isin(*LIVE_STATES), F.lit("heartbeat"))
         .when(event == "c", F.lit("playback_request"))
     )
-    other = cmcd["other"]
     fields = F.create_map(
         *[F.lit("event_id"), F.sha2(text, 256).substr(1, 32)],
         *[F.lit("event_type"), event_type],
@@ -88,18 +92,24 @@ def report_fields(text: Column, envelope: Column) -> Column:
         *[F.lit("cmcd_e"), event],
         *[F.lit("cmcd_sta"), state],
     )
+    rest = F.map_filter(F.coalesce(other, F.create_map()), lambda k, _: ~k.isin(*FIELD_KEYS))
     kept = F.map_filter(
-        F.map_concat(
-            fields,
-            F.transform_keys(
-                F.map_filter(F.coalesce(other, F.create_map()), lambda k, _: ~k.isin(*FIELD_KEYS)),
-                lambda k, _: F.concat(F.lit("cmcd_"), k),
-            ),
-        ),
+        F.map_concat(fields, F.transform_keys(rest, lambda k, _: F.concat(F.lit("cmcd_"), k))),
         lambda _, v: v.isNotNull(),
     )
-    error = F.create_map(F.lit("cmcd_error"), cmcd["error"])
-    return F.when(cmcd["error"].isNotNull(), error).when(event_type.isNotNull(), kept)
+    error = F.coalesce(
+        cmcd["error"], F.when(event.isNull(), F.lit("no event key e: not an event report"))
+    )
+    return F.when(error.isNotNull(), F.create_map(F.lit("cmcd_error"), error)).when(
+        event_type.isNotNull(), kept
+    )
+
+
+def report_time(raw: Column) -> Column:
+    """The ``ts`` text of a CMCD report (an envelope's line, or a bare line), found without
+    parsing the dictionary: what a source's watermark follows, as ``$.ts`` of a JSON event."""
+    line = F.coalesce(F.get_json_object(raw, "$.cmcd"), raw)
+    return F.nullif(F.regexp_extract(line, r"(?:^|,)ts=(-?[0-9]{1,15})(?:,|;|$)", 1), F.lit(""))
 
 
 def _pairs(mapping: dict[str, str]) -> list[Column]:

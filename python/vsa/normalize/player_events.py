@@ -10,7 +10,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import MapType, StringType
 
-from vsa.functions import is_json_object, map_without
+from vsa.functions import is_json_object, map_without, parse_cmcd
+from vsa.normalize import cmcd_reports
 
 # The detail of a `bad_encoding` dead letter, player record or CDN line alike.
 NOT_UTF8 = "not valid UTF-8 (raw shows the invalid bytes as U+FFFD)"
@@ -67,17 +68,38 @@ _ISO_WITH_OFFSET = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d
 def parse_player_events(raw: DataFrame) -> DataFrame:
     """Adds the parsed event (struct ``event``) and, for bad records, ``reason`` and ``detail``.
 
-    ``raw`` has the columns of :mod:`vsa.sources.kafka`. Reasons, in order: ``bad_encoding``
+    ``raw`` has the columns of :mod:`vsa.sources.kafka`: a JSON event, or a CMCD v2 event
+    report (:mod:`vsa.normalize.cmcd_reports`; a report of no use to the model is left out).
+    Reasons, in order: ``bad_encoding``
     (not UTF-8), ``too_large`` (over :data:`MAX_RECORD_BYTES`), ``malformed_json`` (not one
-    JSON object), ``too_large`` (over :data:`MAX_FIELDS` fields), ``missing_field``,
+    JSON object), ``malformed_cmcd`` (a report that is not a CMCD dictionary),
+    ``too_large`` (over :data:`MAX_FIELDS` fields), ``missing_field``,
     ``bad_timestamp``, ``bad_type``, ``unknown_event_type``, ``future_timestamp``; ``reason``
     is null for a valid event.
     """
     size = F.octet_length("raw")
     utf8 = F.is_valid_utf8("raw")
-    one_object = utf8 & (size <= MAX_RECORD_BYTES) & is_json_object("raw")
-    fields = F.from_json(F.when(one_object, F.col("raw")), MapType(StringType(), StringType()))
-    parsed = raw.withColumn("_fields", fields)
+    readable = utf8 & (size <= MAX_RECORD_BYTES)
+    one_object = readable & is_json_object("raw")
+    json_fields = F.from_json(F.when(one_object, F.col("raw")), MapType(StringType(), StringType()))
+    # A CMCD v2 event report (an envelope of vsa collect, or a bare line) becomes the fields a
+    # JSON event would have; a report of no use to the model is left out (cmcd_reports).
+    text = cmcd_reports.report_text(F.col("_json"), F.col("raw"))
+    parsed = (
+        raw.withColumn("_json", json_fields)
+        .withColumn("_cmcd", F.when(readable, parse_cmcd(text)))
+        .withColumn(
+            "_report",
+            F.coalesce(cmcd_reports.is_report(F.col("_json"), F.col("_cmcd")), F.lit(False)),
+        )
+        .withColumn(
+            "_fields",
+            F.when(
+                F.col("_report"), cmcd_reports.report_fields(text, F.col("_cmcd"), F.col("_json"))
+            ).otherwise(F.col("_json")),
+        )
+        .where(~F.col("_report") | F.col("_fields").isNotNull())
+    )
     field = parsed["_fields"].getItem
 
     ts_text = F.trim(field("ts"))
@@ -107,6 +129,10 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
         .when(
             parsed["_fields"].isNull(),
             _rd("malformed_json", F.lit("not one JSON object")),
+        )
+        .when(
+            field("cmcd_error").isNotNull(),
+            _rd("malformed_cmcd", F.concat(F.lit("CMCD: "), field("cmcd_error"))),
         )
         .when(
             F.size(parsed["_fields"]) > MAX_FIELDS,
@@ -197,7 +223,8 @@ def event_time(raw: Column, kafka_timestamp: Column, bound_seconds: int) -> Colu
     watermark; else its ``ts`` (a replay keeps its own time). Null when the record has no
     ``ts`` or the time is out of bounds (before :data:`MIN_EVENT_TIME`, or in the future), so
     one absurd record cannot move the watermark."""
-    ts = _timestamp(F.trim(F.get_json_object(raw, "$.ts")))
+    ts_text = F.coalesce(F.get_json_object(raw, "$.ts"), cmcd_reports.report_time(raw))
+    ts = _timestamp(F.trim(ts_text))
     received = receipt_time(raw, kafka_timestamp)
     time = F.when(clock_offset_ms(ts, received, bound_seconds).isNotNull(), received).otherwise(ts)
     return F.when(time.between(F.lit(MIN_EVENT_TIME).cast("timestamp"), _latest_event_time()), time)

@@ -159,7 +159,7 @@ def _request_rows(requests: DataFrame, carried: list[str]) -> DataFrame:
         nothing.alias("session_id"),
         nothing.alias("event_id"),
         nothing.alias("event_type"),
-        F.unix_millis(request["timestamp"]).alias("ts"),
+        _attribution_time(request["timestamp"]).alias("ts"),
         F.col("event_time"),
         nothing.alias("video_id"),
         F.lit(None).cast("bigint").alias("bitrate_kbps"),
@@ -198,3 +198,12 @@ def views(slices: DataFrame) -> DataFrame:
     return closed.select("closed_view.view.*", "closed_view.attributes.*").withColumns(
         {c: F.timestamp_millis(c) for c in ("view_start", "view_end", "closed_at")}
     )
+
+
+def _attribution_time(timestamp: Column) -> Column:
+    """When a request is attributed (epoch ms): its time, or the end of its second when the
+    log has whole seconds only (nginx's ``$time_local``, CloudFront's ``time``). The request
+    completed somewhere in that second, maybe after its view started within it: placed at the
+    second's start it would miss the view that it served (docs/cdn.md, "Attribution")."""
+    ms = F.unix_millis(timestamp)
+    return F.when(ms % 1000 == 0, ms + 999).otherwise(ms)

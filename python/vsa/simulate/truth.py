@@ -318,6 +318,9 @@ class _View:
 
     def _apply(self, event: dict, opening: bool) -> None:
         kind = event["event_type"]
+        # Any event may say which rendition plays; only a rendition_update is a switch.
+        if event.get("bitrate_kbps") is not None:
+            self.bitrate = int(float(event["bitrate_kbps"]))
         ts = event["ts"]
         if kind in CLOSING:
             self._close(CLOSING[kind], ts)
@@ -344,11 +347,8 @@ class _View:
             if self.past_first_frame:
                 self.state = "stalled"
                 self.stall_ts.append(ts)
-        elif kind == "rendition_update":
-            if event.get("bitrate_kbps") is not None:
-                self.bitrate = int(float(event["bitrate_kbps"]))
-            if self.past_first_frame:
-                self.bitrate_switches += 1
+        elif kind == "rendition_update" and self.past_first_frame:
+            self.bitrate_switches += 1
         # heartbeat, ad_break_start, ad_break_end: no change
 
     # -- closing
@@ -581,7 +581,8 @@ def attribute(views: list[dict], events: Iterable[dict], requests: list[dict]) -
     the request's ``sid`` that is open at its ``ts``. A view is open from its first event to
     its ``closed_at`` (the closing event, the next video's request, or last event +
     view_timeout); a request at the same ts as an event is applied after it, so one at a
-    view's ``closed_at`` is not in it, and one at its ``view_start`` is."""
+    view's ``closed_at`` is not in it, and one at its ``view_start`` is. A request of whole
+    seconds counts at the end of its second (:func:`attribution_ts`)."""
     sessions = session_keys(events)
     spans: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     for v in views:
@@ -594,12 +595,18 @@ def attribute(views: list[dict], events: Iterable[dict], requests: list[dict]) -
                 (
                     view_id
                     for start, closed_at, view_id in spans.get(session_id or "", ())
-                    if start <= r["ts"] < closed_at
+                    if start <= attribution_ts(r["ts"]) < closed_at
                 ),
                 None,
             )
         )
     return out
+
+
+def attribution_ts(ts: int) -> int:
+    """A request logged with whole seconds only completed somewhere in that second: it is
+    attributed at the second's end, so the view that started within that second gets it."""
+    return ts + 999 if ts % 1000 == 0 else ts
 
 
 def throughput_kbps(r: dict) -> float | None:

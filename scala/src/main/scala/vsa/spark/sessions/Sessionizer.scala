@@ -309,6 +309,7 @@ object Sessionizer {
         startupSpoiled = false,
         nextMinute = minuteOf(e.ts)
       )
+      e.bitrate_kbps.foreach(b => v.bitrate = Some(b))
       minute(v, e.ts).opened = true
       view = Some(v)
       if (startMissing) step(v, e, opening = true)
@@ -323,6 +324,9 @@ object Sessionizer {
         v.accountedTo = e.ts
       }
       if (v.attrs.contains(null)) v.attrs = v.attrs.zip(e.attrs).map { case (a, b) => if (a != null) a else b }
+      // Any event may say which rendition plays (CMCD reports carry `br` on every report); only a
+      // rendition_update counts as a switch.
+      e.bitrate_kbps.foreach(b => v.bitrate = Some(b))
       val acc = minute(v, e.ts)
       val pastFirstFrame = v.startMissing || v.firstFrameTs.isDefined
       e.event_type match {
@@ -349,7 +353,6 @@ object Sessionizer {
           v.player = Seeking
         case "seek_end" => v.player = if (pastFirstFrame) Playing else Startup
         case "rendition_update" =>
-          e.bitrate_kbps.foreach(b => v.bitrate = Some(b))
           if (pastFirstFrame) v.bitrateSwitches += 1
         case "playback_finish" => close(v, e.ts, "finish", failed = false)
         case "playback_fail"   => close(v, e.ts, "fail", failed = true)
