@@ -590,22 +590,23 @@ def attribute(views: list[dict], events: Iterable[dict], requests: list[dict]) -
     out: list[str | None] = []
     for r in requests:
         session_id = sessions.get(r["sid"]) if r["sid"] is not None else None
-        out.append(
-            next(
-                (
-                    view_id
-                    for start, closed_at, view_id in spans.get(session_id or "", ())
-                    if start <= attribution_ts(r["ts"]) < closed_at
-                ),
-                None,
-            )
+        at = attribution_ts(r["ts"])
+        spans_of = spans.get(session_id or "", ())
+        open_then = (v for start, closed_at, v in spans_of if start <= at < closed_at)
+        # At the end of a second (whole seconds logged), it may have completed before a close
+        # within that second (as the sessionizer: any time ending in 999).
+        second = at % 1000 == 999
+        closed_within = (
+            v for _, closed, v in reversed(spans_of) if second and at - 999 < closed <= at
         )
+        out.append(next(open_then, None) or next(closed_within, None))
     return out
 
 
 def attribution_ts(ts: int) -> int:
     """A request logged with whole seconds only completed somewhere in that second: it is
-    attributed at the second's end, so the view that started within that second gets it."""
+    attributed at the second's end, so the view that started within that second gets it (and,
+    with no view open then, the view that closed within it)."""
     return ts + 999 if ts % 1000 == 0 else ts
 
 

@@ -238,14 +238,18 @@ object Sessionizer {
       case None    => applyEvent(e)
     }
 
-    /** Adds a request to the view open at `ts` (one that timed out by then is closed first), if any. A request never
-      * moves the view's activity: only events keep a view open.
+    /** Adds a request to the view open at `ts` (one that timed out by then is closed first), if any. A request logged
+      * with whole seconds comes at the end of its second (`ts` ends in 999, docs/cdn.md): it goes to the view open then,
+      * else to one that closed within that second (it may have completed before the close). A request never moves the
+      * view's activity: only events keep a view open.
       */
     private def attribute(ts: Long, r: CdnRequest): Unit = {
       view.foreach { v =>
         if (ts - v.lastTs >= settings.viewTimeoutMs) closeTimedOut(v)
       }
-      view.foreach { v =>
+      val wholeSecond = Math.floorMod(ts, 1000L) == 999L
+      val served = view.orElse(closing.reverse.find(v => wholeSecond && v.closedAt.exists(_ > ts - 999)))
+      served.foreach { v =>
         v.cdn = Some(v.cdn.getOrElse(CdnFigures()))
         v.cdn.get.add(r)
         val acc = minute(v, ts)
