@@ -145,10 +145,10 @@ def test_slices_equal_the_truth_in_true_time(spark, run):
 
 
 @pytest.mark.parametrize("table", list(KPI_TABLES))
-def test_kpi_tables_equal_the_truth(spark, run, shared_data, table):
+def test_kpi_tables_equal_the_truth(spark, run, third_party, table):
     sim, config, _ = run
     accepted = [e for e in sim.events() if "session_id" in e]
-    dimensions = view_dimensions(accepted, shared_data / "mmdb" / "GeoIP2-City-Test.mmdb")
+    dimensions = view_dimensions(accepted, third_party / "mmdb" / "GeoIP2-City-Test.mmdb")
     by_view = {v["view_id"]: v for v in sim.views}
     slices = [
         {
