@@ -7,8 +7,8 @@ clocks"): no event of a correct device may be late, and every view, slice and KP
 the truth, which is computed on the true time.
 
 The figure of the issue's closing note is the late events of correct devices:
-``VSA_SHARED_DATA=/work/shared/data .venv/bin/python -m pytest tests/test_clocks.py -k late -q``
-prints it (``-s``).
+``.venv/bin/python -m pytest tests/test_clocks.py -k late -q -s``
+prints it.
 """
 
 from __future__ import annotations
