@@ -125,6 +125,11 @@ class VsaConfig:
     max_pending_events_per_session
         The most events one session may hold waiting for the watermark; more are dead letters
         (``session_overflow``).
+    idle_timeout_seconds
+        A partition of the player topic that has been silent this long, with nothing left
+        unread, stops holding the job's watermark: it ticks at ``now - idle_timeout``
+        (docs/architecture.md, "Idle partitions"). 0: never (a silent partition holds every
+        slice, view and KPI).
     privacy
         When on (the default), no table holds a full IP address: ``client_ip`` is truncated
         (/24, /48) after it is geolocated, and every address in every other string (ids, free
@@ -215,6 +220,7 @@ class VsaConfig:
     max_event_gap_seconds: int = 30
     clock_offset_bound_seconds: int = 3600
     max_pending_events_per_session: int = 10_000
+    idle_timeout_seconds: int = 60
     privacy: bool = True
     viewer_secret: str | None = None
     geoip_city_db: str | None = None
@@ -274,6 +280,8 @@ class VsaConfig:
                 "max_pending_events_per_session must be positive, not "
                 f"{self.max_pending_events_per_session}"
             )
+        if self.idle_timeout_seconds < 0:
+            raise ValueError(f"idle_timeout_seconds must be >= 0, not {self.idle_timeout_seconds}")
         if not self.kafka_bootstrap_servers.strip():
             raise ValueError("kafka_bootstrap_servers must not be empty")
         for fmt in (self.cdn_log_format, *self.cdn_topic_formats.values()):

@@ -351,10 +351,14 @@ def job(spark: SparkSession, config: VsaConfig) -> DataFrame:
     if config.player_events_topic:
         bound = config.clock_offset_bound_seconds
         partitions = [
-            stream.withColumn(
-                "event_time", event_time(F.col("raw"), F.col("kafka_timestamp"), bound)
-            ).withWatermark("event_time", watermark)
-            for stream in read_partition_streams(spark, config, config.player_events_topic)
+            _watermarked(
+                records.withColumn(
+                    "event_time", event_time(F.col("raw"), F.col("kafka_timestamp"), bound)
+                ),
+                ticks,
+                watermark,
+            )
+            for records, ticks in read_partition_streams(spark, config, config.player_events_topic)
         ]
         player = functools.reduce(DataFrame.union, partitions)
     cdn = None
@@ -370,6 +374,20 @@ def job(spark: SparkSession, config: VsaConfig) -> DataFrame:
         if player is None:
             cdn = cdn.withWatermark("event_time", watermark)
     return transform(player, config, cdn)
+
+
+def _watermarked(records: DataFrame, ticks: DataFrame | None, delay: str) -> DataFrame:
+    """``records`` with their watermark on ``event_time``, moved by the partition's idle
+    ``ticks`` too (their column ``idle_tick`` is true); the ticks go once the watermark has seen
+    them. The filter names ``event_time``: Spark pushes a predicate that does not below the
+    watermark, where the ticks would go unseen."""
+    if ticks is None:
+        return records.withWatermark("event_time", delay)
+    both = records.withColumn("idle_tick", F.lit(False)).unionByName(
+        ticks, allowMissingColumns=True
+    )
+    marked = both.withWatermark("event_time", delay)
+    return marked.where(~F.col("idle_tick") | F.col("event_time").isNull()).drop("idle_tick")
 
 
 def start(

@@ -59,18 +59,41 @@ def read_kafka_stream(
     )
 
 
-def read_partition_streams(spark: SparkSession, config: VsaConfig, topic: str) -> list[DataFrame]:
+def read_partition_streams(
+    spark: SparkSession, config: VsaConfig, topic: str
+) -> list[tuple[DataFrame, DataFrame | None]]:
     """One stream per partition of ``topic``, so that a watermark set on each follows the
     slowest partition once they are unioned (Spark's default ``multipleWatermarkPolicy`` takes
-    the minimum), as Flink's per-partition watermarks do. ``config.max_offsets_per_trigger``
-    is shared among them. The partitions are those the topic has when the job starts."""
+    the minimum), as Flink's per-partition watermarks do; each with its idle ticks
+    (:func:`idle_ticks`, None when ``config.idle_timeout_seconds`` is 0), to union before the
+    watermark. ``config.max_offsets_per_trigger`` is shared among them. The partitions are
+    those the topic has when the job starts."""
     partitions = topic_partitions(spark, config, topic)
     limit = config.max_offsets_per_trigger
     share = -(-limit // len(partitions)) if limit else None
     return [
-        read_kafka_stream(spark, config, assign=(topic, p), max_offsets_per_trigger=share)
+        (
+            read_kafka_stream(spark, config, assign=(topic, p), max_offsets_per_trigger=share),
+            idle_ticks(spark, config, topic, p) if config.idle_timeout_seconds else None,
+        )
         for p in partitions
     ]
+
+
+def idle_ticks(spark: SparkSession, config: VsaConfig, topic: str, partition: int) -> DataFrame:
+    """The idle ticks of one partition (the jar's ``vsa.spark.streaming.IdleTicks``): a row
+    ``event_time`` = now - ``idle_timeout_seconds`` whenever the partition has been silent
+    that long with nothing left unread, so that it stops holding the job's watermark."""
+    reader = (
+        spark.readStream.format("vsa.spark.streaming.IdleTicks")
+        .option("kafka.bootstrap.servers", config.kafka_bootstrap_servers)
+        .option("topic", topic)
+        .option("partition", str(partition))
+        .option("idleTimeoutMs", str(config.idle_timeout_seconds * 1000))
+    )
+    for name, value in config.kafka_options.items():
+        reader = reader.option(f"kafka.{name}", value)
+    return reader.load()
 
 
 def topic_partitions(spark: SparkSession, config: VsaConfig, topic: str) -> list[int]:

@@ -239,9 +239,9 @@ object Sessionizer {
     }
 
     /** Adds a request to the view open at `ts` (one that timed out by then is closed first), if any. A request logged
-      * with whole seconds comes at the end of its second (`ts` ends in 999, docs/cdn.md): it goes to the view open then,
-      * else to one that closed within that second (it may have completed before the close). A request never moves the
-      * view's activity: only events keep a view open.
+      * with whole seconds comes at the end of its second (`ts` ends in 999, docs/cdn.md): it goes to the view open
+      * then, else to one that closed within that second (it may have completed before the close). A request never moves
+      * the view's activity: only events keep a view open.
       */
     private def attribute(ts: Long, r: CdnRequest): Unit = {
       view.foreach { v =>
