@@ -70,7 +70,8 @@ def player_records(raw: DataFrame, config: VsaConfig) -> DataFrame:
     ``clock_offset`` (what the record says of its device's clock, see
     :func:`vsa.normalize.player_events.clock_offset_ms`), and ``passthrough`` holding
     ``player_event`` (the ``player_events`` row of a valid event) or ``dead_letter`` (why the
-    record is not one; its ``session_id`` is then null)."""
+    record is not one; its ``session_id`` is then null), or neither (a CMCD report the model has
+    no use for)."""
     watermarked = ["event_time"] if "event_time" in raw.columns else []
     received = receipt_time(F.col("raw"), F.col("kafka_timestamp"))
     offset = clock_offset_ms(F.col("event.ts"), received, config.clock_offset_bound_seconds)
@@ -80,6 +81,7 @@ def player_records(raw: DataFrame, config: VsaConfig) -> DataFrame:
         *KAFKA_COORDINATES,
         "reason",
         "detail",
+        "ignored",
         *watermarked,
         offset.alias("clock_offset"),
     )
@@ -87,15 +89,17 @@ def player_records(raw: DataFrame, config: VsaConfig) -> DataFrame:
     if config.viewer_secret:
         use_viewer_secret(raw.sparkSession, config)
         events = events.withColumn("viewer_id", viewer_key("viewer_id"))
-    valid = F.col("reason").isNull()
-    internal = ("raw", "reason", "detail", "clock_offset", *watermarked)
+    # A CMCD report of no use to the model (ignored) is neither: the sessionizer drops a row
+    # with no session and nothing to pass through.
+    valid = F.col("reason").isNull() & ~F.col("ignored")
+    internal = ("raw", "reason", "detail", "ignored", "clock_offset", *watermarked)
     row = [c for c in events.columns if c not in internal]
     letter = dead_letter("player_events", F.col("reason"), F.col("detail"), F.col("raw"), config)
     return events.withColumns(
         {
             "passthrough": F.struct(
                 F.when(valid, F.struct(*row)).alias("player_event"),
-                F.when(~valid, letter).alias("dead_letter"),
+                F.when(F.col("reason").isNotNull(), letter).alias("dead_letter"),
             ),
             "session_id": F.when(valid, F.col("session_id")),
         }

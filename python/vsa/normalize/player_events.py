@@ -69,7 +69,8 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
     """Adds the parsed event (struct ``event``) and, for bad records, ``reason`` and ``detail``.
 
     ``raw`` has the columns of :mod:`vsa.sources.kafka`: a JSON event, or a CMCD v2 event
-    report (:mod:`vsa.normalize.cmcd_reports`; a report of no use to the model is left out).
+    report (:mod:`vsa.normalize.cmcd_reports`). ``ignored`` is true for a report of no use to
+    the model: neither an event nor a dead letter.
     Reasons, in order: ``bad_encoding``
     (not UTF-8), ``too_large`` (over :data:`MAX_RECORD_BYTES`), ``malformed_json`` (not one
     JSON object), ``malformed_cmcd`` (a report that is not a CMCD dictionary),
@@ -83,7 +84,7 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
     one_object = readable & is_json_object("raw")
     json_fields = F.from_json(F.when(one_object, F.col("raw")), MapType(StringType(), StringType()))
     # A CMCD v2 event report (an envelope of vsa collect, or a bare line) becomes the fields a
-    # JSON event would have; a report of no use to the model is left out (cmcd_reports).
+    # JSON event would have; a report of no use to the model is ignored (cmcd_reports).
     text = cmcd_reports.report_text(F.col("_json"), F.col("raw"))
     parsed = (
         raw.withColumn("_json", json_fields)
@@ -98,8 +99,10 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
                 F.col("_report"), cmcd_reports.report_fields(text, F.col("_cmcd"), F.col("_json"))
             ).otherwise(F.col("_json")),
         )
-        .where(~F.col("_report") | F.col("_fields").isNotNull())
     )
+    # Not a filter: Spark would push it below this projection and parse every record again for
+    # each reference; the sessionizer drops a row that carries nothing (pipeline.player_records).
+    ignored = F.col("_report") & F.col("_fields").isNull()
     field = parsed["_fields"].getItem
 
     ts_text = F.trim(field("ts"))
@@ -115,7 +118,8 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
     missing = [F.when(field(n).isNull(), F.lit(n)) for n in REQUIRED_FIELDS]
     bad_types = [F.when(field(n).isNotNull() & v.isNull(), F.lit(n)) for n, v in integers.items()]
     reason_and_detail = (
-        F.when(
+        F.when(ignored, F.lit(None))
+        .when(
             ~utf8,
             _rd("bad_encoding", F.lit(NOT_UTF8)),
         )
@@ -187,14 +191,20 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
     return (
         parsed.withColumn("event", event)
         .withColumn("_rd", reason_and_detail)
-        .select(*raw.columns, "event", F.col("_rd.reason"), F.col("_rd.detail"))
+        .select(
+            *raw.columns,
+            "event",
+            F.col("_rd.reason"),
+            F.col("_rd.detail"),
+            ignored.alias("ignored"),
+        )
     )
 
 
 def valid_player_events(parsed: DataFrame) -> DataFrame:
     """The valid events of :func:`parse_player_events`, flattened, with their raw record and
     Kafka coordinates."""
-    return parsed.where(F.col("reason").isNull()).select(
+    return parsed.where(F.col("reason").isNull() & ~F.col("ignored")).select(
         "event.*", "raw", "kafka_topic", "kafka_partition", "kafka_offset"
     )
 
