@@ -244,23 +244,26 @@ def test_generated_records_each_become_one_row_or_one_dead_letter(spark, records
         assert [a for a in addresses if a in written] == [], value
 
 
+GOOD_REQUEST = Request(
+    ts_ms=T0,
+    client_ip="81.2.69.160",
+    user_agent="Player/1.0",
+    host="cdn.example.com",
+    path="/v/seg_1.ts",
+    object_type="video",
+    status=200,
+    bytes=1000,
+    ttfb_ms=20,
+    download_ms=80,
+    cache="Hit",
+    cache_status="HIT",
+    pop="FRA",
+)
+
+
 @pytest.mark.parametrize("fmt", ["cloudfront", "nginx", "akamai-ds2", "fastly"])
 def test_a_cdn_line_with_invalid_utf8_is_a_bad_encoding_dead_letter(spark, fmt, tmp_path):
-    request = Request(
-        ts_ms=T0,
-        client_ip="81.2.69.160",
-        user_agent="caf",
-        host="cdn.example.com",
-        path="/v/seg_1.ts",
-        object_type="video",
-        status=200,
-        bytes=1000,
-        ttfb_ms=20,
-        download_ms=80,
-        cache="Hit",
-        cache_status="HIT",
-        pop="FRA",
-    )
+    request = replace(GOOD_REQUEST, user_agent="caf")
     good = log_line(request, fmt).encode()
     bad = good.replace(b"caf", b"caf\xe9\xff")
     assert bad != good
@@ -280,23 +283,6 @@ def test_a_cdn_line_with_invalid_utf8_is_a_bad_encoding_dead_letter(spark, fmt, 
 def _cdn_tables(spark, records: list[str], fmt: str) -> dict:
     rows = [(text, "t", 0, offset, None) for offset, text in enumerate(records)]
     return pipeline.cdn_tables(spark.createDataFrame(rows, RAW_SCHEMA), VsaConfig(), fmt)
-
-
-GOOD_REQUEST = Request(
-    ts_ms=T0,
-    client_ip="81.2.69.160",
-    user_agent="Player/1.0",
-    host="cdn.example.com",
-    path="/v/seg_1.ts",
-    object_type="video",
-    status=200,
-    bytes=1000,
-    ttfb_ms=20,
-    download_ms=80,
-    cache="Hit",
-    cache_status="HIT",
-    pop="FRA",
-)
 
 
 def test_a_megabyte_of_whitespace_in_a_cdn_record_is_read_in_linear_time(spark):
