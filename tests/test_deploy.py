@@ -97,11 +97,13 @@ def test_every_vsa_service_runs_a_valid_vsa_command_with_the_config(compose):
     assert {config.output_root, config.checkpoint_root} <= mounts
 
 
-def test_every_published_port_is_on_the_host_s_loopback_only(compose):
+def test_every_published_port_but_the_collector_s_is_on_the_host_s_loopback_only(compose):
     """A port published without an address is open on every interface of the host, and the
-    Spark master's UI kills applications."""
+    Spark master's UI kills applications. The collector is the one service players and CDNs
+    must reach: it has its own guards (CORS, CDN secrets, limits: docs/collect.md)."""
     published = {name: service.get("ports", []) for name, service in compose["services"].items()}
     assert published["spark-master"], "the master's UI is published"
+    assert published.pop("collect") == ["8480:8480"]
     for name, ports in published.items():
         for port in ports:
             host_ip = port.get("host_ip") if isinstance(port, dict) else port.split(":")[0]

@@ -13,7 +13,7 @@ import org.apache.spark.sql.SparkSession
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.connector.catalog.{SupportsRead, Table, TableCapability, TableProvider}
 import org.apache.spark.sql.connector.expressions.Transform
-import org.apache.spark.sql.connector.read.streaming.{MicroBatchStream, Offset}
+import org.apache.spark.sql.connector.read.streaming.{MicroBatchStream, Offset, ReadLimit, SupportsTriggerAvailableNow}
 import org.apache.spark.sql.connector.read.{InputPartition, PartitionReader, PartitionReaderFactory, Scan, ScanBuilder}
 import org.apache.spark.sql.types.{BooleanType, StructType, TimestampType}
 import org.apache.spark.sql.util.CaseInsensitiveStringMap
@@ -93,7 +93,8 @@ private final class IdleTicksTable(options: CaseInsensitiveStringMap) extends Ta
 }
 
 private final class IdleTicksStream(options: CaseInsensitiveStringMap, checkpointLocation: String)
-    extends MicroBatchStream {
+    extends MicroBatchStream
+    with SupportsTriggerAvailableNow {
   private val topic = options.get("topic")
   private val partition = options.getInt("partition", 0)
   private val idleTimeoutMs = options.getLong("idleTimeoutMs", 60000L)
@@ -122,6 +123,14 @@ private final class IdleTicksStream(options: CaseInsensitiveStringMap, checkpoin
   override def deserializeOffset(json: String): Offset = TickOffset(json.trim.toLong)
   override def commit(end: Offset): Unit = ()
   override def stop(): Unit = client.foreach(c => Try(c.close()))
+
+  // An `availableNow` run reads what is there when it starts and never ticks. Supporting the trigger matters: with one
+  // source that does not, Spark runs the whole query as a single batch, rate limits and the watermark's batches gone.
+  private var availableNow = false
+  override def prepareForTriggerAvailableNow(): Unit = availableNow = true
+  override def getDefaultReadLimit: ReadLimit = ReadLimit.allAvailable()
+  override def latestOffset(start: Offset, limit: ReadLimit): Offset =
+    if (availableNow) TickOffset(lastTick) else latestOffset()
 
   override def latestOffset(): Offset = {
     val now = System.currentTimeMillis()
