@@ -4,6 +4,7 @@ Kafka consumer that reads a topic back whole."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import subprocess
 import sys
@@ -113,3 +114,11 @@ def read_topic(servers: str, topic: str, options: dict[str, str] | None = None) 
 
 def headers_of(message: Message) -> dict[str, str]:
     return {name: value.decode() for name, value in message.headers() or []}
+
+
+def cmcd_line(value: bytes) -> bytes:
+    """The CMCD line a player-topic record carries: its envelope's ``cmcd``, or the value as
+    written (a line that is not UTF-8 has no envelope)."""
+    if value.startswith(b'{"cmcd":'):
+        return json.loads(value)["cmcd"].encode()
+    return value

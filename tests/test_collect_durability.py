@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from collect_support import Collector, read_topic, request
+from collect_support import Collector, cmcd_line, read_topic, request
 from vsa.kafka import LocalKafka
 from vsa.kafka.broker import free_port
 
@@ -125,7 +125,7 @@ def test_kill_9_of_the_collector_under_load_loses_no_accepted_record(collector, 
         load.wait_for((None,), 20)
         collector.start()
         load.wait_for((200,), 1000)
-    in_kafka = {m.value() for m in read_topic(broker.bootstrap_servers, TOPIC)}
+    in_kafka = {cmcd_line(m.value()) for m in read_topic(broker.bootstrap_servers, TOPIC)}
     accepted = load.accepted()
     assert len(accepted) >= 2000 * LINES
     assert accepted - in_kafka == set()
@@ -145,7 +145,7 @@ def test_kill_9_of_the_broker_under_load_gets_503_and_loses_no_accepted_record(c
     answers = [(status, retry) for _, status, retry in load.results if status not in (200,)]
     assert answers and {retry for status, retry in answers if status == 503} == {"2"}
     assert {status for status, _ in answers} <= {503, 429}
-    in_kafka = {m.value() for m in read_topic(broker.bootstrap_servers, TOPIC)}
+    in_kafka = {cmcd_line(m.value()) for m in read_topic(broker.bootstrap_servers, TOPIC)}
     accepted = load.accepted()
     assert accepted - in_kafka == set()
     assert len(accepted & {v for v in in_kafka if b"kill-broker" in v}) >= 2000 * LINES

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from collect_support import Collector, read_topic, request
+from collect_support import Collector, cmcd_line, read_topic, request
 from vsa.collect.producer import librdkafka_settings
 from vsa.config import load_config
 from vsa.kafka import LocalKafka
@@ -55,9 +55,8 @@ def test_collect_writes_through_sasl_ssl_with_the_jobs_kafka_options(secure_kafk
     assert settings["sasl.mechanisms"] == "SCRAM-SHA-512"
     assert settings["sasl.username"] == "vsa-collect"
     del settings["bootstrap.servers"]
-    assert [m.value() for m in read_topic(secure_kafka.bootstrap_servers, TOPIC, settings)] == [
-        line
-    ]
+    written = read_topic(secure_kafka.bootstrap_servers, TOPIC, settings)
+    assert [cmcd_line(m.value()) for m in written] == [line]
     log = collector.log.read_text()
     assert secure_kafka.scram_user.password not in log
     assert secure_kafka.client_options["ssl.truststore.password"] not in log
