@@ -4,7 +4,9 @@ late events, and malformed records mixed in.
 The delivery model
 ------------------
 Every event gets a delivery key on the event-time axis; records are delivered in key order
-(ties in generation order, so a session's events keep their order):
+(ties in generation order, so a session's events keep their order). ``ts`` below is the event's
+true time, its ``received_at`` (the device's ``ts`` may be off: the pipeline corrects it by the
+receipt times, docs/views.md "Device clocks"):
 
 - in order: key = ``ts``;
 - out of order: key = ``ts`` + 1 s .. ``watermark / 4``;
