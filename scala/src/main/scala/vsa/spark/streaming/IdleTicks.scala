@@ -116,6 +116,13 @@ private final class IdleTicksStream(options: CaseInsensitiveStringMap, checkpoin
   }
 
   private var lastTick = 0L
+  // The highest end offset of this partition the job's Kafka source is known to have planned.
+  private var readTo = -1L
+
+  private def plannedReaches(offset: Long): Boolean = {
+    IdleTicks.plannedOffset(spark, queryCheckpoint, topic, partition).foreach(p => readTo = math.max(readTo, p))
+    readTo >= offset
+  }
   private var brokerEnd = -1L
   private var brokerEndSince = System.currentTimeMillis()
 
@@ -140,11 +147,13 @@ private final class IdleTicksStream(options: CaseInsensitiveStringMap, checkpoin
     }.toOption
     end.foreach { e => if (e != brokerEnd) { brokerEnd = e; brokerEndSince = now } }
     val silent = end.isDefined && now - brokerEndSince >= idleTimeoutMs
-    // Nothing unread: the last planned batch reads up to the broker's end (or the partition is empty).
-    val planned = IdleTicks.plannedOffset(spark, queryCheckpoint, topic, partition)
-    val allRead = silent && (brokerEnd == 0L || planned.exists(_ >= brokerEnd))
     // One tick per timeout at most: each is a micro-batch of its own.
-    if (allRead && now - idleTimeoutMs >= lastTick + idleTimeoutMs) lastTick = now - idleTimeoutMs
+    val tickDue = now - idleTimeoutMs >= lastTick + idleTimeoutMs
+    // Nothing unread: the last planned batch reads up to the broker's end (or the partition is empty). Asked last, and
+    // only of a silent partition whose tick is due, because it lists the offset log (a cost on object stores), and
+    // remembered once true, since the broker's end has not moved.
+    if (silent && tickDue && (brokerEnd == 0L || readTo >= brokerEnd || plannedReaches(brokerEnd)))
+      lastTick = now - idleTimeoutMs
     TickOffset(lastTick)
   }
 
