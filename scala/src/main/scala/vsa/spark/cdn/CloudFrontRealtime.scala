@@ -8,14 +8,14 @@ import org.apache.spark.unsafe.types.UTF8String
 import vsa.spark.cdn.LineRequest._
 
 /** CloudFront real-time logs: tab-separated and positional, read by the names of the real-time log configuration's
-  * fields ([[TabLine]]; docs/cdn.md gives the mapping). The viewer's host is `x-host-header` (`cs-host` is the
-  * distribution's own domain); `cs-uri-stem` holds the query too, which `cs-uri-query` repeats: the path stops at the
-  * `?`. The `cmcd-*` fields fill `cmcd_fields`, the CMCD headers in `cs-headers` the `cmcd_text`.
+  * fields ([[TabLine]]; docs/cdn.md gives the mapping): the fields of a standard log under their real-time names
+  * (`CloudFront.readCommon`), the time as epoch seconds; the `cmcd-*` fields fill `cmcd_fields`, the CMCD headers in
+  * `cs-headers` the `cmcd_text`.
   */
 final class CloudFrontRealtime extends Serializable {
   import CloudFrontRealtime._
 
-  private val tabs = new TabLine(Read ++ CmcdFields.Names)
+  private val tabs = new TabLine(CloudFront.Common.map(_._2) ++ Array("timestamp", "cs-headers") ++ CmcdFields.Names)
 
   def parse(line: UTF8String, names: ArrayData): InternalRow = {
     if (line == null || names == null) return null
@@ -28,63 +28,20 @@ final class CloudFrontRealtime extends Serializable {
       val micros = epochSeconds(texts.timestamp)
       if (micros != null) row.setLong(Timestamp, micros)
     }
-    row.update(ClientIp, field(IpField))
-    row.update(UserAgent, userAgent(field(AgentField)))
-    row.update(Host, coalesce(field(HostHeaderField), field(HostField)))
-    val stem = field(StemField)
-    row.update(Path, targetPath(stem))
-    row.update(Query, coalesce(field(QueryField), targetQuery(stem)))
-    texts.status = field(StatusField)
-    setInt(row, Status, texts.status)
-    texts.bytes = field(BytesField)
-    setLong(row, Bytes, texts.bytes)
-    texts.ttfbMs = field(TtfbField)
-    setDouble(row, TtfbMs, texts.ttfbMs, 1000)
-    texts.downloadMs = field(TakenField)
-    setDouble(row, DownloadMs, texts.downloadMs, 1000)
-    row.update(CacheStatus, cache(field(ResultField), CloudFront.Hits, CloudFront.Misses))
-    row.update(Pop, field(LocationField))
+    CloudFront.readCommon(field, row, texts)
     // The request's headers, `Name:value` lines joined by %0A: vsa_parse_cmcd reads the CMCD ones.
     val headers = field(HeadersField)
     if (headers != null && headers.toLowerCase.contains(CmcdPrefix)) row.update(CmcdText, decode(headers))
-    row.update(CmcdFieldsIndex, CmcdFields.of(i => field(Read.length + i)))
+    row.update(CmcdFieldsIndex, CmcdFields.of(i => field(HeadersField + 1 + i)))
     val tooShort = field.tooShort
     validate(row, texts, if (tooShort == null) null else "bad_field_count", tooShort)
   }
 }
 
 object CloudFrontRealtime {
-  // The fields read, by their names in the field list; the constants below index this (the cmcd-* fields follow).
-  private val Read = Array(
-    "timestamp",
-    "c-ip",
-    "time-to-first-byte",
-    "sc-status",
-    "sc-bytes",
-    "cs-host",
-    "cs-uri-stem",
-    "x-edge-location",
-    "x-host-header",
-    "time-taken",
-    "cs-user-agent",
-    "cs-uri-query",
-    "x-edge-result-type",
-    "cs-headers"
-  )
-  private final val TimeField = 0
-  private final val IpField = 1
-  private final val TtfbField = 2
-  private final val StatusField = 3
-  private final val BytesField = 4
-  private final val HostField = 5
-  private final val StemField = 6
-  private final val LocationField = 7
-  private final val HostHeaderField = 8
-  private final val TakenField = 9
-  private final val AgentField = 10
-  private final val QueryField = 11
-  private final val ResultField = 12
-  private final val HeadersField = 13
+  // The real-time format's own fields, after CloudFront.Common (the cmcd-* fields follow them).
+  private val TimeField = CloudFront.Common.length
+  private val HeadersField = TimeField + 1
 
   private val CmcdPrefix = UTF8String.fromString("cmcd-")
 }
