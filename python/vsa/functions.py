@@ -502,8 +502,8 @@ def parse_cloudfront_realtime(line: ColumnOrName, names: ColumnOrName) -> Column
     --------
     >>> names = ["timestamp", "c-ip", "sc-status", "cs-uri-stem", "cmcd-encoded-bitrate"]
     >>> df = spark.createDataFrame([
-    ...     ("1700000000.123\t81.2.69.1\t200\t/a.ts?x=1\t2400",),
-    ...     ("yesterday\t81.2.69.1\t200\t/a.ts\t-",)], ["line"])
+    ...     ("1700000000.123\\t81.2.69.1\\t200\\t/a.ts?x=1\\t2400",),
+    ...     ("yesterday\\t81.2.69.1\\t200\\t/a.ts\\t-",)], ["line"])
     >>> df.select(parse_cloudfront_realtime("line", F.array(*map(F.lit, names))).alias("r")).select(
     ...     "r.timestamp", "r.path", "r.query", "r.cmcd_fields.br", "r.reason").show(truncate=False)
     +-----------------------+-----+-----+----+-------------+
