@@ -169,6 +169,7 @@ class CdnFormatsSpec extends AnyFunSuite with LocalSpark {
     val error = intercept[AnalysisException](fastly(line, ", map('elapsed', 'x')"))
     assert(error.getMessage.contains("fastly field map: unknown names ['elapsed']; names are timestamp, client_ip"))
     assert(intercept[AnalysisException](fastly(line, ", map('pop', col1)")).getMessage.contains("must be a constant"))
+    assert(fastly(line, ", map('pop', CAST(NULL AS string))").getAs[String]("pop") == null) // a null key: not given
   }
 
   test("interpreted and generated code agree; a null line gives null") {

@@ -185,10 +185,14 @@ case class ParseFastly(line: Expression, fieldMap: Expression) extends BinaryExp
     case failure => failure
   }
 
+  // The field map's entries (one whose key is null: not given).
   private def keys: Map[String, String] = fieldMap.eval() match {
     case map: MapData =>
       val (names, keys) = (map.keyArray(), map.valueArray())
-      (0 until map.numElements()).map(i => names.getUTF8String(i).toString -> keys.getUTF8String(i).toString).toMap
+      (0 until map.numElements())
+        .filterNot(keys.isNullAt)
+        .map(i => names.getUTF8String(i).toString -> keys.getUTF8String(i).toString)
+        .toMap
     case _ => Map.empty
   }
 
