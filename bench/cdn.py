@@ -36,9 +36,7 @@ from pyspark.sql import functions as F
 
 from vsa.config import CDN_LOG_FORMATS, VsaConfig
 from vsa.functions import geo_lookup, mask_ip, parse_cmcd, parse_user_agent
-from vsa.normalize.cdn import CLOUDFRONT_REALTIME_FIELDS
-from vsa.normalize.cdn.cloudfront import CLOUDFRONT_FIELDS
-from vsa.normalize.cdn.parse import parse_cdn_logs, valid_cdn_requests
+from vsa.normalize.cdn import CLOUDFRONT_FIELDS, CLOUDFRONT_REALTIME_FIELDS, parse_cdn_logs
 from vsa.pipeline import cdn_records, split, transform
 from vsa.session import build_session
 from vsa.simulate.cdn import CLOUDFRONT_HEADER, Request, cdn_requests, log_line
@@ -152,7 +150,8 @@ def parts(spark: SparkSession, log: str, config: VsaConfig, fmt: str, out: str) 
 
     def parsed() -> DataFrame:
         raw = read_cdn_files(spark, log, headers=fmt == "cloudfront")
-        return valid_cdn_requests(parse_cdn_logs(raw, config, {None: fmt}))
+        good = parse_cdn_logs(raw, config, {None: fmt}).where(F.col("reason").isNull())
+        return good.select("request.*", "kafka_topic", "kafka_partition", "kafka_offset")
 
     no_privacy = dataclasses.replace(config, privacy=False)
     return {

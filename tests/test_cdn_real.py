@@ -21,8 +21,8 @@ from pyspark.sql import SparkSession
 from third_party import third_party_data
 from vsa.config import VsaConfig
 from vsa.functions import parse_cmcd
+from vsa.normalize.cdn import DOCUMENT_FORMATS
 from vsa.normalize.cdn.cmcd import CMCD_KEYS
-from vsa.normalize.cdn.parse import DOCUMENT_FORMATS
 from vsa.pipeline import cdn_records
 from vsa.sources.files import read_cdn_files
 

@@ -24,7 +24,7 @@ from pyspark.sql.types import DataType, MapType, StringType, StructType
 from conftest import flush_event
 from vsa import pipeline
 from vsa.config import VsaConfig
-from vsa.normalize.cdn.parse import FORMATS
+from vsa.normalize.cdn import FORMATS
 from vsa.normalize.player_events import MAX_FIELDS
 from vsa.report import bar_chart, line_chart, scatter_chart
 from vsa.simulate.cdn import CLOUDFRONT_HEADER, Request, log_line

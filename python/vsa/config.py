@@ -168,7 +168,9 @@ class VsaConfig:
         The field list of the CloudFront real-time log configuration, in its order; default:
         ``vsa.normalize.cdn.CLOUDFRONT_REALTIME_FIELDS``.
     fastly_field_map
-        Your Fastly JSON keys for the preset's names (``vsa.normalize.cdn.fastly.FASTLY_PRESET``).
+        Your Fastly JSON keys for the preset's names (docs/cdn.md, "Fastly": ``timestamp``,
+        ``client_ip``, ``user_agent``, ``host``, ``url``, ``status``, ``bytes``, ``elapsed_us``,
+        ``ttfb_s``, ``cache_state``, ``pop``, ``cmcd``); the jar's parser rejects other names.
     collect_host
         The address ``vsa collect`` listens on (docs/collect.md); ``0.0.0.0`` for every
         interface.

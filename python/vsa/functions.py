@@ -6,7 +6,7 @@ reached only through ``call_function``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -477,6 +477,123 @@ def parse_akamai(line: ColumnOrName) -> Column:
     <BLANKLINE>
     """
     return F.call_function("vsa_parse_akamai", _col(line))
+
+
+def parse_cloudfront_realtime(line: ColumnOrName, names: ColumnOrName) -> Column:
+    """One CloudFront real-time log line, read by the names of its fields, as a normalized
+    request (SQL: ``vsa_parse_cloudfront_realtime``).
+
+    Parameters
+    ----------
+    line
+        A tab-separated, positional line (``-`` for none).
+    names
+        The fields of the real-time log configuration, in CloudFront's order (an array of
+        strings).
+
+    Returns
+    -------
+    Column
+        The struct of :func:`parse_cloudfront`, its ``cmcd_fields`` the line's ``cmcd-*``
+        fields, typed as :func:`parse_cmcd` types their keys (null when it has none), its
+        ``cmcd_text`` the CMCD headers of ``cs-headers``.
+
+    Examples
+    --------
+    >>> names = ["timestamp", "c-ip", "sc-status", "cs-uri-stem", "cmcd-encoded-bitrate"]
+    >>> df = spark.createDataFrame([
+    ...     ("1700000000.123\\t81.2.69.1\\t200\\t/a.ts?x=1\\t2400",),
+    ...     ("yesterday\\t81.2.69.1\\t200\\t/a.ts\\t-",)], ["line"])
+    >>> df.select(parse_cloudfront_realtime("line", F.array(*map(F.lit, names))).alias("r")).select(
+    ...     "r.timestamp", "r.path", "r.query", "r.cmcd_fields.br", "r.reason").show(truncate=False)
+    +-----------------------+-----+-----+----+-------------+
+    |timestamp              |path |query|br  |reason       |
+    +-----------------------+-----+-----+----+-------------+
+    |2023-11-14 22:13:20.123|/a.ts|x=1  |2400|NULL         |
+    |NULL                   |/a.ts|NULL |NULL|bad_timestamp|
+    +-----------------------+-----+-----+----+-------------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_parse_cloudfront_realtime", _col(line), _col(names))
+
+
+def parse_edgecast(line: ColumnOrName) -> Column:
+    """One Edgio (Edgecast) RTLD log entry (a JSON object) as a normalized request (SQL:
+    ``vsa_parse_edgecast``).
+
+    Parameters
+    ----------
+    line
+        A JSON object of RTLD's fields (``timestamp``, ``client_ip``, ``status_code``,
+        ``prewrite_time``, ``total_time``, ...); ``-`` or an empty string for none.
+
+    Returns
+    -------
+    Column
+        The struct of :func:`parse_cloudfront`; ``reason`` ``malformed_json`` for a line that is
+        not a JSON object.
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([
+    ...     ('{"timestamp": 1700000000.5, "status_code": 200, "path": "/a.ts", "query": "?x=1", '
+    ...      '"prewrite_time": 0.012, "total_time": 0.8, "cache_status": "TCP_MISS"}',),
+    ...     ("not json",)], ["line"])
+    >>> df.select(parse_edgecast("line").alias("r")).select(
+    ...     "r.query", "r.ttfb_ms", "r.download_ms", "r.cache_status", "r.reason").show()
+    +-----+-------+-----------+------------+--------------+
+    |query|ttfb_ms|download_ms|cache_status|        reason|
+    +-----+-------+-----------+------------+--------------+
+    |  x=1|   12.0|      800.0|        MISS|          NULL|
+    | NULL|   NULL|       NULL|        NULL|malformed_json|
+    +-----+-------+-----------+------------+--------------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_parse_edgecast", _col(line))
+
+
+def parse_fastly(line: ColumnOrName, field_map: Mapping[str, str] | None = None) -> Column:
+    """One Fastly log line (a JSON object) as a normalized request (SQL:
+    ``vsa_parse_fastly``).
+
+    Parameters
+    ----------
+    line
+        A JSON object with the keys of real Fastly formats (``start_time``, ``req_uri``,
+        ``resp_status``, ``time_elapsed``, ``fastly_info``, ...) or of vsa's VCL format
+        (docs/cdn.md).
+    field_map
+        Your own key for a name of the preset (``timestamp``, ``client_ip``, ``user_agent``,
+        ``host``, ``url``, ``status``, ``bytes``, ``elapsed_us``, ``ttfb_s``, ``cache_state``,
+        ``pop``, ``cmcd``); a name the preset lacks is an error.
+
+    Returns
+    -------
+    Column
+        The struct of :func:`parse_cloudfront`; ``reason`` ``malformed_json`` for a line that is
+        not a JSON object.
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([
+    ...     ('{"start_time": "2024-05-01T10:00:00+0000", "req_uri": "/a.m4s?x=1", '
+    ...      '"resp_status": 200, "time_elapsed": 15230, "fastly_info": "HIT-CLUSTER"}',),
+    ...     ('{"ts": "1714557602.5", "resp_status": 206}',)], ["line"])
+    >>> df.select(parse_fastly("line", {"timestamp": "ts"}).alias("r")).select(
+    ...     "r.timestamp", "r.path", "r.download_ms", "r.cache_status", "r.reason"
+    ... ).show(truncate=False)
+    +---------------------+------+-----------+------------+-------------+
+    |timestamp            |path  |download_ms|cache_status|reason       |
+    +---------------------+------+-----------+------------+-------------+
+    |NULL                 |/a.m4s|15.23      |HIT         |missing_field|
+    |2024-05-01 10:00:02.5|NULL  |NULL       |NULL        |NULL         |
+    +---------------------+------+-----------+------------+-------------+
+    <BLANKLINE>
+    """
+    entries = [F.lit(part) for item in (field_map or {}).items() for part in item]
+    if not entries:
+        return F.call_function("vsa_parse_fastly", _col(line))
+    return F.call_function("vsa_parse_fastly", _col(line), F.create_map(*entries))
 
 
 def map_without(m: ColumnOrName, keys: Sequence[str]) -> Column:

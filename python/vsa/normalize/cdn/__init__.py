@@ -1,29 +1,29 @@
 """CDN access logs (docs/inputs.md; docs/cdn.md): six vendor formats into one normalized
 request schema, the ``cdn_requests`` columns, and dead letters for the lines that are not.
 
-Formats, one module each: ``cloudfront`` (CloudFront standard logs), ``cloudfront-realtime``
-(CloudFront real-time logs), ``akamai-ds2`` (Akamai DataStream 2), ``edgecast`` (Edgio RTLD),
-``fastly`` (Fastly, vsa's JSON preset) and ``nginx`` (combined, optionally extended). The
-registry of formats is :data:`vsa.normalize.cdn.parse.FORMATS`; :mod:`.fields` holds what
-their parsers share, :mod:`.cmcd` the CMCD columns.
+Formats: ``cloudfront`` (CloudFront standard logs), ``cloudfront-realtime`` (CloudFront
+real-time logs), ``akamai-ds2`` (Akamai DataStream 2), ``edgecast`` (Edgio RTLD), ``fastly``
+(Fastly, vsa's JSON preset) and ``nginx`` (combined, optionally extended). Every format is
+parsed in the jar (``vsa_parse_*``, scala/.../cdn/), with one set of checks; here are the
+registry of formats and their settings (:mod:`.formats`), the wiring of records to lines to
+requests (:mod:`.parse`) and the CMCD columns (:mod:`.cmcd`).
 """
 
-from vsa.normalize.cdn.cloudfront_realtime import CLOUDFRONT_REALTIME_FIELDS
 from vsa.normalize.cdn.cmcd import with_cmcd
-from vsa.normalize.cdn.parse import (
+from vsa.normalize.cdn.formats import (
+    CLOUDFRONT_FIELDS,
+    CLOUDFRONT_REALTIME_FIELDS,
     DOCUMENT_FORMATS,
-    cdn_log_dead_letters,
-    field_names,
-    parse_cdn_logs,
-    valid_cdn_requests,
+    FORMATS,
 )
+from vsa.normalize.cdn.parse import field_names, parse_cdn_logs
 
 __all__ = [
+    "CLOUDFRONT_FIELDS",
     "CLOUDFRONT_REALTIME_FIELDS",
     "DOCUMENT_FORMATS",
-    "cdn_log_dead_letters",
+    "FORMATS",
     "field_names",
     "parse_cdn_logs",
-    "valid_cdn_requests",
     "with_cmcd",
 ]

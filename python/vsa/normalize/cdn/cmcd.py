@@ -1,7 +1,9 @@
 """CMCD of the normalized requests: the typed ``cmcd_*`` columns and the object type.
 
 CMCD (from the ``CMCD`` query argument or the CMCD request headers) is parsed in the jar by
-``vsa_parse_cmcd``; CloudFront real-time logs also carry CMCD keys as fields of their own.
+``vsa_parse_cmcd``; CloudFront real-time logs also carry CMCD keys as fields of their own, which
+the jar's parser types as ``vsa_parse_cmcd`` types the same keys (``cmcd_fields``, null in the
+other formats).
 """
 
 from __future__ import annotations
@@ -11,38 +13,6 @@ from pyspark.sql import functions as F
 
 from vsa.functions import parse_cmcd
 
-# The CloudFront real-time CMCD fields and the CMCD key each carries. The request's
-# `cmcd_fields` struct (null in the other formats) holds these keys, for with_cmcd.
-CLOUDFRONT_CMCD_FIELDS = {
-    "cmcd-encoded-bitrate": "br",
-    "cmcd-buffer-length": "bl",
-    "cmcd-buffer-starvation": "bs",
-    "cmcd-content-id": "cid",
-    "cmcd-object-duration": "d",
-    "cmcd-deadline": "dl",
-    "cmcd-measured-throughput": "mtp",
-    "cmcd-next-object-request": "nor",
-    "cmcd-next-range-request": "nrr",
-    "cmcd-object-type": "ot",
-    "cmcd-playback-rate": "pr",
-    "cmcd-requested-maximum-throughput": "rtp",
-    "cmcd-streaming-format": "sf",
-    "cmcd-session-id": "sid",
-    "cmcd-stream-type": "st",
-    "cmcd-startup": "su",
-    "cmcd-top-bitrate": "tb",
-    "cmcd-version": "v",
-}
-_CMCD_FIELD_TYPES = {"bs": "boolean", "su": "boolean", "pr": "double"}
-_CMCD_TEXT_KEYS = ("cid", "nor", "nrr", "ot", "sf", "sid", "st")
-# CloudFront real-time's cmcd-* fields, typed as vsa_parse_cmcd types the same keys; null in
-# the other formats.
-CMCD_FIELDS_TYPE = "struct<{}>".format(
-    ",".join(
-        f"{key}:{_CMCD_FIELD_TYPES.get(key, 'string' if key in _CMCD_TEXT_KEYS else 'bigint')}"
-        for key in CLOUDFRONT_CMCD_FIELDS.values()
-    )
-)
 # CMCD keys with a typed column (the fields of `vsa_parse_cmcd`'s struct but `other`, `error`).
 CMCD_KEYS = [
     "br",
@@ -100,11 +70,14 @@ def with_cmcd(requests: DataFrame) -> DataFrame:
     text = F.coalesce(F.when(has_cmcd, F.concat(F.lit("?"), query)), "cmcd_text")
     cmcd = parse_cmcd(text)
     out = requests.withColumn("_cmcd", cmcd)
-    fields = "cmcd_fields" in requests.columns  # absent when a caller built its own rows
+    # The keys of CloudFront real-time's cmcd-* fields, as the jar types them (absent when a
+    # caller built its own rows).
+    fields = "cmcd_fields" in requests.columns
+    field_keys = requests.schema["cmcd_fields"].dataType.names if fields else []
     columns = {}
     for key in CMCD_KEYS:
         value = F.col("_cmcd").getField(key)
-        if fields and key in CLOUDFRONT_CMCD_FIELDS.values():
+        if key in field_keys:
             value = F.coalesce(value, F.col("cmcd_fields").getField(key))
         if fields and key == "v":  # 1 when omitted, as vsa_parse_cmcd has it
             value = F.coalesce(value, F.when(F.col("cmcd_fields").isNotNull(), F.lit(1)))

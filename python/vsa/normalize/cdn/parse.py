@@ -1,5 +1,6 @@
 """Log records → lines → one request (or one reason to reject the line) per line, each format
-by its own module of :data:`FORMATS`; then the good lines and the dead letters.
+by its jar parser (:data:`vsa.normalize.cdn.formats.FORMATS`); then the good lines and the dead
+letters.
 
 Header and comment lines (``#Version``, ``#Fields``) are not requests and are dropped; a record
 may hold several lines (a whole log file sent as one Kafka record): the ``#Fields`` line inside
@@ -10,43 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pyspark.sql import Column, DataFrame
+from pyspark.errors import AnalysisException
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from vsa.config import CDN_LOG_FORMATS, VsaConfig
 from vsa.functions import log_lines
-from vsa.normalize.cdn import (
-    akamai_ds2,
-    cloudfront,
-    cloudfront_realtime,
-    edgecast,
-    fastly,
-    nginx,
-)
-from vsa.normalize.cdn.fields import CdnFormat, Fields
+from vsa.normalize.cdn.formats import FORMATS, CdnFormat
 from vsa.normalize.player_events import NOT_UTF8
 
-# Every format by its name, the names of vsa.config.CDN_LOG_FORMATS (which the configuration is
-# checked against): a format is its module and its line here.
-FORMATS: dict[str, CdnFormat] = {
-    "cloudfront": cloudfront.FORMAT,
-    "cloudfront-realtime": cloudfront_realtime.FORMAT,
-    "akamai-ds2": akamai_ds2.FORMAT,
-    "edgecast": edgecast.FORMAT,
-    "fastly": fastly.FORMAT,
-    "nginx": nginx.FORMAT,
-}
-# The formats whose records may be JSON documents of many requests (arrays, envelopes): their
-# files are read with `vsa.sources.files.read_cdn_files(..., documents=True)`.
-DOCUMENT_FORMATS = tuple(name for name, spec in FORMATS.items() if spec.unbatch)
+# The jar parser's struct: the request's columns, then why the line is rejected (null if not).
+_VERDICT = ("reason", "detail")
+# The parsed line, a column of its own: Spark does not inline an expensive expression that many
+# others read, so each line is parsed once.
+_PARSED = "_parsed"
 
 
 def parse_cdn_logs(
     raw: DataFrame, config: VsaConfig, formats: Mapping[str | None, str] | None = None
 ) -> DataFrame:
-    """CDN log records → one row per log line: ``line`` (the line's text), ``request`` (a
-    struct of :data:`vsa.normalize.cdn.fields.REQUEST_FIELDS`), ``reason`` and ``detail``
-    (null for a good line).
+    """CDN log records → one row per log line: ``line`` (the line's text), ``request`` (the
+    normalized request: the columns of the jar parsers' struct, docs/inputs.md, and ``cdn``),
+    ``reason`` and ``detail`` (null for a good line).
 
     ``raw`` has the columns of :mod:`vsa.sources` and, for files, optionally ``file_fields``
     (the names of the file's ``#Fields:`` line, :func:`field_names`). ``formats`` maps a Kafka
@@ -56,6 +42,8 @@ def parse_cdn_logs(
     Reasons: ``bad_encoding`` (a line that is not valid UTF-8: no table may hold a string
     some Parquet readers cannot decode), ``malformed_json``, ``malformed_line``,
     ``bad_field_count``, ``missing_field``, ``bad_timestamp``, ``bad_type``.
+    Raises ValueError for an unknown format, or settings a format cannot use (such as a
+    ``fastly_field_map`` name the preset lacks), whether or not that format is parsed.
     """
     if formats is None:
         formats = {**config.cdn_formats, None: config.cdn_log_format}
@@ -64,15 +52,13 @@ def parse_cdn_logs(
         raise ValueError(
             f"unknown CDN log format(s) {sorted(unknown)}; formats are {CDN_LOG_FORMATS}"
         )
-    for spec in FORMATS.values():
-        if spec.check:
-            spec.check(config)
+    _check_settings(raw.sparkSession, config)
     lines = _lines(raw)
     by_topic = {t: f for t, f in formats.items() if t is not None}
     default = formats.get(None)
     topic = F.col("kafka_topic")
     # Each format parses its own rows, and the results are unioned: one CASE WHEN over the
-    # formats would hide each field's expression from subexpression elimination.
+    # formats would make every row pay for the check of each.
     parts = []
     for fmt in dict.fromkeys(formats.values()):
         spec = FORMATS[fmt]
@@ -84,28 +70,18 @@ def parse_cdn_logs(
             rows = lines.where(topic.isin(*mine))
         if spec.unbatch:
             rows = spec.unbatch(rows)
-        # The split line (or JSON map) as a column of its own: Spark does not inline an
-        # expensive expression that many others read, so it is computed once per line.
-        prepared = dict(spec.prepare(F.col("line"), config))
-        for name, column in prepared.items():
-            rows = rows.withColumn(name, column)
-        fields = Fields()
-        request, reason, detail = spec.parse(fields, config)
-        request = request.withField("cdn", F.lit(config.cdn_name or spec.cdn))
-        rows = rows.withColumns(fields.columns)
-        if spec.checks_encoding:
-            # The jar parser rejected a line that is not UTF-8 itself (its reason, no detail),
-            # faster than is_valid_utf8 over every line.
-            not_utf8 = F.equal_null(reason, F.lit("bad_encoding"))
-            detail = F.when(not_utf8, F.lit(NOT_UTF8)).otherwise(detail)
-        else:
-            utf8 = F.is_valid_utf8("line")
-            reason = F.when(utf8, reason).otherwise(F.lit("bad_encoding"))
-            detail = F.when(utf8, detail).otherwise(F.lit(NOT_UTF8))
+        rows = rows.withColumn(_PARSED, spec.parse(F.col("line"), config))
+        parsed = F.col(_PARSED)
+        reason = parsed.getField("reason")
+        # The jar parser rejects a line that is not UTF-8 by its reason alone; the detail is
+        # the player events' one.
+        not_utf8 = F.equal_null(reason, F.lit("bad_encoding"))
+        detail = F.when(not_utf8, F.lit(NOT_UTF8)).otherwise(parsed.getField("detail"))
         # The detail names the format: a topic or a file may not say which one it was read as.
         detail = F.concat(F.lit(f"{fmt}: "), detail)
-        parsed = rows.withColumns({"request": request, "reason": reason, "detail": detail})
-        parts.append(parsed.drop(*prepared, *fields.columns))
+        request = _request(rows, spec, config)
+        rows = rows.withColumns({"request": request, "reason": reason, "detail": detail})
+        parts.append(rows.drop(_PARSED))
     out = parts[0]
     for part in parts[1:]:
         out = out.unionByName(part)
@@ -113,31 +89,37 @@ def parse_cdn_logs(
     return out.select(*keep, "line", "request", "reason", "detail")
 
 
+def _request(rows: DataFrame, spec: CdnFormat, config: VsaConfig) -> Column:
+    """The normalized request of the parsed line: the parser's columns but its verdict, those
+    the configuration gives instead, and ``cdn`` after ``pop``."""
+    given = spec.given(config) if spec.given else {}
+    names = [n for n in rows.schema[_PARSED].dataType.names if n not in _VERDICT]
+    columns = []
+    for name in names:
+        columns.append(given.get(name, F.col(_PARSED).getField(name)).alias(name))
+        if name == "pop":
+            columns.append(F.lit(config.cdn_name or spec.cdn).alias("cdn"))
+    return F.struct(*columns)
+
+
+def _check_settings(spark: SparkSession, config: VsaConfig) -> None:
+    """Raises ValueError for settings a format's parser cannot use: each parser is analyzed
+    with the configuration (no data read), so a wrong setting fails before any stream starts."""
+    empty = spark.range(0).select(
+        F.lit(None).cast("string").alias("line"),
+        F.lit(None).cast("array<string>").alias("_header"),
+    )
+    for name, spec in FORMATS.items():
+        try:
+            empty.select(spec.parse(F.col("line"), config)).schema  # noqa: B018 (analyzes it)
+        except AnalysisException as error:
+            raise ValueError(f"{name}: {error}") from None
+
+
 def field_names(header: Column) -> Column:
     """The names of a ``#Fields:`` header line, separated by spaces or TABs, as an array (null for
     null)."""
     return F.split(_trim(F.regexp_replace(header, r"^#Fields:", "")), r"\s+")
-
-
-def valid_cdn_requests(parsed: DataFrame) -> DataFrame:
-    """The good lines of :func:`parse_cdn_logs`, flattened, with their Kafka coordinates."""
-    return parsed.where(F.col("reason").isNull()).select(
-        "request.*", "kafka_topic", "kafka_partition", "kafka_offset"
-    )
-
-
-def cdn_log_dead_letters(parsed: DataFrame) -> DataFrame:
-    """The rejected lines of :func:`parse_cdn_logs` as ``dead_letter`` rows (``raw``: the line)."""
-    return parsed.where(F.col("reason").isNotNull()).select(
-        F.lit("cdn_logs").alias("source"),
-        "reason",
-        "detail",
-        F.col("line").alias("raw"),
-        "kafka_topic",
-        "kafka_partition",
-        "kafka_offset",
-        F.current_timestamp().alias("received_at"),
-    )
 
 
 # What `\s` matches in a Java regular expression.

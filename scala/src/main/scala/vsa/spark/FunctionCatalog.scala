@@ -71,6 +71,33 @@ object FunctionCatalog {
         "> SELECT _FUNC_('{\"reqTimeSec\": \"1700000000.25\", \"statusCode\": \"206\", \"reqPath\": \"a.ts\", \"turnAroundTimeMSec\": \"11\", \"transferTimeMSec\": \"125\"}').download_ms;\n       136.0",
       group = "string_funcs"
     ) { case Seq(line) => ParseAkamai(line) },
+    function[ParseCloudFrontRealtime](
+      "vsa_parse_cloudfront_realtime",
+      usage =
+        "_FUNC_(line, names) - A CloudFront real-time log line (tab-separated, positional, `-` for none), its fields named by names (the real-time log configuration's fields in CloudFront's order), as a normalized request (as vsa_parse_cloudfront's; its cmcd-* fields typed in cmcd_fields, the CMCD headers of cs-headers in cmcd_text) with reason and detail: null for a good line, else why it is rejected (bad_encoding, bad_field_count, missing_field, bad_timestamp, bad_type).",
+      example =
+        "> SELECT _FUNC_('1700000000.123\\t81.2.69.1\\t200\\t/a.ts\\t2400', array('timestamp', 'c-ip', 'sc-status', 'cs-uri-stem', 'cmcd-encoded-bitrate')).cmcd_fields.br;\n       2400",
+      group = "string_funcs"
+    ) { case Seq(line, names) => ParseCloudFrontRealtime(line, names) },
+    function[ParseEdgecast](
+      "vsa_parse_edgecast",
+      usage =
+        "_FUNC_(line) - An Edgio (Edgecast) RTLD log entry (a JSON object, values strings or numbers, `-` or empty for none) as a normalized request (as vsa_parse_cloudfront's) with reason and detail: null for a good line, else why it is rejected (bad_encoding, malformed_json, missing_field, bad_timestamp, bad_type).",
+      example =
+        "> SELECT _FUNC_('{\"timestamp\": 1700000000.5, \"status_code\": 200, \"path\": \"/a.ts\", \"total_time\": 0.8}').download_ms;\n       800.0",
+      group = "string_funcs"
+    ) { case Seq(line) => ParseEdgecast(line) },
+    function[ParseFastly](
+      "vsa_parse_fastly",
+      usage =
+        "_FUNC_(line[, field_map]) - A Fastly log line (a JSON object; the keys of real Fastly formats, start_time, req_uri, resp_status, ..., or of vsa's VCL format) as a normalized request (as vsa_parse_cloudfront's) with reason and detail: null for a good line, else why it is rejected (bad_encoding, malformed_json, missing_field, bad_timestamp, bad_type). field_map, a constant map, names your own key for a name of the preset (timestamp, client_ip, user_agent, host, url, status, bytes, elapsed_us, ttfb_s, cache_state, pop, cmcd).",
+      example =
+        "> SELECT _FUNC_('{\"ts\": \"1714557602.5\", \"status\": 200, \"url\": \"/a.mpd?x=1\"}', map('timestamp', 'ts')).query;\n       x=1",
+      group = "string_funcs"
+    ) {
+      case Seq(line)           => new ParseFastly(line)
+      case Seq(line, fieldMap) => ParseFastly(line, fieldMap)
+    },
     // Player events
     function[MapWithout](
       "vsa_map_without",

@@ -10,8 +10,9 @@ import org.apache.spark.unsafe.Platform
 import org.apache.spark.unsafe.types.UTF8String
 
 /** What the CDN line parsers share: the row they return (a normalized request of docs/inputs.md, flat, plus `reason`
-  * and `detail`, null for a good line), the checks every format makes, and the value conversions, each with the
-  * semantics of the Spark SQL function it replaces (noted on each), read from the line's UTF-8 bytes.
+  * and `detail`, null for a good line), the checks every format makes (the one rule set of every format), and the value
+  * conversions, each with the semantics of the Spark SQL function it replaces (noted on each), read from the line's
+  * UTF-8 bytes.
   */
 object LineRequest {
 
@@ -29,6 +30,7 @@ object LineRequest {
     "cache_status" -> StringType,
     "pop" -> StringType,
     "cmcd_text" -> StringType,
+    "cmcd_fields" -> CmcdFields.Type,
     "reason" -> StringType,
     "detail" -> StringType
   )
@@ -47,8 +49,9 @@ object LineRequest {
   final val CacheStatus = 10
   final val Pop = 11
   final val CmcdText = 12
-  final val Reason = 13
-  final val Detail = 14
+  final val CmcdFieldsIndex = 13
+  final val Reason = 14
+  final val Detail = 15
 
   /** The text of the fields the shared checks read (null: absent). */
   final class Texts {
@@ -60,8 +63,8 @@ object LineRequest {
   }
 
   /** Sets `reason` and `detail` of a parsed request: the format's own rejection (`reason` non-null), else a missing
-    * timestamp or status, a timestamp that could not be read, a number that is not one, or not a finite one
-    * (fields.py's `validate`).
+    * timestamp or status, a timestamp that could not be read, a number that is not one, or not a finite one (one rule
+    * set for every format: each parser sets the values and their texts, then calls this).
     */
   def validate(row: GenericInternalRow, texts: Texts, reason: String, detail: String): InternalRow = {
     def reject(code: String, why: String): InternalRow = {
@@ -89,6 +92,9 @@ object LineRequest {
   /** Null for the formats' missing-value markers, `-` and the empty string. */
   def dash(value: UTF8String): UTF8String =
     if (value == null || value.numBytes == 0 || (value.numBytes == 1 && value.getByte(0) == '-')) null else value
+
+  /** The first value unless null (`coalesce(first, second)`). */
+  def coalesce(first: UTF8String, second: UTF8String): UTF8String = if (first != null) first else second
 
   /** Whether the text is valid UTF-8 (`is_valid_utf8`): ASCII, checked 8 bytes at a time, needs no decoding. */
   def isUtf8(text: UTF8String): Boolean = {
@@ -127,7 +133,7 @@ object LineRequest {
       try row.setLong(index, text.toLongExact())
       catch { case _: NumberFormatException => () }
 
-  /** `try_cast(text AS double) * scale`, left null unless finite (fields.py's `finite`). */
+  /** `try_cast(text AS double) * scale`, left null unless finite . */
   def setDouble(row: GenericInternalRow, index: Int, text: UTF8String, scale: Double): Unit =
     if (text != null) {
       val value = toDouble(text)
@@ -159,9 +165,9 @@ object LineRequest {
     case None         => null
   }
 
-  /** `timestamp_micros(try_cast(try_cast(text AS decimal(20,6)) * 1000000 AS bigint))` (fields.py's `epoch_seconds`):
-    * epoch seconds with decimals, rounded half up to microseconds; null when not a number or out of range. Plain
-    * seconds are read from the bytes; any other text by Spark's own cast.
+  /** `timestamp_micros(try_cast(try_cast(text AS decimal(20,6)) * 1000000 AS bigint))` : epoch seconds with decimals,
+    * rounded half up to microseconds; null when not a number or out of range. Plain seconds are read from the bytes;
+    * any other text by Spark's own cast.
     */
   def epochSeconds(text: UTF8String): java.lang.Long = {
     val plain = plainSeconds(text)
@@ -221,7 +227,7 @@ object LineRequest {
     }
 
   /** A user agent as logged URL-encoded: decoded, twice when encoded twice (`%2520`), without a literal `User-Agent:`
-    * prefix (fields.py's `user_agent`).
+    * prefix.
     */
   def userAgent(value: UTF8String): UTF8String =
     if (value == null) null

@@ -6,7 +6,7 @@ import org.apache.spark.unsafe.types.UTF8String
 import vsa.spark.cdn.LineRequest._
 
 /** nginx's combined log format, optionally extended with `rt=$request_time ut="$upstream_response_time"
-  * cs=$upstream_cache_status` (and `uht="$upstream_header_time"`), as python/vsa/normalize/cdn/nginx.py describes it.
+  * cs=$upstream_cache_status` (and `uht="$upstream_header_time"`), as docs/cdn.md describes it.
   *
   * The line is matched as the regular expression below matches it (possessive, so without backtracking but between the
   * request's two forms), from the UTF-8 bytes:
