@@ -24,6 +24,7 @@ from pyspark.sql.streaming import StreamingQuery
 from pyspark.sql.types import StructType
 from pyspark.sql.utils import AnalysisException
 
+from vsa import jvm
 from vsa.checks import QUERY, require_ready
 from vsa.config import VsaConfig
 from vsa.enrich import mask_addresses, with_geo, with_user_agent
@@ -267,10 +268,8 @@ class BatchWriter:
         }
 
     def __call__(self, out: DataFrame, batch_id: int) -> None:
-        checkpoints = self.spark._jvm.vsa.spark.streaming.Checkpoint  # type: ignore[union-attr]
-        jspark = self.spark._jsparkSession  # type: ignore[attr-defined]
-        since = checkpoints.watermarkMs(jspark, self.checkpoint, batch_id - 1)
-        until = checkpoints.watermarkMs(jspark, self.checkpoint, batch_id)
+        since = jvm.checkpoint_watermark_ms(self.spark, self.checkpoint, batch_id - 1)
+        until = jvm.checkpoint_watermark_ms(self.spark, self.checkpoint, batch_id)
         self.write(out, batch_id, since, until)
 
     def write(self, out: DataFrame, batch_id: int, since: int | None, until: int | None) -> None:
@@ -527,12 +526,10 @@ class JobCheckpoint:
         """The checkpoint at ``location``; None when there is none. :class:`TablesBusy` when
         its last planned batch is not committed: the job runs, or stopped mid-batch and will
         replay that batch."""
-        checkpoints = spark._jvm.vsa.spark.streaming.Checkpoint  # type: ignore[union-attr]
-        jspark = spark._jsparkSession  # type: ignore[attr-defined]
-        planned = checkpoints.lastPlanned(jspark, location)
+        planned = jvm.checkpoint_last_planned(spark, location)
         if planned < 0:
             return None
-        committed = checkpoints.lastCommitted(jspark, location)
+        committed = jvm.checkpoint_last_committed(spark, location)
         if committed < planned:
             raise TablesBusy(
                 f"the streaming job's checkpoint {location} has batch {planned} planned and not "
@@ -542,8 +539,8 @@ class JobCheckpoint:
         return cls(
             location,
             committed,
-            checkpoints.watermarkMs(jspark, location, committed),
-            checkpoints.nextWatermarkMs(jspark, location, committed),
+            jvm.checkpoint_watermark_ms(spark, location, committed),
+            jvm.checkpoint_next_watermark_ms(spark, location, committed),
         )
 
 
@@ -607,7 +604,4 @@ def _existing_tables(
     spark: SparkSession, config: VsaConfig, tables: tuple[Table, ...]
 ) -> list[str]:
     """The names of ``tables`` that have a folder under ``output_root``."""
-    jvm = spark._jvm  # type: ignore[attr-defined]
-    hadoop = spark._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
-    paths = {t.name: jvm.org.apache.hadoop.fs.Path(config.table_path(t.name)) for t in tables}
-    return [name for name, path in paths.items() if path.getFileSystem(hadoop).exists(path)]
+    return [t.name for t in tables if jvm.exists(spark, config.table_path(t.name))]

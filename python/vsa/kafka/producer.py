@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from pyspark.sql import SparkSession
 
+from vsa import jvm
 from vsa.session import configure_spark
 
 
@@ -34,10 +35,10 @@ def produce(
         return 0
     if timestamps is not None and len(timestamps) != len(rows):
         raise ValueError(f"{len(timestamps)} timestamps for {len(rows)} records")
-    jvm = spark._jvm  # type: ignore[attr-defined]
-    return jvm.vsa.spark.streaming.KafkaSend.send(
+    return jvm.kafka_send(
+        spark,
         bootstrap_servers,
-        dict(options or {}),
+        options or {},
         topic,
         [key for key, _ in rows],
         [value for _, value in rows],

@@ -1,7 +1,6 @@
 """Stage 2: raw records into typed, validated rows, and the reason a record is not one."""
 
 from vsa.normalize.player_events import (
-    EVENT_TYPES,
     REQUIRED_FIELDS,
     clock_offset_ms,
     event_time,
@@ -11,7 +10,6 @@ from vsa.normalize.player_events import (
 )
 
 __all__ = [
-    "EVENT_TYPES",
     "REQUIRED_FIELDS",
     "clock_offset_ms",
     "event_time",

@@ -10,27 +10,13 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import MapType, StringType
 
+from vsa import jvm
 from vsa.functions import is_json_object, map_without, parse_cmcd
 from vsa.normalize import cmcd_reports
 
 # The detail of a `bad_encoding` dead letter, player record or CDN line alike.
 NOT_UTF8 = "not valid UTF-8 (raw shows the invalid bytes as U+FFFD)"
 
-EVENT_TYPES = (
-    "playback_request",
-    "playback_start",
-    "playback_stall",
-    "playback_pause",
-    "seek_start",
-    "seek_end",
-    "rendition_update",
-    "heartbeat",
-    "playback_finish",
-    "playback_fail",
-    "ad_break_start",
-    "ad_break_end",
-    "view_end",
-)
 REQUIRED_FIELDS = ("event_id", "event_type", "ts", "session_id")
 STRING_FIELDS = (
     "event_id",
@@ -116,6 +102,8 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
     )
 
     missing = [F.when(field(n).isNull(), F.lit(n)) for n in REQUIRED_FIELDS]
+    # The event types the sessionizer knows, as the jar lists them.
+    event_types = jvm.row_schemas(raw.sparkSession).event_types
     bad_types = [F.when(field(n).isNotNull() & v.isNull(), F.lit(n)) for n, v in integers.items()]
     reason_and_detail = (
         F.when(ignored, F.lit(None))
@@ -177,7 +165,7 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
             ),
         )
         .when(
-            ~field("event_type").isin(*EVENT_TYPES),
+            ~field("event_type").isin(*event_types),
             _rd(
                 "unknown_event_type",
                 F.concat(F.lit("event_type "), F.left(field("event_type"), F.lit(64))),

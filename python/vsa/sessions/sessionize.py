@@ -3,10 +3,10 @@ this module shapes its input and output. See docs/architecture.md for why it liv
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 
+from vsa import jvm
 from vsa.config import VsaConfig
 from vsa.enrich import GEO_COLUMNS, USER_AGENT_COLUMNS
 
@@ -20,48 +20,9 @@ ATTRIBUTE_COLUMNS = (
     *USER_AGENT_COLUMNS,
     *GEO_COLUMNS,
 )
-SLICE_COLUMNS = (
-    "view_id",
-    "session_id",
-    "minute",
-    "video_id",
-    "opened",
-    "first_frame",
-    "startup_time_ms",
-    "watch_time_ms",
-    "playing_time_ms",
-    "stall_time_ms",
-    "stall_count",
-    "failed",
-    "vsf",
-    "ebvs",
-    "ended",
-    "active",
-    # The CDN requests attributed to the view in the minute (docs/cdn.md, "Attribution").
-    "cdn_requests",
-    "cdn_bytes",
-    "cdn_errors",
-    "cdn_cache_hits",
-    "cdn_cache_misses",
-    "cdn_starvation_requests",
-    "cdn_ttfb_sketch",
-    "cdn_throughput_sketch",
-    "cdn_primary_pop",
-    "cdn_primary_cdn",
-)
-# The columns of a cdn_requests row the sessionizer attributes (Scala ``CdnRequest``).
-REQUEST_FIGURES = {
-    "bytes": "bigint",
-    "status": "int",
-    "cache_status": "string",
-    "ttfb_ms": "double",
-    "download_ms": "double",
-    "pop": "string",
-    "cdn": "string",
-}
-# ``starved``: CMCD ``bs``.
-_REQUEST_FIELDS = ",".join(f"{name}:{kind}" for name, kind in REQUEST_FIGURES.items())
-_REQUEST_TYPE = f"struct<{_REQUEST_FIELDS},starved:boolean>"
+# The one figure of a CDN request the sessionizer attributes that is not a column of its
+# cdn_requests row: CMCD ``bs`` (buffer starvation).
+_STARVED = "starved"
 
 
 def sessionize(
@@ -94,6 +55,7 @@ def sessionize(
     clock_offset = (
         F.col("clock_offset") if "clock_offset" in events.columns else F.lit(None).cast("bigint")
     )
+    spark = events.sparkSession
     prepared = events.select(
         _session_key(events).alias("key"),
         "session_id",
@@ -109,20 +71,18 @@ def sessionize(
         "kafka_partition",
         "kafka_offset",
         *carried,
-        F.lit(None).cast(_REQUEST_TYPE).alias("request"),
+        F.lit(None).cast(_request_type(spark)).alias("request"),
         clock_offset.alias("clock_offset"),
     ).withColumnRenamed("ts_ms", "ts")
     if requests is not None:
         prepared = prepared.unionByName(_request_rows(requests, carried))
-    spark = events.sparkSession
-    jdf = spark._jvm.vsa.spark.sessions.Sessionizer.sessionize(  # type: ignore[union-attr]
-        prepared._jdf,  # type: ignore[attr-defined]
+    out = jvm.sessionize(
+        prepared,
         config.view_timeout_seconds * 1000,
         config.max_event_gap_seconds * 1000,
         config.max_pending_events_per_session,
     )
     types = dict(events.dtypes)
-    out = ClassicDataFrame(jdf, spark)
     return out.withColumns(
         {
             "attributes": F.struct(
@@ -133,6 +93,12 @@ def sessionize(
             )
         }
     )
+
+
+def _request_type(spark: SparkSession) -> str:
+    """The type of the sessionizer's ``request`` column (its ``CdnRequest``)."""
+    figures = jvm.row_schemas(spark).request_figures
+    return f"struct<{','.join(f'{name}:{kind}' for name, kind in figures.items())}>"
 
 
 def _session_key(events: DataFrame) -> Column:
@@ -150,8 +116,14 @@ def _request_rows(requests: DataFrame, carried: list[str]) -> DataFrame:
     row is only passed through), at their ``timestamp``, with the figures attributed."""
     request = F.col("request")
     figures = F.struct(
-        *[request[name].cast(kind).alias(name) for name, kind in REQUEST_FIGURES.items()],
-        F.coalesce(request["cmcd_bs"], F.lit(False)).alias("starved"),
+        *[
+            (
+                F.coalesce(request["cmcd_bs"], F.lit(False))
+                if name == _STARVED
+                else request[name].cast(kind)
+            ).alias(name)
+            for name, kind in jvm.row_schemas(requests.sparkSession).request_figures.items()
+        ]
     )
     nothing = F.lit(None).cast("string")
     return requests.select(
@@ -178,8 +150,10 @@ def _request_rows(requests: DataFrame, carried: list[str]) -> DataFrame:
 def view_slices(sessionized: DataFrame) -> DataFrame:
     """The ``view_slices`` table: one row per view and minute, with the descriptive columns,
     and the closed view's row (``closed_view``) on the slice that ends it."""
+    columns = jvm.row_schemas(sessionized.sparkSession).slice_columns
     return sessionized.where(F.col("slice").isNotNull()).select(
-        *[F.col(f"slice.{c}").alias(c) for c in SLICE_COLUMNS if c != "minute"],
+        # attrs: the descriptive columns, typed as the events had them (sessionize).
+        *[F.col(f"slice.{c}").alias(c) for c in columns if c not in ("minute", "attrs")],
         F.timestamp_millis("slice.minute").alias("minute"),
         "attributes.*",
         F.when(

@@ -15,11 +15,12 @@ Spark's own file sink (``FileStreamSink.addBatch``) with the micro-batch's id:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from vsa import jvm
 from vsa.config import VsaConfig
 
 PARTITION_COLUMNS = ("date", "hour")
@@ -38,17 +39,12 @@ class TableSink:
         self.table = table
         self.time_column = time_column
         self.location = config.table_path(table)
-        jvm = spark._jvm  # type: ignore[attr-defined]
-        self._writer = jvm.vsa.spark.streaming.TableWriter.create(
-            spark._jsparkSession,  # type: ignore[attr-defined]
-            self.location,
-            list(PARTITION_COLUMNS),
-        )
+        self._writer = jvm.TableWriter(spark, self.location, PARTITION_COLUMNS)
 
     @property
     def last_committed(self) -> int:
         """The last batch id the table committed, -1 if none."""
-        return int(self._writer.lastCommitted())
+        return self._writer.last_committed()
 
     def committed(self, batch_id: int) -> bool:
         """Whether the table has committed ``batch_id`` (or a later batch)."""
@@ -59,10 +55,10 @@ class TableSink:
         None commits the batch with no rows, without a Spark job (every batch id must be in
         a table's log, empty or not)."""
         if df is None:
-            self._writer.commitEmpty(batch_id)
+            self._writer.commit_empty(batch_id)
             return 0
         partitioned = with_partitions(df, self.time_column)
-        return int(self._writer.write(batch_id, partitioned._jdf))  # type: ignore[attr-defined]
+        return self._writer.write(batch_id, partitioned)
 
 
 def read_table(spark: SparkSession, config: VsaConfig, table: str) -> DataFrame:
@@ -78,31 +74,8 @@ def read_hours(
     batch); None when there are none. Only the writer of the table may call this: it relies
     on the folder holding committed files only, which the writer guarantees between batches.
     """
-    jvm = spark._jvm  # type: ignore[attr-defined]
-    path = jvm.org.apache.hadoop.fs.Path(config.table_path(table))
-    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())  # type: ignore[attr-defined]
-    if not fs.exists(path):
-        return None
-    first, last = _floor_hour(start), end
-    folders = []
-    for day in fs.listStatus(path):
-        name = day.getPath().getName()
-        if not name.startswith("date="):
-            continue
-        date = datetime.strptime(name[5:], "%Y-%m-%d").replace(tzinfo=UTC)
-        if date + timedelta(days=1) <= first or date >= last:
-            continue
-        for hour in fs.listStatus(day.getPath()):
-            hour_name = hour.getPath().getName()
-            if not hour_name.startswith("hour="):
-                continue
-            at = date + timedelta(hours=int(hour_name[5:]))
-            if first <= at < last:
-                folders.append(hour.getPath().toString())
+    location = config.table_path(table)
+    folders = jvm.hour_folders(spark, location, start, end)
     if not folders:
         return None
-    return spark.read.option("basePath", path.toString()).parquet(*folders)
-
-
-def _floor_hour(at: datetime) -> datetime:
-    return at.replace(minute=0, second=0, microsecond=0)
+    return spark.read.option("basePath", location).parquet(*folders)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from vsa import jvm
 from vsa.config import VsaConfig
 
 # Every stage downstream sees these columns, whatever the source.
@@ -98,10 +99,9 @@ def idle_ticks(spark: SparkSession, config: VsaConfig, topic: str, partition: in
 
 def topic_partitions(spark: SparkSession, config: VsaConfig, topic: str) -> list[int]:
     """The partition numbers of ``topic``; a topic that does not exist is a ``ValueError``."""
-    jvm = spark._jvm  # type: ignore[attr-defined]
     try:
-        found = jvm.vsa.spark.streaming.KafkaTopics.partitions(
-            config.kafka_bootstrap_servers, dict(config.kafka_options), topic, DESCRIBE_TIMEOUT_MS
+        return jvm.topic_partitions(
+            spark, config.kafka_bootstrap_servers, config.kafka_options, topic, DESCRIBE_TIMEOUT_MS
         )
     except Exception as error:  # py4j wraps the JVM's exception
         if "does not exist" in str(error):
@@ -110,4 +110,3 @@ def topic_partitions(spark: SparkSession, config: VsaConfig, topic: str) -> list
                 "create it, or set player_events_topic"
             ) from None
         raise
-    return list(found)

@@ -40,9 +40,10 @@ object Sessionizer {
   private val Seeking = 5
   private val Paused = 6
 
-  /** Order of event types applied at the same instant: closes first, heartbeats last, CDN requests after every event.
+  /** The player event types the sessionizer knows, in the order it applies them at the same instant: closes first,
+    * heartbeats last (CDN requests come after every event). Validation reads this list (`PythonApi.eventTypes`).
     */
-  private val TiePriority: Map[String, Int] = Seq(
+  val EventTypes: Seq[String] = Seq(
     "view_end",
     "playback_finish",
     "playback_fail",
@@ -56,7 +57,8 @@ object Sessionizer {
     "rendition_update",
     "playback_start",
     "heartbeat"
-  ).zipWithIndex.toMap
+  )
+  private val TiePriority: Map[String, Int] = EventTypes.zipWithIndex.toMap
   private val RequestPriority = 100
 
   /** Rows only passed through are spread over this many groups (a null key would put them all in one task). */

@@ -1,5 +1,6 @@
 package vsa.spark.streaming
 
+import java.time.Duration
 import java.util.concurrent.{ExecutionException, TimeUnit}
 
 import scala.jdk.CollectionConverters._
@@ -7,13 +8,23 @@ import scala.jdk.CollectionConverters._
 import org.apache.kafka.clients.admin.{Admin, AdminClientConfig}
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException
 
-/** What the job needs to know of its topics before it starts: their partitions, one Kafka source each (so the watermark
-  * follows the slowest partition).
+/** What the job needs to know of its topics before it starts: which exist, and their partitions, one Kafka source each
+  * (so the watermark follows the slowest partition). `options` are Kafka client settings (security…), as the job's
+  * sources get them.
   */
 object KafkaTopics {
 
-  /** The partition numbers of `topic`, ascending. `options` are Kafka client settings (security…), as the job's sources
-    * get them. A topic that does not exist is an `IllegalArgumentException` naming it.
+  /** The names of the cluster's topics (internal ones left out), sorted. Throws the admin client's exception when the
+    * brokers do not answer within `timeoutMs`, or refuse the client.
+    */
+  def names(bootstrapServers: String, options: java.util.Map[String, String], timeoutMs: Long): Seq[String] = {
+    val admin = Admin.create(settings(bootstrapServers, options, timeoutMs))
+    try admin.listTopics().names().get(timeoutMs, TimeUnit.MILLISECONDS).asScala.toSeq.sorted
+    finally admin.close(Duration.ofSeconds(1))
+  }
+
+  /** The partition numbers of `topic`, ascending. A topic that does not exist is an `IllegalArgumentException` naming
+    * it.
     */
   def partitions(
       bootstrapServers: String,
@@ -21,11 +32,7 @@ object KafkaTopics {
       topic: String,
       timeoutMs: Long
   ): Array[Int] = {
-    val settings = new java.util.HashMap[String, Object](options)
-    settings.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)
-    settings.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Int.box(timeoutMs.toInt))
-    settings.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Int.box(timeoutMs.toInt))
-    val admin = Admin.create(settings)
+    val admin = Admin.create(settings(bootstrapServers, options, timeoutMs))
     try {
       val described =
         admin.describeTopics(java.util.List.of(topic)).allTopicNames().get(timeoutMs, TimeUnit.MILLISECONDS)
@@ -34,5 +41,17 @@ object KafkaTopics {
       case e: ExecutionException if e.getCause.isInstanceOf[UnknownTopicOrPartitionException] =>
         throw new IllegalArgumentException(s"Kafka topic '$topic' does not exist at $bootstrapServers", e)
     } finally admin.close()
+  }
+
+  private def settings(
+      bootstrapServers: String,
+      options: java.util.Map[String, String],
+      timeoutMs: Long
+  ): java.util.Map[String, Object] = {
+    val settings = new java.util.HashMap[String, Object](options)
+    settings.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers)
+    settings.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, Int.box(timeoutMs.toInt))
+    settings.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, Int.box(timeoutMs.toInt))
+    settings
   }
 }

@@ -2,8 +2,6 @@ package vsa.spark.streaming
 
 import java.nio.file.{Files, Paths}
 
-import scala.jdk.CollectionConverters._
-
 import org.apache.hadoop.fs.{FileStatus, FileSystem, Path}
 import org.apache.parquet.HadoopReadOptions
 import org.apache.parquet.hadoop.ParquetFileReader
@@ -143,11 +141,4 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
     try reader.getRecordCount
     finally reader.close()
   }
-}
-
-object TableWriter {
-
-  /** For Python (py4j): partition columns as a Java list. */
-  def create(spark: SparkSession, location: String, partitionColumns: java.util.List[String]): TableWriter =
-    new TableWriter(spark, location, partitionColumns.asScala.toSeq)
 }
