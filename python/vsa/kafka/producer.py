@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from pyspark.sql import SparkSession
 
-from vsa.session import configure_spark
+from vsa.spark_session import configure_spark
 
 
 def produce(

@@ -1,5 +1,6 @@
 """Stage 2: raw records into typed, validated rows, and the reason a record is not one."""
 
+from vsa.normalize.dead_letter import RAW_LIMIT_CHARS, dead_letter
 from vsa.normalize.player_events import (
     EVENT_TYPES,
     REQUIRED_FIELDS,
@@ -7,15 +8,15 @@ from vsa.normalize.player_events import (
     event_time,
     parse_player_events,
     receipt_time,
-    valid_player_events,
 )
 
 __all__ = [
     "EVENT_TYPES",
+    "RAW_LIMIT_CHARS",
     "REQUIRED_FIELDS",
     "clock_offset_ms",
+    "dead_letter",
     "event_time",
     "parse_player_events",
     "receipt_time",
-    "valid_player_events",
 ]
