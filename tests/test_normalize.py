@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
 from vsa.normalize import RAW_LIMIT_CHARS, parse_player_events
-from vsa.pipeline import player_records
+from vsa.pipeline import KAFKA_COORDINATES, player_records
 from vsa.sources import RAW_SCHEMA
 
 GOOD = {
@@ -40,8 +40,11 @@ def with_fields(**changes: object) -> str:
 
 
 def valid_events(parsed: DataFrame) -> DataFrame:
-    """The valid events of :func:`parse_player_events`, flattened."""
-    return parsed.where(F.col("reason").isNull() & ~F.col("ignored")).select("event.*")
+    """The valid events of :func:`parse_player_events`, flattened, with their raw record and
+    Kafka coordinates."""
+    return parsed.where(F.col("reason").isNull() & ~F.col("ignored")).select(
+        "event.*", "raw", *KAFKA_COORDINATES
+    )
 
 
 @pytest.mark.parametrize(
