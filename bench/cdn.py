@@ -37,10 +37,11 @@ from pyspark.sql import functions as F
 from vsa.config import CDN_LOG_FORMATS, VsaConfig
 from vsa.functions import geo_lookup, mask_ip, parse_cmcd, parse_user_agent
 from vsa.normalize.cdn import CLOUDFRONT_FIELDS, CLOUDFRONT_REALTIME_FIELDS, parse_cdn_logs
-from vsa.pipeline import cdn_records, split, transform
-from vsa.session import build_session
+from vsa.pipeline import cdn_records, transform
 from vsa.simulate.cdn import CLOUDFRONT_HEADER, Request, cdn_requests, log_line
+from vsa.sinks import split
 from vsa.sources import read_cdn_files
+from vsa.spark_session import build_session
 from vsa.tables import CDN_LOGS
 
 # The vendored third-party data (tests/data/third_party/README.md); VSA_SHARED_DATA: another copy.
@@ -127,7 +128,7 @@ def write(df: DataFrame, out: str) -> None:
 
 
 def write_as_the_job(spark: SparkSession, log: str, config: VsaConfig, fmt: str, out: str) -> None:
-    """``cdn_requests`` of the file ``log`` written the way :class:`vsa.pipeline.BatchWriter`
+    """``cdn_requests`` of the file ``log`` written the way :class:`vsa.sinks.BatchWriter`
     writes it in a job of CDN logs only: the batch's rows (:func:`vsa.pipeline.transform`) persisted
     once, the table's rows taken from them (so its plan is not the unpersisted records' with
     every filter pushed through the validation)."""

@@ -290,7 +290,7 @@ def main() -> None:
 
     from vsa.kafka import LocalKafka
     from vsa.kafka.broker import free_port
-    from vsa.session import build_session
+    from vsa.spark_session import build_session
 
     work = Path(tempfile.mkdtemp(prefix="vsa-crash-"))
     broker = LocalKafka(work / "kafka", port=free_port())

@@ -46,7 +46,7 @@ from pyspark.sql import functions as F
 
 from vsa import functions as vf
 from vsa.config import VsaConfig
-from vsa.session import build_session
+from vsa.spark_session import build_session
 
 # Set before the session starts, so the Python workers (which import a copy of this file from
 # elsewhere) find the data too.

@@ -25,9 +25,9 @@ from vsa import pipeline
 from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka, produce
 from vsa.kafka.broker import free_port
-from vsa.session import build_session
 from vsa.simulate import Faults, Spec, simulate
 from vsa.simulate.truth import parse
+from vsa.spark_session import build_session
 
 
 def send_live(spark, servers: str, topic: str, records, stop: threading.Event) -> None:

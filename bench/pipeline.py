@@ -57,10 +57,11 @@ def child(args: argparse.Namespace) -> None:
 
     from vsa import pipeline
     from vsa.config import VsaConfig
-    from vsa.normalize import parse_player_events, valid_player_events
-    from vsa.session import build_session
+    from vsa.normalize import parse_player_events
+    from vsa.pipeline import KAFKA_COORDINATES
     from vsa.sinks import with_partitions
     from vsa.sources import read_kafka_stream
+    from vsa.spark_session import build_session
 
     def run(topic: str, out: str) -> object:
         config = VsaConfig(
@@ -79,7 +80,9 @@ def child(args: argparse.Namespace) -> None:
         if args.case == "io":
             df = raw.withColumn("ts", F.current_timestamp())
         else:
-            df = valid_player_events(parse_player_events(raw)).drop("raw")
+            parsed = parse_player_events(raw)
+            valid = F.col("reason").isNull() & ~F.col("ignored")
+            df = parsed.where(valid).select("event.*", *KAFKA_COORDINATES)
         query = (
             with_partitions(df, "ts")
             .writeStream.format("parquet")
@@ -166,8 +169,7 @@ def _transform_without_fusion(transform, player_raw, config, cdn=None):  # noqa:
 def _time_writes() -> dict[str, float]:
     """Wraps the writer and each table's sink to sum their wall time (seconds) by name; the
     writer's time less its tables' is the pass that fills the batch's cache."""
-    from vsa.pipeline import BatchWriter
-    from vsa.sinks import TableSink
+    from vsa.sinks import BatchWriter, TableSink
 
     timings: dict[str, float] = {}
 
@@ -210,9 +212,9 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     from vsa.config import VsaConfig
     from vsa.kafka import LocalKafka, produce
     from vsa.kafka.broker import free_port
-    from vsa.session import build_session
     from vsa.simulate import Spec, simulate
     from vsa.simulate.cdn import cdn_requests, log_line
+    from vsa.spark_session import build_session
 
     work = Path(tempfile.mkdtemp(prefix="vsa-bench-"))
     broker = LocalKafka(work / "kafka", port=free_port())

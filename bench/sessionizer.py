@@ -18,12 +18,13 @@ import pandas as pd
 from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
-from vsa.normalize import parse_player_events, valid_player_events
-from vsa.session import build_session
+from vsa.normalize import parse_player_events
+from vsa.pipeline import KAFKA_COORDINATES
 from vsa.sessions import sessionize
 from vsa.simulate import Faults, Spec, simulate
 from vsa.simulate.truth import Rules, compute, parse
 from vsa.sources import RAW_SCHEMA
+from vsa.spark_session import build_session
 
 SLICE_SCHEMA = (
     "view_id string, minute long, watch_time_ms long, playing_time_ms long, "
@@ -68,7 +69,9 @@ def main() -> None:
         [(v, "t", 0, i, None) for i, (_, v) in enumerate(sim.records)],
         RAW_SCHEMA,
     ).cache()
-    events = valid_player_events(parse_player_events(raw)).cache()
+    parsed = parse_player_events(raw)
+    valid = F.col("reason").isNull() & ~F.col("ignored")
+    events = parsed.where(valid).select("event.*", "raw", *KAFKA_COORDINATES).cache()
     print(f"{events.count()} events, {args.sessions} sessions, {len(sim.slices)} slices (truth)")
     rules = sim.spec.rules
 

@@ -15,7 +15,8 @@ from third_party import third_party_data
 from vsa import generate, pipeline
 from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka, produce
-from vsa.session import build_session
+from vsa.sinks import RunResult
+from vsa.spark_session import build_session
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,7 +99,7 @@ class StreamedRun:
 
     config: VsaConfig
     records: list[tuple[str, str]]
-    result: pipeline.RunResult
+    result: RunResult
     workdir: Path
 
 

@@ -27,8 +27,8 @@ import json
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
+from cdn_tables import cdn_tables
 from vsa.config import VsaConfig
-from vsa.pipeline import cdn_tables
 from vsa.sources import read_cdn_files
 
 UTC = dt.UTC

@@ -20,8 +20,8 @@ from vsa import generate, pipeline
 from vsa.cluster import LocalCluster
 from vsa.config import GEOIP_ASN_DB_KEY, GEOIP_CITY_DB_KEY, VsaConfig, embedded_city_db
 from vsa.kafka import produce
-from vsa.session import EXTENSION_CLASS, bundled_jars
 from vsa.sinks import read_table
+from vsa.spark_session import EXTENSION_CLASS, bundled_jars
 from vsa.tables import TABLES
 
 T0 = 1_764_000_000_000  # 2025-11-24 16:00:00 UTC

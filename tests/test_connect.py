@@ -20,7 +20,7 @@ import pytest
 from vsa import functions as vf
 from vsa.config import GEOIP_CITY_DB_KEY
 from vsa.kafka.broker import free_port
-from vsa.session import EXTENSION_CLASS, bundled_jars
+from vsa.spark_session import EXTENSION_CLASS, bundled_jars
 
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 UA_IPAD = (

@@ -17,7 +17,7 @@ import vsa
 from conftest import PROJECT_ROOT
 from vsa.cli import parser
 from vsa.config import load_config
-from vsa.session import EXTENSION_CLASS, bundled_jars
+from vsa.spark_session import EXTENSION_CLASS, bundled_jars
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 SCHEMA = PROJECT_ROOT / "tests" / "data" / "compose-spec" / "compose-spec.json"

@@ -1,6 +1,6 @@
 """Player ↔ CDN fusion (issue 15) end to end: simulated views with CMCD through the local
 Kafka (a player topic and a CDN topic of Fastly JSON lines) and the streaming job, and through
-``vsa batch``, against the simulator's independent truth (vsa.simulate.truth.fuse and
+``vsa batch``, against the simulator's independent truth (vsa.simulate.fusion_truth.fuse and
 kpi_by_pop, plain Python).
 
 This needs the job side of issue 15: the sessionizer's attribution, the new ``views`` and
@@ -33,7 +33,7 @@ from vsa.generate import NO_FAULTS
 from vsa.kafka import produce
 from vsa.simulate import FLUSH_SESSION, FaultyPop, Spec, simulate
 from vsa.simulate.cdn import log_line
-from vsa.simulate.truth import kpi_by_pop, rank_neighbours
+from vsa.simulate.fusion_truth import kpi_by_pop, rank_neighbours
 from vsa.sinks import read_table
 
 START_MS = 1_764_000_000_000

@@ -18,16 +18,15 @@ from vsa.cli import parser as cli_parser
 from vsa.generate import NO_FAULTS
 from vsa.simulate import FaultyPop, Spec, simulate
 from vsa.simulate.__main__ import parser, spec_from
-from vsa.simulate.model import POPS, serving_pop
-from vsa.simulate.truth import (
-    Rules,
-    compute,
+from vsa.simulate.fusion_truth import (
     fuse,
     kpi_by_pop,
     nearest_rank,
     rank_neighbours,
     view_cdn_columns,
 )
+from vsa.simulate.model import POPS, serving_pop
+from vsa.simulate.truth import Rules, compute
 
 
 def request(at: float, sid: str | None = "s", **fields) -> dict:

@@ -21,14 +21,15 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.types import DataType, MapType, StringType, StructType
 
+from cdn_tables import cdn_tables
 from conftest import flush_event
 from vsa import pipeline
+from vsa.charts import bar_chart, line_chart, scatter_chart
 from vsa.config import VsaConfig
+from vsa.normalize import RAW_LIMIT_CHARS
 from vsa.normalize.cdn import FORMATS
 from vsa.normalize.player_events import MAX_FIELDS
-from vsa.report import bar_chart, line_chart, scatter_chart
 from vsa.simulate.cdn import CLOUDFRONT_HEADER, Request, log_line
-from vsa.sinks.dead_letter import RAW_LIMIT_CHARS
 from vsa.sources import RAW_SCHEMA
 
 T0 = 1_764_000_000_000  # 2025-11-24 16:00:00 UTC
@@ -269,9 +270,7 @@ def test_a_cdn_line_with_invalid_utf8_is_a_bad_encoding_dead_letter(spark, fmt, 
     assert bad != good
     rows = [(bytearray(line), "t", 0, offset, None) for offset, line in enumerate([good, bad])]
     raw = spark.createDataFrame(rows, RAW_SCHEMA.replace("raw string", "raw binary"))
-    tables = pipeline.cdn_tables(
-        raw.withColumn("raw", F.col("raw").cast("string")), VsaConfig(), fmt
-    )
+    tables = cdn_tables(raw.withColumn("raw", F.col("raw").cast("string")), VsaConfig(), fmt)
     assert [r.kafka_offset for r in tables["cdn_requests"].collect()] == [0]
     (letter,) = tables["dead_letter"].collect()
     assert (letter.kafka_offset, letter.reason) == (1, "bad_encoding")
@@ -282,7 +281,7 @@ def test_a_cdn_line_with_invalid_utf8_is_a_bad_encoding_dead_letter(spark, fmt, 
 
 def _cdn_tables(spark, records: list[str], fmt: str) -> dict:
     rows = [(text, "t", 0, offset, None) for offset, text in enumerate(records)]
-    return pipeline.cdn_tables(spark.createDataFrame(rows, RAW_SCHEMA), VsaConfig(), fmt)
+    return cdn_tables(spark.createDataFrame(rows, RAW_SCHEMA), VsaConfig(), fmt)
 
 
 def test_a_megabyte_of_whitespace_in_a_cdn_record_is_read_in_linear_time(spark):

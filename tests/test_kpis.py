@@ -10,7 +10,7 @@ from itertools import pairwise
 import pytest
 
 from vsa.config import VsaConfig
-from vsa.kpis import STARTUP_BUCKETS_MS, minute_kpis, rollup
+from vsa.kpis import STARTUP_BUCKETS_MS, grouped_kpis, kpis_of, rollup
 from vsa.sinks import read_table
 from vsa.tables import KPI_TABLES
 
@@ -140,7 +140,8 @@ def test_hour_rollup_equals_direct_hour(spark, streamed, tmp_path):
     emitted_minutes = {r.window_start for r in minutes.select("window_start").collect()}
     slices = slices.where(slices.minute.isin(list(emitted_minutes)))
     hourly = VsaConfig(output_root=str(tmp_path), window_seconds=3600)
-    direct = {r.window_start: r for r in minute_kpis(slices, hourly, ()).collect()}
+    hours = kpis_of(grouped_kpis(slices, hourly, {"kpis": ()}), "kpis", ())
+    direct = {r.window_start: r for r in hours.collect()}
     assert rolled.keys() == direct.keys()
     for hour, row in rolled.items():
         for column in (

@@ -9,9 +9,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
-from vsa.normalize import parse_player_events, valid_player_events
-from vsa.pipeline import player_records
-from vsa.sinks.dead_letter import RAW_LIMIT_CHARS
+from vsa.normalize import RAW_LIMIT_CHARS, parse_player_events
+from vsa.pipeline import KAFKA_COORDINATES, player_records
 from vsa.sources import RAW_SCHEMA
 
 GOOD = {
@@ -38,6 +37,14 @@ def raw_frame(spark: SparkSession, records: list[str]) -> DataFrame:
 def with_fields(**changes: object) -> str:
     event = {**GOOD, **changes}
     return json.dumps({k: v for k, v in event.items() if v is not ...})
+
+
+def valid_events(parsed: DataFrame) -> DataFrame:
+    """The valid events of :func:`parse_player_events`, flattened, with their raw record and
+    Kafka coordinates."""
+    return parsed.where(F.col("reason").isNull() & ~F.col("ignored")).select(
+        "event.*", "raw", *KAFKA_COORDINATES
+    )
 
 
 @pytest.mark.parametrize(
@@ -77,7 +84,6 @@ def with_fields(**changes: object) -> str:
 )
 def test_bad_records_get_a_reason(spark, record, reason, detail_part):
     raw = raw_frame(spark, [record])
-    assert valid_player_events(parse_player_events(raw)).count() == 0
     records = player_records(raw, VsaConfig(privacy=False))  # raw as received
     assert records.where("passthrough.player_event IS NOT NULL").count() == 0
     letter = records.select("passthrough.dead_letter.*").first()
@@ -105,7 +111,7 @@ def test_bad_records_get_a_reason(spark, record, reason, detail_part):
 def test_timestamps_as_epoch_ms_or_iso_with_offset(spark, ts, expected_utc):
     parsed = parse_player_events(raw_frame(spark, [with_fields(ts=ts)]))
     row = (
-        valid_player_events(parsed)
+        valid_events(parsed)
         .selectExpr(
             "date_format(to_utc_timestamp(ts, current_timezone()), 'yyyy-MM-dd HH:mm:ss.SSS')"
         )
@@ -123,7 +129,7 @@ def test_valid_event_keeps_typed_fields_and_unknown_ones_in_extra(spark):
         playhead_ms=2**63 - 1,
         video_height=720.0,
     )
-    event = valid_player_events(parse_player_events(raw_frame(spark, [record]))).first()
+    event = valid_events(parse_player_events(raw_frame(spark, [record]))).first()
     assert (event.event_id, event.event_type, event.session_id) == ("e1", "rendition_update", "s1")
     assert event.bitrate_kbps == 3000 and event.video_width == 1280
     assert (event.playhead_ms, event.video_height) == (2**63 - 1, 720)

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from browser import CHROMIUM, Browser
-from vsa.report import REPORT_FILE, bar_chart, line_chart, nice_ticks, write_report
+from vsa.charts import bar_chart, line_chart, nice_ticks
+from vsa.report import REPORT_FILE, write_report
 
 # Per card: its title, whether it holds an SVG, how many marks (bars, lines) it has and how
 # many of them have a non-empty box on screen, and its "no data" text.

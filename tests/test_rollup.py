@@ -16,7 +16,7 @@ from vsa import pipeline
 from vsa.checks import QUERY
 from vsa.config import VsaConfig
 from vsa.kpis import rollup
-from vsa.sinks import TablesBusy, read_table
+from vsa.sinks import JobCheckpoint, TablesBusy, read_table, rollup_batch
 from vsa.sinks.lock import LOCK_NAME
 
 HOUR_MS = 3600 * 1000
@@ -37,7 +37,7 @@ def rows_of(spark, config: VsaConfig, table: str) -> list:
 
 def test_rollup_leaves_an_hour_the_watermark_has_not_passed(spark, streamed, tmp_path):
     config = VsaConfig(output_root=streamed.config.output_root)
-    job = pipeline.JobCheckpoint.read(spark, config.checkpoint_path(QUERY))
+    job = JobCheckpoint.read(spark, config.checkpoint_path(QUERY))
     minutes = read_table(spark, config, "kpi_minute").drop("date", "hour")
     hours = rollup(minutes, "hour", ()).collect()
     # Five minutes of traffic from 16:00: the job's watermark stands inside their hour.
@@ -107,16 +107,16 @@ def test_the_streaming_job_holds_the_writer_lock(streamed):
 
 
 def test_rollup_never_takes_a_batch_the_job_closes_periods_in():
-    at_rest = pipeline.JobCheckpoint("ckpt", 9, 16 * HOUR_MS + 5000, 16 * HOUR_MS + 5000)
-    moving = pipeline.JobCheckpoint("ckpt", 9, 16 * HOUR_MS - 5000, 16 * HOUR_MS + 5000)
+    at_rest = JobCheckpoint("ckpt", 9, 16 * HOUR_MS + 5000, 16 * HOUR_MS + 5000)
+    moving = JobCheckpoint("ckpt", 9, 16 * HOUR_MS - 5000, 16 * HOUR_MS + 5000)
     # A batch the job has passed, or its next batch when that closes no period: taken.
-    assert pipeline._rollup_batch("kpi_hour", 4, 3600, moving) == 4
-    assert pipeline._rollup_batch("kpi_hour", 10, 3600, at_rest) == 10
-    assert pipeline._rollup_batch("kpi_day", 10, 86400, moving) == 10
-    assert pipeline._rollup_batch("kpi_hour", 12, 3600, None) == 12
+    assert rollup_batch("kpi_hour", 4, 3600, moving) == 4
+    assert rollup_batch("kpi_hour", 10, 3600, at_rest) == 10
+    assert rollup_batch("kpi_day", 10, 86400, moving) == 10
+    assert rollup_batch("kpi_hour", 12, 3600, None) == 12
     # The job's next batch closes the 16:00 hour: the job would skip it in kpi_hour.
     with pytest.raises(TablesBusy, match="kpi_hour: vsa rollup would commit batch 10"):
-        pipeline._rollup_batch("kpi_hour", 10, 3600, moving)
+        rollup_batch("kpi_hour", 10, 3600, moving)
     # A batch beyond the job's next: what the job's batch 10 closes is unknown yet.
     with pytest.raises(TablesBusy, match="batch 11"):
-        pipeline._rollup_batch("kpi_hour", 11, 3600, at_rest)
+        rollup_batch("kpi_hour", 11, 3600, at_rest)

@@ -4,12 +4,18 @@ and a streaming windowed aggregation in append mode."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyspark.sql import functions as F
 
 from vsa import functions as vf
+from vsa.config import VsaConfig
+from vsa.kpis import grouped_kpis, kpis_of, rollup
+from vsa.pipeline import transform
+from vsa.sinks import split
+from vsa.sources import empty_raw
 
 RSE_LG_K_12 = 1.04 / 64  # relative standard error of HLL at lgK 12: 1.04 / sqrt(2**12)
 
@@ -101,3 +107,24 @@ def test_windowed_sketches_in_a_stream_append_mode(spark, tmp_path):
     assert estimates == [(m, 60) for m in range(5)]
     hour = out.select(vf.sketch_estimate(vf.sketch_union("unique_viewers_sketch"))).first()[0]
     assert hour == 100  # v0 .. v99
+
+
+@pytest.mark.parametrize(
+    ("table", "functions"),
+    [
+        ("kpi_minute", {"vsa_viewer_sketch", "vsa_sketch_estimate"}),
+        ("kpi_hour", {"vsa_sketch_union", "vsa_sketch_estimate"}),
+    ],
+)
+def test_the_kpi_tables_sketch_with_the_functions_vsa_offers(spark, capsys, table, functions):
+    """One way to a sketch: the KPI tables and their rollups build, merge and estimate their
+    unique-viewer sketches with the catalog's functions (whose bytes the tests above pin to
+    Spark's), never with Spark's ``hll_*`` directly, so the two cannot drift apart."""
+    config = VsaConfig()
+    batch = split(transform(empty_raw(spark), config), config, lambda name, seconds: None)
+    minutes = kpis_of(grouped_kpis(batch.view_slices, config, {"kpis": ()}), "kpis", ())
+    planned = minutes if table == "kpi_minute" else rollup(minutes, "hour", ())
+    planned.explain(extended=True)
+    analyzed = capsys.readouterr().out.split("== Optimized Logical Plan ==")[0]
+    assert {name for name in functions if f"{name}(" not in analyzed} == set()
+    assert re.findall(r"hll_\w+", analyzed) == []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import vsa
 from vsa import generate
-from vsa.session import EXTENSION_CLASS, bundled_jars
+from vsa.spark_session import EXTENSION_CLASS, bundled_jars
 
 
 def test_spark_submit_runs_a_batch_job(tmp_path):
@@ -46,7 +46,7 @@ def test_spark_submit_runs_a_batch_job(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     # spark-submit's master, not vsa's default (spark-submit merges Python's stderr into
     # its stdout).
-    assert "vsa.session: Spark 4.2.0, master local[1]" in done.stdout
+    assert "vsa.spark_session: Spark 4.2.0, master local[1]" in done.stdout
     assert "dead letters by reason: malformed_json 1" in done.stdout
     rows = {
         line.split()[0]: int(line.split()[1].replace(",", ""))

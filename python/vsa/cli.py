@@ -203,7 +203,7 @@ def _demo(args: argparse.Namespace, config: VsaConfig) -> int:
 def _run(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa import pipeline
     from vsa.progress import Progress, summary
-    from vsa.session import build_session
+    from vsa.spark_session import build_session
 
     spark = build_session(config, app_name="vsa-run")
     progress = Progress.attach(spark, kafka_servers=config.kafka_bootstrap_servers)
@@ -225,7 +225,7 @@ def _batch(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa import pipeline
     from vsa.checks import require_ready
     from vsa.progress import summary
-    from vsa.session import build_session
+    from vsa.spark_session import build_session
 
     if args.events is None and args.cdn_logs is None:
         print("vsa: error: batch needs --events, --cdn-logs or both", file=sys.stderr)
@@ -241,8 +241,8 @@ def _rollup(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa import pipeline
     from vsa.checks import require_ready
     from vsa.progress import summary
-    from vsa.session import build_session
     from vsa.sinks import hold_writer_lock
+    from vsa.spark_session import build_session
 
     hold_writer_lock(config)  # before Spark starts: a refusal costs nothing
     spark = build_session(config, app_name="vsa-rollup")
@@ -254,7 +254,7 @@ def _rollup(args: argparse.Namespace, config: VsaConfig) -> int:
 
 def _report(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa.report import write_report
-    from vsa.session import build_session
+    from vsa.spark_session import build_session
 
     spark = build_session(config, app_name="vsa-report")
     path = write_report(spark, config, args.out)
@@ -268,7 +268,7 @@ def _generate(args: argparse.Namespace, config: VsaConfig) -> int:
 
 def _check(args: argparse.Namespace, config: VsaConfig) -> int:
     from vsa.checks import FAIL, OK, Check, run_checks
-    from vsa.session import build_session
+    from vsa.spark_session import build_session
 
     where = args.config or "defaults, VSA_* variables and flags"
     print(Check("config", OK, f"{where}").line(), flush=True)

@@ -434,7 +434,7 @@ ENV_PREFIX = "VSA_"
 KAFKA_OPTION_ENV_PREFIX = "VSA_KAFKA_OPTION_"
 # VSA_COLLECT_CDN_SECRET_AKAMAI_DS2 sets collect_cdn_secrets["akamai-ds2"], likewise.
 CDN_SECRET_ENV_PREFIX = "VSA_COLLECT_CDN_SECRET_"
-# vsa's environment variables that are not config keys (vsa.session, the tests).
+# vsa's environment variables that are not config keys (vsa.spark_session, the tests).
 OTHER_ENV = frozenset({"VSA_SPARK_JAR", "VSA_SHARED_DATA", "VSA_CHROMIUM"})
 _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")

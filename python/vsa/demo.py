@@ -17,8 +17,8 @@ from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka
 from vsa.progress import Progress, summary
 from vsa.report import write_report
-from vsa.session import build_session
 from vsa.sinks import read_table
+from vsa.spark_session import build_session
 
 # Written in the folder the demo makes: only a folder holding it is the demo's to empty.
 MARKER = ".vsa-demo"

@@ -1,7 +1,7 @@
 """The table catalog: every table vsa writes, once, in the order a micro-batch writes them.
 
 Like the jar's ``FunctionCatalog`` for functions, nothing else lists tables: the streaming job,
-``vsa batch``, :func:`vsa.pipeline.table_schemas` (and so docs/tables.md) and the sinks all
+``vsa batch``, tools/tables_reference.py (and so docs/tables.md) and the sinks all
 iterate :data:`TABLES`. A table's builder turns one micro-batch's stage outputs
 (:class:`Batch`) into the rows that batch adds to the table, or None when it adds none.
 """
@@ -26,7 +26,7 @@ class Batch:
     """What one micro-batch (or one ``vsa batch`` run) hands to the tables' builders.
 
     A frame the batch has no row of is None (nothing to write).
-    ``closed(table, seconds)`` gives the rows of ``table`` (its columns, without the
+    ``closed_windows(table, seconds)`` gives the rows of ``table`` (its columns, without the
     partition columns; already written, this batch's included) in the windows of ``seconds``
     that close in this batch (None: no window closes): a window closes in the batch whose
     watermark passes its end. ``sources``: the job's sources (:data:`SOURCES`).
@@ -38,7 +38,7 @@ class Batch:
     view_slices: DataFrame | None
     views: DataFrame | None
     cdn_requests: DataFrame | None
-    closed: Callable[[str, int], DataFrame | None]
+    closed_windows: Callable[[str, int], DataFrame | None]
     sources: tuple[str, ...] = SOURCES
     _cached: dict[str, DataFrame | None] = field(default_factory=dict, repr=False)
 
@@ -63,7 +63,7 @@ class Batch:
     def closed_slices(self) -> DataFrame | None:
         """The view slices of the KPI windows that close in this batch (see :meth:`kpis`)."""
         window = self.config.window_seconds
-        return self.view_slices if window == 60 else self.closed("view_slices", window)
+        return self.view_slices if window == 60 else self.closed_windows("view_slices", window)
 
     def release(self) -> None:
         """Frees what the batch cached."""
@@ -125,12 +125,12 @@ def _rollup_table(name: str) -> Table:
     spec = ROLLUPS[name]
 
     def build(batch: Batch) -> DataFrame | None:
-        minutes = batch.closed(spec.minutes, spec.seconds)
+        minutes = batch.closed_windows(spec.minutes, spec.seconds)
         if minutes is None:
             return None
         rolled = rollup(minutes, spec.period, spec.dimensions)
         # A period that `vsa rollup` (a backfill) wrote already is not written twice.
-        done = batch.closed(name, spec.seconds)
+        done = batch.closed_windows(name, spec.seconds)
         return (
             rolled
             if done is None
@@ -142,12 +142,12 @@ def _rollup_table(name: str) -> Table:
 
 def _cdn_qos(batch: Batch) -> DataFrame | None:
     window = batch.config.window_seconds
-    requests = batch.closed("cdn_requests", window)
+    requests = batch.closed_windows("cdn_requests", window)
     if requests is None:
         return None
     # The requests attributed in those windows: the job writes a window's slices in the batch
     # that closes it, before this table (none in a job without player events).
-    slices = batch.closed("view_slices", window) if PLAYER_EVENTS in batch.sources else None
+    slices = batch.closed_windows("view_slices", window) if PLAYER_EVENTS in batch.sources else None
     return cdn_qos(requests, batch.config, slices)
 
 

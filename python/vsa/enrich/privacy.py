@@ -4,7 +4,14 @@ With ``privacy`` on (the default), the stage masks every string of a row once, a
 lookups that need the full address (GeoIP): ``client_ip`` becomes its network (/24, /48), and
 every other string or ``map<string,string>`` column (ids, user agents, free text, unknown
 fields, CMCD keys) has each IPv4/IPv6 address in it masked in place. Dead letters mask their
-``detail`` and ``raw`` in :func:`vsa.sinks.dead_letter`.
+``detail`` and ``raw`` in :func:`vsa.normalize.dead_letter`.
+
+Two kinds of names, one story: :func:`vsa.functions.mask_ip` and
+:func:`vsa.functions.mask_ips_in_text` are the catalog's SQL functions (``vsa_mask_ip``,
+``vsa_mask_ips_in_text``) as Column functions, and always mask; the helpers here,
+:func:`apply_ip_privacy` (every column of a DataFrame) and :func:`apply_ip_privacy_to_text` (one
+text Column), apply the configured policy (``privacy``) with them, and change nothing when it is
+off.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from vsa import functions as vf
 from vsa.config import VsaConfig
 
 
-def mask_addresses(
+def apply_ip_privacy(
     df: DataFrame,
     config: VsaConfig,
     client_ip: str = "client_ip",
@@ -41,7 +48,7 @@ def mask_addresses(
     return df.withColumns(masked)
 
 
-def mask_ips(text: Column, config: VsaConfig) -> Column:
+def apply_ip_privacy_to_text(text: Column, config: VsaConfig) -> Column:
     """``text`` with every IPv4 and IPv6 address in it truncated (/24, /48), when privacy is on."""
     return vf.mask_ips_in_text(text) if config.privacy else text
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pyspark.sql import SparkSession
 
 from vsa import jvm
-from vsa.session import configure_spark
+from vsa.spark_session import configure_spark
 
 
 def produce(

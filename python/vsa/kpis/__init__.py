@@ -7,7 +7,6 @@ from vsa.kpis.minute import (
     STARTUP_BUCKETS_MS,
     grouped_kpis,
     kpis_of,
-    minute_kpis,
     pop_kpis,
     window_of,
 )
@@ -19,7 +18,6 @@ __all__ = [
     "cdn_qos",
     "grouped_kpis",
     "kpis_of",
-    "minute_kpis",
     "pop_kpis",
     "rollup",
     "window_of",

@@ -1,7 +1,8 @@
 """Windowed KPIs over view slices: every figure of kpis.md, overall and per dimension.
 
-Sums are exact; unique viewers are a DataSketches HLL sketch (Spark's ``hll_sketch_agg``,
-mergeable) plus its estimate; startup-time percentiles come from a KLL sketch (Spark's
+Sums are exact; unique viewers are a DataSketches HLL sketch (``vsa_viewer_sketch``, the very
+function vsa offers its users, byte for byte Spark's ``hll_sketch_agg``; mergeable) plus its
+estimate; startup-time percentiles come from a KLL sketch (Spark's
 ``kll_sketch_agg_bigint``, exact while a window holds fewer than ``KLL_K`` startups, mergeable
 for rollups). Ratios are stored beside their parts so rollups recompute them.
 
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from vsa import functions as vf
 from vsa.config import VsaConfig
 
 # Upper bounds of the startup histogram's first seven buckets (kpis.md); the seventh is open.
@@ -28,21 +30,8 @@ UNKNOWN = "unknown"
 POP_DIMENSIONS = ("cdn", "pop", "country")
 
 
-def minute_kpis(slices: DataFrame, config: VsaConfig, dimensions: tuple[str, ...]) -> DataFrame:
-    """Tumbling event-time windows of ``config.window_seconds`` over ``view_slices`` rows
-    (a batch DataFrame), grouped by ``dimensions`` (null values form the group ``"unknown"``).
-
-    The invariant the streaming job rests on: the sessionizer emits all of a minute's slices
-    in the micro-batch whose watermark passes the minute's end, and none before. So a
-    micro-batch's slices aggregated by minute are those minutes' final KPIs, and a longer
-    window's are final once the batch whose watermark passes its end has written its slices
-    (``tests/test_one_query.py`` pins this).
-    """
-    return kpis_of(grouped_kpis(slices, config, {"kpis": dimensions}), "kpis", dimensions)
-
-
 def pop_kpis(slices: DataFrame, config: VsaConfig) -> DataFrame:
-    """``kpi_by_pop``: :func:`minute_kpis` of the slices whose minute had attributed CDN
+    """``kpi_by_pop``: the KPIs (:func:`grouped_kpis`) of the slices whose minute had attributed CDN
     requests, by the CDN and POP that served the minute's most bytes (``cdn_primary_cdn``,
     ``cdn_primary_pop``) and country, with the CDN figures of those requests."""
     served = slices.where(F.col("cdn_primary_pop").isNotNull()).withColumns(
@@ -58,11 +47,20 @@ def grouped_kpis(
     groupings: Mapping[str, tuple[str, ...]],
     served: bool = False,
 ) -> DataFrame:
-    """:func:`minute_kpis` of ``slices`` for every grouping of ``groupings`` (a name and its
-    dimensions) from one aggregation (``GROUPING SETS``): the slices are read and shuffled once
-    for all of them. Column ``grouping`` names a row's grouping; :func:`kpis_of` selects one.
+    """The KPIs of ``slices`` (``view_slices`` rows, a batch DataFrame) in tumbling event-time
+    windows of ``config.window_seconds``, for every grouping of ``groupings`` (a name and its
+    dimensions; null values form the group ``"unknown"``) from one aggregation (``GROUPING
+    SETS``): the slices are read and shuffled once for all of them. Column ``grouping`` names a
+    row's grouping; :func:`kpis_of` selects one.
     ``served``: with the figures of the CDN requests attributed to the slices (``kpi_by_pop``).
-    Cache the result when more than one grouping is read from it."""
+    Cache the result when more than one grouping is read from it.
+
+    The invariant the streaming job rests on: the sessionizer emits all of a minute's slices
+    in the micro-batch whose watermark passes the minute's end, and none before. So a
+    micro-batch's slices aggregated by minute are those minutes' final KPIs, and a longer
+    window's are final once the batch whose watermark passes its end has written its slices
+    (``tests/test_one_query.py`` pins this).
+    """
     dimensions = list(dict.fromkeys(d for ds in groupings.values() for d in ds))
     keys = ["window_start", *dimensions]
     sets = [("window_start", *ds) for ds in groupings.values()]
@@ -126,7 +124,7 @@ def _aggregates() -> list[Column]:
     return [
         F.sum(F.col("opened").cast("long")).alias("views"),
         F.sum(first_frame.cast("long")).alias("plays"),
-        F.hll_sketch_agg("viewer_id", HLL_LG_K).alias("unique_viewers_sketch"),
+        vf.viewer_sketch("viewer_id", HLL_LG_K).alias("unique_viewers_sketch"),
         F.sum("watch_time_ms").alias("watch_time_ms"),
         F.sum("playing_time_ms").alias("playing_time_ms"),
         F.sum("stall_time_ms").alias("stall_time_ms"),
@@ -186,7 +184,7 @@ def finish_columns(window_seconds: int, served: bool = False) -> list[Column]:
     return [
         "views",
         "plays",
-        F.hll_sketch_estimate("unique_viewers_sketch").alias("unique_viewers"),
+        vf.sketch_estimate("unique_viewers_sketch").alias("unique_viewers"),
         "unique_viewers_sketch",
         "watch_time_ms",
         "playing_time_ms",

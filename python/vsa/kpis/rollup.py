@@ -6,6 +6,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from vsa import functions as vf
 from vsa.kpis.minute import (
     KLL_K,
     SERVED_SKETCHES,
@@ -48,7 +49,7 @@ def rollup(minutes: DataFrame, period: str, dimensions: tuple[str, ...]) -> Data
     rolled = minutes.groupBy(start, *dimensions).agg(
         *(served_parts if served else []),
         *[F.sum(c).alias(c) for c in SUMMED],
-        F.hll_union_agg("unique_viewers_sketch").alias("unique_viewers_sketch"),
+        vf.sketch_union("unique_viewers_sketch").alias("unique_viewers_sketch"),
         F.kll_merge_agg_bigint("startup_time_sketch", KLL_K).alias("startup_time_sketch"),
         F.array(*[F.sum(F.col("startup_hist")[i]) for i in range(buckets)]).alias("startup_hist"),
         F.max("concurrent_viewers").alias("peak_concurrent_viewers"),

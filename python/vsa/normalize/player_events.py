@@ -43,7 +43,7 @@ MAX_FUTURE_SKEW = "1 hour"
 # (1.7e9 ms is January 1970), not history: `vsa batch` can backfill anything after it.
 MIN_EVENT_TIME = "2000-01-01T00:00:00Z"
 # Limits of what one record may store: a larger record, or one with more top-level fields, is
-# a dead letter (`too_large`) whose raw is cut (vsa.sinks.dead_letter.RAW_LIMIT_CHARS).
+# a dead letter (`too_large`) whose raw is cut (vsa.normalize.dead_letter.RAW_LIMIT_CHARS).
 MAX_RECORD_BYTES = 65_536
 MAX_FIELDS = 100
 
@@ -109,37 +109,37 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
         F.when(ignored, F.lit(None))
         .when(
             ~utf8,
-            _rd("bad_encoding", F.lit(NOT_UTF8)),
+            _rejection("bad_encoding", F.lit(NOT_UTF8)),
         )
         .when(
             size > MAX_RECORD_BYTES,
-            _rd(
+            _rejection(
                 "too_large",
                 F.format_string(f"record of %d bytes, limit {MAX_RECORD_BYTES}", size),
             ),
         )
         .when(
             parsed["_fields"].isNull(),
-            _rd("malformed_json", F.lit("not one JSON object")),
+            _rejection("malformed_json", F.lit("not one JSON object")),
         )
         .when(
             field("cmcd_error").isNotNull(),
-            _rd("malformed_cmcd", F.concat(F.lit("CMCD: "), field("cmcd_error"))),
+            _rejection("malformed_cmcd", F.concat(F.lit("CMCD: "), field("cmcd_error"))),
         )
         .when(
             F.size(parsed["_fields"]) > MAX_FIELDS,
-            _rd(
+            _rejection(
                 "too_large",
                 F.format_string(f"%d fields, limit {MAX_FIELDS}", F.size(parsed["_fields"])),
             ),
         )
         .when(
             F.concat_ws(",", *missing) != "",
-            _rd("missing_field", F.concat(F.lit("missing: "), F.concat_ws(", ", *missing))),
+            _rejection("missing_field", F.concat(F.lit("missing: "), F.concat_ws(", ", *missing))),
         )
         .when(
             ts.isNull(),
-            _rd(
+            _rejection(
                 "bad_timestamp",
                 F.concat(
                     F.lit("ts is not epoch ms (an integer) or ISO-8601 with offset: "),
@@ -149,7 +149,7 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
         )
         .when(
             ts < F.lit(MIN_EVENT_TIME).cast("timestamp"),
-            _rd(
+            _rejection(
                 "bad_timestamp",
                 F.concat(
                     F.lit(f"ts before {MIN_EVENT_TIME} (seconds instead of ms?): "),
@@ -159,41 +159,33 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
         )
         .when(
             F.concat_ws(",", *bad_types) != "",
-            _rd(
+            _rejection(
                 "bad_type",
                 F.concat(F.lit("not a 64-bit integer: "), F.concat_ws(", ", *bad_types)),
             ),
         )
         .when(
             ~field("event_type").isin(*event_types),
-            _rd(
+            _rejection(
                 "unknown_event_type",
                 F.concat(F.lit("event_type "), F.left(field("event_type"), F.lit(64))),
             ),
         )
         .when(
             ts > _latest_event_time(),
-            _rd("future_timestamp", F.concat(F.lit("ts in the future: "), ts_text)),
+            _rejection("future_timestamp", F.concat(F.lit("ts in the future: "), ts_text)),
         )
     )
     return (
         parsed.withColumn("event", event)
-        .withColumn("_rd", reason_and_detail)
+        .withColumn("_rejection", reason_and_detail)
         .select(
             *raw.columns,
             "event",
-            F.col("_rd.reason"),
-            F.col("_rd.detail"),
+            F.col("_rejection.reason"),
+            F.col("_rejection.detail"),
             ignored.alias("ignored"),
         )
-    )
-
-
-def valid_player_events(parsed: DataFrame) -> DataFrame:
-    """The valid events of :func:`parse_player_events`, flattened, with their raw record and
-    Kafka coordinates."""
-    return parsed.where(F.col("reason").isNull() & ~F.col("ignored")).select(
-        "event.*", "raw", "kafka_topic", "kafka_partition", "kafka_offset"
     )
 
 
@@ -254,5 +246,6 @@ def _integer(text: Column) -> Column:
     return F.coalesce(text.try_cast("long"), F.when(whole, as_double.cast("long")))
 
 
-def _rd(reason: str, detail: Column) -> Column:
+def _rejection(reason: str, detail: Column) -> Column:
+    """Why a record is not a valid event: its ``reason`` (tables.md) and ``detail``."""
     return F.struct(F.lit(reason).alias("reason"), detail.alias("detail"))

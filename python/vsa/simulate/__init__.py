@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from vsa.simulate.faults import Delivery, Faults, deliver
+from vsa.simulate.fusion_truth import Fusion, fuse
 from vsa.simulate.model import (
     Behaviour,
     FaultyPop,
@@ -35,7 +36,7 @@ from vsa.simulate.model import (
     hour_edge,
     session_events,
 )
-from vsa.simulate.truth import Fusion, Rules, classify, compute, fuse
+from vsa.simulate.truth import Rules, classify, compute
 
 if TYPE_CHECKING:
     from vsa.simulate.cdn import Request

@@ -85,7 +85,7 @@ class Request:
         return f"CMCD={quote(self.cmcd_text(), safe='')}" if self.cmcd else None
 
     def attribution_fields(self, cdn: str) -> dict:
-        """This request as :func:`vsa.simulate.truth.fuse` takes it, logged by ``cdn``."""
+        """This request as :func:`vsa.simulate.fusion_truth.fuse` takes it, logged by ``cdn``."""
         return {
             "ts": self.ts_ms,
             "sid": self.cmcd.get("sid"),

@@ -1,6 +1,5 @@
-"""Stage last: the output tables."""
+"""Stage last: the output tables, and the job's per-batch writer of them."""
 
-from vsa.sinks.dead_letter import dead_letter
 from vsa.sinks.lock import TablesBusy, hold_writer_lock
 from vsa.sinks.parquet import (
     PARTITION_COLUMNS,
@@ -9,14 +8,29 @@ from vsa.sinks.parquet import (
     read_table,
     with_partitions,
 )
+from vsa.sinks.writer import (
+    KINDS,
+    BatchWriter,
+    JobCheckpoint,
+    RunResult,
+    existing_tables,
+    rollup_batch,
+    split,
+)
 
 __all__ = [
+    "KINDS",
     "PARTITION_COLUMNS",
+    "BatchWriter",
+    "JobCheckpoint",
+    "RunResult",
     "TableSink",
     "TablesBusy",
-    "dead_letter",
+    "existing_tables",
     "hold_writer_lock",
     "read_hours",
     "read_table",
+    "rollup_batch",
+    "split",
     "with_partitions",
 ]

@@ -6,7 +6,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from vsa.config import VsaConfig
-from vsa.enrich import mask_ips
+from vsa.enrich import apply_ip_privacy_to_text
 from vsa.functions import viewer_keys_in_json
 
 # The most of a rejected record a dead letter keeps (characters): a hostile 5 MB record must
@@ -25,14 +25,14 @@ def dead_letter(
     With privacy on, the IP addresses in ``detail`` and ``raw`` are masked (before the cut, so
     no address is cut in two and left whole). With ``viewer_secret`` set, a player record's
     ``viewer_id`` values are keyed in ``raw`` as in every table (the session must hold the
-    secret: :func:`vsa.session.use_viewer_secret`). Invalid UTF-8 becomes U+FFFD, so every Parquet
-    reader can read the table; the Kafka coordinates lead to the original bytes.
+    secret: :func:`vsa.spark_session.use_viewer_secret`). Invalid UTF-8 becomes U+FFFD, so every
+    Parquet reader can read the table; the Kafka coordinates lead to the original bytes.
     """
     if config.viewer_secret and source == "player_events":
         raw = viewer_keys_in_json(raw)
-    text = F.make_valid_utf8(mask_ips(raw, config))
+    text = F.make_valid_utf8(apply_ip_privacy_to_text(raw, config))
     length = F.length(raw)  # as received
-    cut = F.when(
+    cut_note = F.when(
         F.length(text) > RAW_LIMIT_CHARS,
         F.concat(
             F.lit(f"; raw cut to its first {RAW_LIMIT_CHARS} of "),
@@ -40,11 +40,13 @@ def dead_letter(
             F.lit(" characters"),
         ),
     )
-    said = F.make_valid_utf8(mask_ips(detail, config))
+    clean_detail = F.make_valid_utf8(apply_ip_privacy_to_text(detail, config))
     return F.struct(
         F.lit(source).alias("source"),
         reason.alias("reason"),
-        F.when(cut.isNull(), said).otherwise(F.concat_ws("", said, cut)).alias("detail"),
+        F.when(cut_note.isNull(), clean_detail)
+        .otherwise(F.concat_ws("", clean_detail, cut_note))
+        .alias("detail"),
         F.left(text, F.lit(RAW_LIMIT_CHARS)).alias("raw"),
         F.col("kafka_topic"),
         F.col("kafka_partition"),
