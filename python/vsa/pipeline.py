@@ -37,6 +37,7 @@ from vsa.sinks import (
     PARTITION_COLUMNS,
     TablesBusy,
     TableSink,
+    TableWrites,
     dead_letter,
     hold_writer_lock,
     read_hours,
@@ -306,10 +307,15 @@ class BatchWriter:
             since = until
             if counts["newest"] is not None:
                 until = max(until, counts["newest"] - self.config.watermark_seconds * 1000)
-        closed = functools.partial(self._closed, since, until)
+        # One Spark job writes the tables, or one more each time a table reads back another
+        # that is still to write (in catalog order, the one read comes first).
+        writes = TableWrites(self.spark, batch_id)
+        closed = functools.partial(self._closed, writes, since, until)
         batch = split(out, self.config, closed, present, self.sources)
-        # In catalog order: a table that reads another back comes after it.
-        written = {t.name: self.sinks[t.name].write(batch_id, t.build(batch)) for t in pending}
+        for t in pending:
+            writes.add(self.sinks[t.name], t.build(batch))
+        writes.flush()
+        written = {t.name: writes.written[t.name] for t in pending}
         batch.release()
         out.unpersist()
         for name, rows in written.items():
@@ -319,7 +325,7 @@ class BatchWriter:
             self.on_batch(batch_id, written, counts["late"])
 
     def _closed(
-        self, since: int | None, until: int | None, table: str, seconds: int
+        self, writes: TableWrites, since: int | None, until: int | None, table: str, seconds: int
     ) -> DataFrame | None:
         # The windows whose end is in (since, until]: from the one holding `since` to the
         # last that ends by `until`.
@@ -328,6 +334,7 @@ class BatchWriter:
         end = None if until is None else until // period * period
         if end is not None and end <= first:
             return None
+        writes.before_reading(table)
         start_at = datetime.fromtimestamp(first / 1000, UTC)
         end_at = (
             datetime(9999, 1, 1, tzinfo=UTC)

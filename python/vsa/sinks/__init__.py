@@ -5,6 +5,7 @@ from vsa.sinks.lock import TablesBusy, hold_writer_lock
 from vsa.sinks.parquet import (
     PARTITION_COLUMNS,
     TableSink,
+    TableWrites,
     read_hours,
     read_table,
     with_partitions,
@@ -13,6 +14,7 @@ from vsa.sinks.parquet import (
 __all__ = [
     "PARTITION_COLUMNS",
     "TableSink",
+    "TableWrites",
     "TablesBusy",
     "dead_letter",
     "hold_writer_lock",
