@@ -193,6 +193,9 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--sessions", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=50_000, help="maxOffsetsPerTrigger")
+    parser.add_argument(
+        "--warmup-sessions", type=int, default=1000, help="sessions of the warm-up topic"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--case")
     parser.add_argument("--master")
@@ -222,7 +225,9 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     broker.create_topic(args.topic, partitions=2)
     broker.create_topic(WARMUP_TOPIC, partitions=2)
     sim = simulate(Spec(sessions=args.sessions, seed=4, start_ms=1_764_000_000_000, span_s=3600))
-    warmup = simulate(Spec(sessions=1000, seed=5, start_ms=1_764_000_000_000, span_s=600))
+    warmup = simulate(
+        Spec(sessions=args.warmup_sessions, seed=5, start_ms=1_764_000_000_000, span_s=600)
+    )
     if args.cases:
         cases = tuple(tuple(c.split(":", 1)) for c in args.cases)
     spark = build_session(VsaConfig(), app_name="bench-producer", master="local[2]")
