@@ -81,6 +81,16 @@ class TableWriterSpec extends AnyFunSuite with LocalSpark {
     assert(spark.read.parquet(dirs(1).toString).columns.toSeq == Seq("id", "name", "date"))
   }
 
+  test("a task writing more partitions than it keeps files open closes the oldest and writes every row once") {
+    val dir = Files.createTempDirectory("table")
+    val days = 20 // more than TableFiles.maxOpenFiles, each met twice
+    val data = (0 until 2 * days).map(i => (i.toLong, f"2026-11-${i % days + 1}%02d")).toDF("id", "date").coalesce(1)
+    assert(TableWriter.writeAll(0, Seq(new TableWriter(spark, dir.toString, Seq("date")) -> data)) == Seq(2L * days))
+    assert(parquetFiles(dir).size > days && parquetFiles(dir).toSet == logged(dir))
+    val read = spark.read.parquet(dir.toString).select(col("id"), col("date").cast("string"))
+    assert(read.as[(Long, String)].collect().sortBy(_._1).toSeq == data.as[(Long, String)].collect().toSeq)
+  }
+
   test("a crash between writing the files and committing them loses nothing and counts nothing twice") {
     val dirs = Seq.fill(2)(Files.createTempDirectory("table"))
     def writers = dirs.map(d => new TableWriter(spark, d.toString, Seq("date")))
