@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from vsa import jvm, pipeline
+from project_tools import load_tool
+from vsa import jvm
 from vsa.config import VsaConfig
 from vsa.simulate import truth
 
@@ -33,7 +34,7 @@ def test_the_truth_oracle_orders_the_event_types_as_the_sessionizer_does(spark):
 
 
 def test_the_tables_carry_the_jars_slice_columns_and_request_figures(spark):
-    schemas = pipeline.table_schemas(spark, VsaConfig())
+    schemas = load_tool("tables_reference").table_schemas(spark, VsaConfig())
     rows = jvm.row_schemas(spark)
     slice_columns = set(rows.slice_columns) - {"attrs"}  # attrs: the descriptive columns
     assert slice_columns <= set(schemas["view_slices"].fieldNames())

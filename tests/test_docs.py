@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import re
 import subprocess
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 import vsa.functions
 import vsa.spark_session
+from project_tools import load_tool
 from vsa.config import VsaConfig
 
 
@@ -23,10 +23,7 @@ def test_docstring_examples(spark, module):
 
 
 def test_the_tables_reference_is_what_the_job_writes(spark):
-    path = Path(__file__).resolve().parents[1] / "tools" / "tables_reference.py"
-    spec = importlib.util.spec_from_file_location("tables_reference", path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("tables_reference")
     reference = tool.tables_reference(tool.table_schemas(spark, VsaConfig()))
     assert "### `kpi_by_geo`" in reference and "| `unique_viewers_sketch` | `binary` |" in reference
     docs = (Path(__file__).resolve().parents[1] / "docs" / "tables.md").read_text()

@@ -250,6 +250,20 @@ class TableWriter:
         self._api.commitEmptyTable(self._writer, batch_id)
 
 
+def write_tables(
+    spark: SparkSession, batch_id: int, writers: list[TableWriter], frames: list[DataFrame]
+) -> list[int]:
+    """Writes each frame to its writer's table as batch ``batch_id``, all in one Spark job, then
+    commits each table (tables that committed the batch already are skipped); the rows written,
+    in the order of ``writers``."""
+    rows = _api(spark).writeTables(
+        batch_id,
+        [w._writer for w in writers],
+        [df._jdf for df in frames],  # type: ignore[attr-defined]
+    )
+    return [int(n) for n in rows]
+
+
 # JVM errors in one line.
 
 

@@ -4,6 +4,7 @@ from vsa.sinks.lock import TablesBusy, hold_writer_lock
 from vsa.sinks.parquet import (
     PARTITION_COLUMNS,
     TableSink,
+    TableWrites,
     read_hours,
     read_table,
     with_partitions,
@@ -25,6 +26,7 @@ __all__ = [
     "JobCheckpoint",
     "RunResult",
     "TableSink",
+    "TableWrites",
     "TablesBusy",
     "existing_tables",
     "hold_writer_lock",

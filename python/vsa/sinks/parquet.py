@@ -1,11 +1,12 @@
 """Append-mode Parquet tables, partitioned by UTC date and hour, each committed exactly once
 per micro-batch.
 
-Every table is written through the jar's ``vsa.spark.streaming.TableWriter``, which calls
-Spark's own file sink (``FileStreamSink.addBatch``) with the micro-batch's id:
+Every table is written through the jar's ``vsa.spark.streaming.TableWriter``, with the commit
+protocol of Spark's own file sink under the micro-batch's id; a batch's tables are written by
+one Spark job (:class:`TableWrites`), then committed one by one by the driver:
 
-- each batch's files are committed in the table's ``_spark_metadata`` log, so
-  ``spark.read.parquet(path)`` sees whole committed batches only;
+- each batch's files are committed in the table's ``_spark_metadata`` log (Spark's file sink
+  log), so ``spark.read.parquet(path)`` sees whole committed batches only;
 - a batch id that a table committed already is skipped, so on replay after a crash the tables
   that committed the batch skip it and the others write it;
 - files no batch committed (a crash mid-batch) are deleted before the first batch a writer
@@ -15,6 +16,7 @@ Spark's own file sink (``FileStreamSink.addBatch``) with the micro-batch's id:
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -59,6 +61,47 @@ class TableSink:
             return 0
         partitioned = with_partitions(df, self.time_column)
         return self._writer.write(batch_id, partitioned)
+
+
+@dataclass
+class TableWrites:
+    """One batch's table writes, in as few Spark jobs as the tables allow: ``add`` collects
+    each table's rows, and one job writes all collected tables when ``flush`` is called, or when
+    a table's rows must be read back (``before_reading``) by a table built after it.
+    ``written``: the rows written to each table."""
+
+    spark: SparkSession
+    batch_id: int
+    written: dict[str, int] = field(default_factory=dict)
+    _pending: dict[str, tuple[TableSink, DataFrame]] = field(default_factory=dict)
+
+    def add(self, sink: TableSink, df: DataFrame | None) -> None:
+        """Writes ``df`` to ``sink``'s table with the next flush (None: the batch commits empty,
+        at once and without a Spark job)."""
+        if df is None:
+            self.written[sink.table] = sink.write(self.batch_id, None)
+        else:
+            self._pending[sink.table] = (sink, with_partitions(df, sink.time_column))
+
+    def before_reading(self, table: str) -> None:
+        """Writes the pending tables if ``table`` is one of them, so that it reads whole."""
+        if table in self._pending:
+            self.flush()
+
+    def flush(self) -> None:
+        """Writes every pending table in one Spark job, then commits each (see the jar's
+        ``TableWriter.writeAll``)."""
+        if not self._pending:
+            return
+        sinks = [sink for sink, _ in self._pending.values()]
+        rows = jvm.write_tables(
+            self.spark,
+            self.batch_id,
+            [sink._writer for sink in sinks],
+            [df for _, df in self._pending.values()],
+        )
+        self.written.update({sink.table: int(n) for sink, n in zip(sinks, rows, strict=True)})
+        self._pending.clear()
 
 
 def read_table(spark: SparkSession, config: VsaConfig, table: str) -> DataFrame:

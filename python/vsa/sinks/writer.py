@@ -19,7 +19,7 @@ from vsa.config import VsaConfig
 from vsa.normalize import dead_letter
 from vsa.sessions import view_slices, views
 from vsa.sinks.lock import TablesBusy
-from vsa.sinks.parquet import PARTITION_COLUMNS, TableSink, read_hours
+from vsa.sinks.parquet import PARTITION_COLUMNS, TableSink, TableWrites, read_hours
 from vsa.tables import BY_NAME, PLAYER_EVENTS, SOURCES, Batch, Table, tables_of
 
 # The structs of transform's rows, one per kind of row a table is built from.
@@ -144,10 +144,15 @@ class BatchWriter:
             since = until
             if counts["newest"] is not None:
                 until = max(until, counts["newest"] - self.config.watermark_seconds * 1000)
-        closed_windows = functools.partial(self._closed_windows, since, until)
+        # One Spark job writes the tables, or one more each time a table reads back another
+        # that is still to write (in catalog order, the one read comes first).
+        writes = TableWrites(self.spark, batch_id)
+        closed_windows = functools.partial(self._closed_windows, writes, since, until)
         batch = split(transformed, self.config, closed_windows, present, self.sources)
-        # In catalog order: a table that reads another back comes after it.
-        written = {t.name: self.sinks[t.name].write(batch_id, t.build(batch)) for t in pending}
+        for t in pending:
+            writes.add(self.sinks[t.name], t.build(batch))
+        writes.flush()
+        written = {t.name: writes.written[t.name] for t in pending}
         batch.release()
         transformed.unpersist()
         for name, rows in written.items():
@@ -157,7 +162,7 @@ class BatchWriter:
             self.on_batch(batch_id, written, counts["late"])
 
     def _closed_windows(
-        self, since: int | None, until: int | None, table: str, seconds: int
+        self, writes: TableWrites, since: int | None, until: int | None, table: str, seconds: int
     ) -> DataFrame | None:
         # The windows whose end is in (since, until]: from the one holding `since` to the
         # last that ends by `until`.
@@ -166,6 +171,7 @@ class BatchWriter:
         end = None if until is None else until // period * period
         if end is not None and end <= first:
             return None
+        writes.before_reading(table)
         start_at = datetime.fromtimestamp(first / 1000, UTC)
         end_at = (
             datetime(9999, 1, 1, tzinfo=UTC)

@@ -111,6 +111,10 @@ object PythonApi {
 
   def commitEmptyTable(writer: TableWriter, batchId: Long): Unit = writer.commitEmpty(batchId)
 
+  /** [[TableWriter.writeAll]]: a batch's tables in one Spark job; the rows written, in the order of `writers`. */
+  def writeTables(batchId: Long, writers: java.util.List[TableWriter], data: java.util.List[DataFrame]): Array[Long] =
+    TableWriter.writeAll(batchId, writers.asScala.toSeq.zip(data.asScala.toSeq)).toArray
+
   /** See [[KafkaSend.send]]. */
   def kafkaSend(
       bootstrapServers: String,

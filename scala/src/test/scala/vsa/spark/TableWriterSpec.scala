@@ -4,14 +4,16 @@ import java.nio.file.{Files, Path => JPath}
 
 import scala.jdk.CollectionConverters._
 
-import org.apache.spark.sql.functions.col
+import org.apache.spark.scheduler.{SparkListener, SparkListenerJobStart}
+import org.apache.spark.sql.execution.streaming.sinks.FileStreamSinkLog
+import org.apache.spark.sql.functions.{col, lit}
 import org.apache.spark.sql.streaming.Trigger
 import org.apache.spark.sql.DataFrame
 import org.scalatest.funsuite.AnyFunSuite
 import vsa.spark.streaming.{Checkpoint, TableWriter}
 
-/** Pins the Spark internals vsa's per-batch writer stands on (`FileStreamSink.addBatch`, its `_spark_metadata` log, the
-  * offset log's watermark): if a Spark upgrade changes them, this breaks.
+/** Pins the Spark internals vsa's per-batch writer stands on (the file sink's `_spark_metadata` log, Parquet's
+  * `OutputWriterFactory`, the offset log's watermark): if a Spark upgrade changes them, this breaks.
   */
 class TableWriterSpec extends AnyFunSuite with LocalSpark {
   import spark.implicits._
@@ -27,6 +29,94 @@ class TableWriterSpec extends AnyFunSuite with LocalSpark {
       .filter(_.toString.endsWith(".parquet"))
       .filterNot(_.toString.contains("_spark"))
       .toSeq
+
+  /** The files the table's log lists, as local paths. */
+  private def logged(dir: JPath): Set[JPath] =
+    new FileStreamSinkLog(FileStreamSinkLog.VERSION, spark, dir.resolve("_spark_metadata").toString, None)
+      .allFiles()
+      .map(f => java.nio.file.Paths.get(f.toFileStatus.getPath.toUri))
+      .toSet
+
+  /** The Spark jobs `body` runs. */
+  private def jobsOf(body: => Unit): Int = {
+    val groups = new java.util.concurrent.ConcurrentLinkedQueue[String]()
+    val listener = new SparkListener {
+      override def onJobStart(start: SparkListenerJobStart): Unit =
+        groups.add(Option(start.properties.getProperty("spark.jobGroup.id")).getOrElse("")): Unit
+    }
+    val context = spark.sparkContext
+    context.addSparkListener(listener)
+    try {
+      context.setJobGroup("counted", "counted")
+      body
+      // Listener events arrive in order: once the marker job's start is seen, so are the counted jobs'.
+      context.setJobGroup("marker", "marker")
+      spark.range(1).count(): Unit
+      val deadline = System.nanoTime() + 30e9.toLong
+      while (!groups.contains("marker") && System.nanoTime() < deadline) Thread.sleep(10)
+      assert(groups.contains("marker"))
+      groups.asScala.count(_ == "counted")
+    } finally {
+      context.clearJobGroup()
+      context.removeSparkListener(listener)
+    }
+  }
+
+  test("many tables are written by one Spark job, each committed once, and Spark reads exactly the logged files") {
+    val dirs = Seq.fill(3)(Files.createTempDirectory("table"))
+    val writers = dirs.map(d => new TableWriter(spark, d.toString, Seq("date")))
+    val data = Seq(rows(6), rows(3, from = 50).withColumn("name", lit("x")), rows(1, from = 70))
+    assert(jobsOf(assert(TableWriter.writeAll(0, writers.zip(data)) == Seq(6L, 3L, 1L))) == 1)
+    // A replay: the tables that committed batch 0 skip it, one that had not (new here) writes it.
+    val extra = Files.createTempDirectory("table")
+    val again = (writers :+ new TableWriter(spark, extra.toString, Seq("date"))).zip(data :+ rows(2))
+    assert(TableWriter.writeAll(0, again) == Seq(0L, 0L, 0L, 2L))
+    assert(TableWriter.writeAll(1, writers.zip(data.map(_.limit(2)))) == Seq(2L, 2L, 1L))
+    (dirs :+ extra).zip(Seq(8, 5, 2, 2)).foreach { case (dir, n) =>
+      val table = spark.read.parquet(dir.toString)
+      assert(table.count() == n, dir)
+      assert(table.inputFiles.map(f => java.nio.file.Paths.get(new java.net.URI(f))).toSet == logged(dir))
+      assert(parquetFiles(dir).toSet == logged(dir), dir)
+    }
+    assert(spark.read.parquet(dirs(1).toString).columns.toSeq == Seq("id", "name", "date"))
+  }
+
+  test("a task writing more partitions than it keeps files open closes the oldest and writes every row once") {
+    val dir = Files.createTempDirectory("table")
+    val days = 20 // more than TableFiles.maxOpenFiles, each met twice
+    val data = (0 until 2 * days).map(i => (i.toLong, f"2026-11-${i % days + 1}%02d")).toDF("id", "date").coalesce(1)
+    assert(TableWriter.writeAll(0, Seq(new TableWriter(spark, dir.toString, Seq("date")) -> data)) == Seq(2L * days))
+    assert(parquetFiles(dir).size > days && parquetFiles(dir).toSet == logged(dir))
+    val read = spark.read.parquet(dir.toString).select(col("id"), col("date").cast("string"))
+    assert(read.as[(Long, String)].collect().sortBy(_._1).toSeq == data.as[(Long, String)].collect().toSeq)
+  }
+
+  test("a crash between writing the files and committing them loses nothing and counts nothing twice") {
+    val dirs = Seq.fill(2)(Files.createTempDirectory("table"))
+    def writers = dirs.map(d => new TableWriter(spark, d.toString, Seq("date")))
+    TableWriter.writeAll(0, Seq(writers.head -> rows(4)))
+    val committed = parquetFiles(dirs.head)
+    // The first step of batch 1 alone: both tables' files written, no log entry, as a crash leaves them.
+    val batch = Seq(rows(5, from = 10), rows(3, from = 20))
+    val staged = TableWriter.writeFiles(writers.zip(batch).zipWithIndex.map { case ((w, d), i) =>
+      assert(w.pending(1))
+      w.fileTask(i, d) -> d
+    })
+    assert(staged.values.map(_.map(_._2).sum).toSeq.sorted == Seq(3L, 5L))
+    assert(parquetFiles(dirs.head).size > committed.size && parquetFiles(dirs(1)).nonEmpty)
+    // Readers through the log see the committed batch only.
+    assert(spark.read.parquet(dirs.head.toString).count() == 4)
+    // The restarted job: its writers delete the uncommitted files, then the retried batch writes once.
+    val restarted = writers
+    assert(TableWriter.writeAll(1, restarted.zip(batch)) == Seq(5L, 3L))
+    assert(TableWriter.writeAll(1, restarted.zip(batch)) == Seq(0L, 0L))
+    dirs.zip(Seq(9, 3)).foreach { case (dir, n) =>
+      assert(parquetFiles(dir).toSet == logged(dir))
+      assert(spark.read.parquet(dir.toString).count() == n)
+    }
+    val ids = spark.read.parquet(dirs.head.toString).select(col("id")).as[Long].collect().sorted.toSeq
+    assert(ids == (0L until 4L) ++ (10L until 15L))
+  }
 
   test("a batch is committed once: a batch id written before is skipped, and readers see committed batches") {
     val dir = Files.createTempDirectory("table")

@@ -1,20 +1,31 @@
 package vsa.spark.streaming
 
 import java.nio.file.{Files, Paths}
+import java.util.UUID
+
+import scala.collection.mutable
 
 import org.apache.hadoop.fs.{FileStatus, FileSystem, Path}
-import org.apache.parquet.HadoopReadOptions
-import org.apache.parquet.hadoop.ParquetFileReader
-import org.apache.parquet.hadoop.util.HadoopInputFile
+import org.apache.hadoop.mapreduce.task.TaskAttemptContextImpl
+import org.apache.hadoop.mapreduce.{Job, JobID, TaskAttemptID, TaskID, TaskType}
+import org.apache.spark.TaskContext
+import org.apache.spark.rdd.RDD
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.catalog.ExternalCatalogUtils
+import org.apache.spark.sql.catalyst.expressions.{BoundReference, UnsafeProjection, UnsafeRow}
+import org.apache.spark.sql.execution.datasources.{OutputWriter, OutputWriterFactory}
 import org.apache.spark.sql.execution.datasources.parquet.ParquetFileFormat
-import org.apache.spark.sql.execution.streaming.sinks.{FileStreamSink, FileStreamSinkLog}
+import org.apache.spark.sql.execution.streaming.sinks.{FileStreamSink, FileStreamSinkLog, SinkFileStatus}
+import org.apache.spark.sql.types.StructType
 import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.util.SerializableConfiguration
 
-/** One table's exactly-once writer: Spark's own file sink (`FileStreamSink`), called per micro-batch by vsa's one
-  * `foreachBatch` writer, so every table keeps the file sink's commit protocol.
+/** One table's exactly-once writer, with the commit protocol of Spark's own file sink (`FileStreamSink`): called per
+  * micro-batch by vsa's one `foreachBatch` writer, which writes all of a batch's tables in one Spark job
+  * (`TableWriter.writeAll`).
   *
-  *   - Each batch's files are committed in the table's `_spark_metadata` log under the batch id, so
-  *     `spark.read.parquet(path)` sees whole committed batches only.
+  *   - Each batch's files are committed in the table's `_spark_metadata` log (Spark's `FileStreamSinkLog`) under the
+  *     batch id, so `spark.read.parquet(path)` sees whole committed batches only.
   *   - A batch id the table already committed is skipped: on replay after a crash, the tables that committed the batch
   *     skip it and the others write it.
   *   - Files that no batch committed (a crash between writing and committing) are deleted before the writer's first
@@ -22,54 +33,52 @@ import org.apache.spark.sql.{DataFrame, SparkSession}
   *     writer per table is the rule that makes this safe. Only what the writer can have made is deleted: `part-` files
   *     in the table's partition folders (`date=…/hour=…`), reached without following a symbolic link.
   *
-  * `FileStreamSink`, `FileStreamSinkLog` and `SinkFileStatus` are Spark internals: `TableWriterSpec` breaks if they
-  * change.
+  * `FileStreamSinkLog`, `SinkFileStatus` and `OutputWriterFactory` are Spark internals: `TableWriterSpec` breaks if
+  * they change.
   */
 final class TableWriter(spark: SparkSession, location: String, partitionColumns: Seq[String]) {
   private val hadoopConf = spark.sessionState.newHadoopConf()
   private val fs: FileSystem = new Path(location).getFileSystem(hadoopConf)
-  // Built once: Parquet's default options make a new Hadoop Configuration (parsing its XML
-  // resources) per file, which was a fifth of the driver's time per micro-batch.
-  private lazy val footerOptions = HadoopReadOptions.builder(hadoopConf).build()
 
   /** The table's location, absolute (the file sink refuses relative paths). */
   val path: Path = fs.makeQualified(new Path(location))
   private val logPath = new Path(path, FileStreamSink.metadataDir)
 
-  // Both create the table's folder and log: only once the table is written.
-  private lazy val sink =
-    new FileStreamSink(spark, path.toString, new ParquetFileFormat(), partitionColumns, Map.empty)
+  // Creates the table's folder and log: only once the table is written, and before its first file (a folder of
+  // files without a log is refused as not the writer's).
   private lazy val log = new FileStreamSinkLog(FileStreamSinkLog.VERSION, spark, logPath.toString, None)
   private var cleaned = false
 
   /** The last batch id the table committed, -1 if none (or no table yet). */
   def lastCommitted: Long = if (!fs.exists(logPath)) -1L else log.getLatestBatchId().getOrElse(-1L)
 
-  /** Writes `data` as batch `batchId` unless the table committed it already; returns the rows written (0 when skipped),
-    * counted from the committed files' Parquet footers.
+  /** Writes `data` as batch `batchId` unless the table committed it already; returns the rows written (0 when skipped).
     */
-  def write(batchId: Long, data: DataFrame): Long = {
+  def write(batchId: Long, data: DataFrame): Long = TableWriter.writeAll(batchId, Seq(this -> data)).head
+
+  /** Whether batch `batchId` is still to write (after the first call, files no batch committed are gone); makes the
+    * table's log if it has none.
+    */
+  private[spark] def pending(batchId: Long): Boolean = {
     prepare()
-    val last = lastCommitted
-    if (batchId <= last) 0L
-    else {
-      fillBetween(last, batchId)
-      sink.addBatch(batchId, data)
-      log.get(batchId).map(_.map(f => rowsIn(new Path(f.toFileStatus.getPath.toUri))).sum).getOrElse(0L)
-    }
+    val todo = batchId > lastCommitted
+    if (todo) log
+    todo
+  }
+
+  /** Commits `files` as batch `batchId`, from the driver, with no Spark job (what the file sink's commit protocol does
+    * once its job's tasks are done).
+    */
+  private[spark] def commit(batchId: Long, files: Seq[SinkFileStatus]): Unit = {
+    fillBetween(lastCommitted, batchId)
+    if (!log.add(batchId, files.toArray))
+      throw new IllegalStateException(s"$path: batch $batchId was committed by another writer meanwhile")
   }
 
   /** Commits batch `batchId` with no rows, unless committed already: what the file sink does for an empty batch,
     * without a Spark job.
     */
-  def commitEmpty(batchId: Long): Unit = {
-    prepare()
-    val last = lastCommitted
-    if (batchId > last) {
-      fillBetween(last, batchId)
-      log.add(batchId, Array.empty)
-    }
-  }
+  def commitEmpty(batchId: Long): Unit = if (pending(batchId)) commit(batchId, Seq.empty)
 
   private def prepare(): Unit = if (!cleaned) { removeUncommitted(); cleaned = true }
 
@@ -136,9 +145,139 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
   private def isUnder(file: Path, dir: Path): Boolean =
     Iterator.iterate(file.getParent)(_.getParent).takeWhile(_ != null).contains(dir)
 
-  private def rowsIn(file: Path): Long = {
-    val reader = ParquetFileReader.open(HadoopInputFile.fromPath(file, hadoopConf), footerOptions)
-    try reader.getRecordCount
-    finally reader.close()
+  /** What a task needs to write this table's rows of `data` (its columns, partition columns included) as Parquet. */
+  private[spark] def fileTask(index: Int, data: DataFrame): TableFiles = {
+    val schema = data.schema
+    val partitionFields = partitionColumns.map(c => schema(schema.fieldIndex(c)))
+    val dataSchema = StructType(schema.filterNot(partitionFields.contains))
+    val job = Job.getInstance(hadoopConf)
+    val factory = new ParquetFileFormat().prepareWrite(spark, job, Map.empty, dataSchema)
+    def refs(fields: Seq[String]) = fields.map { name =>
+      val i = schema.fieldIndex(name)
+      BoundReference(i, schema(i).dataType, schema(i).nullable)
+    }
+    TableFiles(
+      index,
+      path.toString,
+      factory,
+      new SerializableConfiguration(job.getConfiguration),
+      dataSchema,
+      partitionColumns,
+      refs(partitionColumns),
+      refs(dataSchema.fieldNames.toSeq)
+    )
   }
+}
+
+/** One table's write in a task: its rows to Parquet files in its partition folders (`date=…/hour=…`), named as Spark's
+  * file sink names them (`part-…`, the only files `removeUncommitted` may delete). Like the file sink, it writes into
+  * the table's folders directly: a file is the table's only once the driver commits it in the log.
+  */
+private[spark] final case class TableFiles(
+    index: Int,
+    location: String,
+    factory: OutputWriterFactory,
+    conf: SerializableConfiguration,
+    dataSchema: StructType,
+    partitionNames: Seq[String],
+    partitionRefs: Seq[BoundReference],
+    dataRefs: Seq[BoundReference]
+) {
+
+  /** Writes `rows`; the files written, each with its rows. On failure, the files are deleted (best effort: what is left
+    * is removed by the next writer's start anyway).
+    */
+  def write(split: Int, rows: Iterator[InternalRow]): Seq[(SinkFileStatus, Long)] = {
+    val task = TaskContext.get()
+    val jobId = new JobID("vsa", task.stageId())
+    val attempt = new TaskAttemptID(new TaskID(jobId, TaskType.MAP, split), task.attemptNumber())
+    val context = new TaskAttemptContextImpl(conf.value, attempt)
+    val partitionOf = UnsafeProjection.create(partitionRefs)
+    val dataOf = UnsafeProjection.create(dataRefs)
+    final class File(val writer: OutputWriter, var rows: Long = 0L)
+    // The rows are not sorted by partition (the file sink sorts them): a file per partition stays open, up to a bound
+    // (each holds a row group in memory); past it the oldest is closed, and its partition gets a new file if needed.
+    val open = mutable.LinkedHashMap.empty[UnsafeRow, File]
+    val done = mutable.ArrayBuffer.empty[File]
+    def close(file: File): Unit = { done += file; file.writer.close() }
+    try {
+      rows.foreach { row =>
+        val key = partitionOf(row)
+        val file = open.getOrElse(
+          key, {
+            if (open.size == TableFiles.maxOpenFiles) close(open.remove(open.head._1).get)
+            val created = new File(newWriter(split, key, context))
+            open.put(key.copy(), created)
+            created
+          }
+        )
+        file.writer.write(dataOf(row))
+        file.rows += 1
+      }
+      open.values.foreach(close)
+      done.toSeq.map { file =>
+        val written = new Path(file.writer.path())
+        SinkFileStatus(written.getFileSystem(conf.value).getFileStatus(written)) -> file.rows
+      }
+    } catch {
+      case failure: Throwable =>
+        (done ++ open.values).distinct.foreach { file =>
+          val written = new Path(file.writer.path())
+          try {
+            if (!done.contains(file)) file.writer.close()
+            written.getFileSystem(conf.value).delete(written, false)
+          } catch { case cleanup: Exception => failure.addSuppressed(cleanup) }
+        }
+        throw failure
+    }
+  }
+
+  private def newWriter(split: Int, partition: UnsafeRow, context: TaskAttemptContextImpl): OutputWriter = {
+    val folder = partitionNames.zipWithIndex.map { case (name, i) =>
+      val value = partition.get(i, partitionRefs(i).dataType)
+      ExternalCatalogUtils.getPartitionPathString(name, if (value == null) null else value.toString)
+    }
+    val name = f"part-$split%05d-${UUID.randomUUID}.c000${factory.getFileExtension(context)}"
+    factory.newInstance(new Path(new Path(location, folder.mkString("/")), name).toString, dataSchema, context)
+  }
+}
+
+private[spark] object TableFiles {
+
+  /** The files a task keeps open at once. */
+  val maxOpenFiles = 16
+}
+
+object TableWriter {
+
+  /** Writes `tables` (each writer with its rows: its columns and partition columns) as batch `batchId`, skipping the
+    * tables that committed it already; returns the rows written to each (0 when skipped).
+    *
+    * All the tables' files are written by ONE Spark job (their plans' partitions side by side, each task writing its
+    * table's files); then the driver commits each table's log entry, with no Spark job. A crash between the two leaves
+    * files no log lists: readers through the log ignore them, and the next writer of the table deletes them before its
+    * first batch, which the query then writes again.
+    */
+  def writeAll(batchId: Long, tables: Seq[(TableWriter, DataFrame)]): Seq[Long] = {
+    val todo = tables.zipWithIndex.filter { case ((writer, _), _) => writer.pending(batchId) }
+    val files = writeFiles(todo.map { case ((writer, data), index) => writer.fileTask(index, data) -> data })
+    todo.foreach { case ((writer, _), index) => writer.commit(batchId, files.getOrElse(index, Seq.empty).map(_._1)) }
+    tables.indices.map(i => files.getOrElse(i, Seq.empty).map(_._2).sum)
+  }
+
+  /** The first step alone: every table's files, by ONE Spark job, by table index; nothing committed. */
+  private[spark] def writeFiles(tables: Seq[(TableFiles, DataFrame)]): Map[Int, Seq[(SinkFileStatus, Long)]] =
+    if (tables.isEmpty) Map.empty
+    else {
+      val writes: Seq[RDD[(Int, Seq[(SinkFileStatus, Long)])]] = tables.map { case (table, data) =>
+        data.queryExecution.toRdd.mapPartitionsWithIndex((split, rows) =>
+          Iterator(table.index -> table.write(split, rows))
+        )
+      }
+      val spark = tables.head._2.sparkSession
+      spark.sparkContext
+        .union(writes)
+        .collect()
+        .groupMapReduce(_._1)(_._2)(_ ++ _)
+    }
 }
