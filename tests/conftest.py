@@ -19,6 +19,17 @@ from vsa.session import build_session
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+# A test that asks for one of these (itself or through another fixture) stands up a Kafka broker,
+# a streaming run or the real player: it is end to end (marker `e2e`, docs/testing.md). A test
+# that starts such a thing by itself carries the marker in its module.
+END_TO_END_FIXTURES = frozenset({"kafka", "streamed", "real_player"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if END_TO_END_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
 
 @pytest.fixture(scope="session")
 def third_party() -> Path:

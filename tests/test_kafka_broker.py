@@ -15,6 +15,9 @@ from vsa.kafka import LocalKafka
 from vsa.kafka import broker as broker_module
 from vsa.kafka.broker import free_port
 
+# Every test here starts brokers of their own (docs/testing.md).
+pytestmark = pytest.mark.e2e
+
 # Starts and stops of one broker with a forced port repeat each time.
 RESTARTS = 10
 
