@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,10 +16,22 @@ from third_party import third_party_data
 from vsa import generate, pipeline
 from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka, produce
+from vsa.progress import Progress
 from vsa.sinks import RunResult
 from vsa.spark_session import build_session
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+# A test that asks for one of these (itself or through another fixture) stands up a Kafka broker,
+# a streaming run or the real player: it is end to end (marker `e2e`, docs/testing.md). A test
+# that starts such a thing by itself carries the marker in its module.
+END_TO_END_FIXTURES = frozenset({"kafka", "streamed", "real_player"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if END_TO_END_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
@@ -93,18 +106,27 @@ def flush(
     return sent
 
 
+# Records that are no event: the shared run's dead letters.
+MALFORMED = [("bad", "{not json"), ("bad", "[]")]
+
+
 @dataclass
 class StreamedRun:
-    """One generated data set, sent through Kafka and the whole streaming job."""
+    """One generated data set (and :data:`MALFORMED`), sent through Kafka and the whole
+    streaming job, with the job's progress lines."""
 
     config: VsaConfig
-    records: list[tuple[str, str]]
+    records: list[tuple[str, str]]  # the valid events sent, the flush events last
     result: RunResult
     workdir: Path
+    progress: Progress  # the listener that watched the run
+    progress_lines: list[str]
 
 
 @pytest.fixture(scope="session")
 def streamed(spark, kafka, tmp_path_factory) -> StreamedRun:
+    """The test session's one streaming run of generated traffic (docs/testing.md): read it,
+    do not change it (copy it first)."""
     out = tmp_path_factory.mktemp("streamed")
     topic = "player-events-streamed"
     config = VsaConfig(
@@ -117,8 +139,15 @@ def streamed(spark, kafka, tmp_path_factory) -> StreamedRun:
             generate.Traffic(sessions=60, seed=21, start_ms=1764000000000, span_s=300)
         )
     )
-    produce(spark, kafka.bootstrap_servers, topic, records)
+    produce(spark, kafka.bootstrap_servers, topic, records + MALFORMED)
     records += [(None, event) for event in flush(spark, config, records)]
     (out / "events.jsonl").write_text("\n".join(v for _, v in records) + "\n")
-    result = pipeline.run_until_caught_up(spark, config)
-    return StreamedRun(config, records, result, out)
+    lines = io.StringIO()
+    progress = Progress.attach(spark, out=lines, live=True)
+    try:
+        result = pipeline.run_until_caught_up(spark, config, on_batch=progress.record)
+        # Listener events arrive asynchronously: wait for the bus to drain.
+        spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
+    finally:
+        spark.streams.removeListener(progress)
+    return StreamedRun(config, records, result, out, progress, lines.getvalue().splitlines())

@@ -24,6 +24,9 @@ from vsa.sinks import read_table
 from vsa.spark_session import EXTENSION_CLASS, bundled_jars
 from vsa.tables import TABLES
 
+# Every test here starts a standalone Spark cluster and spark-submit (docs/testing.md).
+pytestmark = pytest.mark.e2e
+
 T0 = 1_764_000_000_000  # 2025-11-24 16:00:00 UTC
 # Processing time: when the record was received, not what it says.
 VOLATILE = {"received_at", "date", "hour"}

@@ -20,6 +20,9 @@ from collect_support import Collector, cmcd_line, read_topic, request
 from vsa.kafka import LocalKafka
 from vsa.kafka.broker import free_port
 
+# Every test here starts a broker and collectors of their own (docs/testing.md).
+pytestmark = pytest.mark.e2e
+
 TOPIC = "collect-durable"
 THREADS = 12
 LINES = 5

@@ -17,6 +17,9 @@ from vsa.config import load_config
 from vsa.kafka import LocalKafka
 from vsa.kafka.broker import ScramUser, free_port
 
+# Every test here starts a SASL_SSL broker of its own (docs/testing.md).
+pytestmark = pytest.mark.e2e
+
 TOPIC = "collect-secure"
 
 

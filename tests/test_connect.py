@@ -22,6 +22,9 @@ from vsa.config import GEOIP_CITY_DB_KEY
 from vsa.kafka.broker import free_port
 from vsa.spark_session import EXTENSION_CLASS, bundled_jars
 
+# Every test here starts a Spark Connect server (docs/testing.md).
+pytestmark = pytest.mark.e2e
+
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 UA_IPAD = (
     "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "

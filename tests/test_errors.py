@@ -205,6 +205,7 @@ def test_vsa_run_prints_one_error_line_and_the_trace_only_when_verbose(
     assert verbose.stderr.splitlines()[-1] == errors[0]
 
 
+@pytest.mark.e2e  # a broker of its own and `vsa run`
 def test_a_broker_outage_is_one_progress_line_without_kafka_s_warnings(
     spark, third_party, tmp_path
 ):

@@ -25,6 +25,7 @@ def vsa_kafka(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e  # starts brokers of its own
 def test_start_status_stop(tmp_path):
     port = str(free_port())
     where = ["--data-dir", str(tmp_path / "kafka"), "--port", port]
@@ -75,6 +76,7 @@ def second_pick_repeats_the_first(monkeypatch) -> list[int]:
     return repeated
 
 
+@pytest.mark.e2e  # starts brokers of its own
 def test_the_broker_and_its_controller_never_get_one_port(tmp_path, monkeypatch):
     """Each start of the loop meets a forced repeat and starts all the same."""
     repeated = second_pick_repeats_the_first(monkeypatch)
@@ -89,6 +91,7 @@ def test_the_broker_and_its_controller_never_get_one_port(tmp_path, monkeypatch)
     print(f"{RESTARTS} starts and stops, each past a repeated port: {elapsed:.0f} s")
 
 
+@pytest.mark.e2e  # starts brokers of its own
 def test_a_start_on_a_port_taken_since_it_was_picked_runs_on_fresh_ports(
     tmp_path, monkeypatch, caplog
 ):

@@ -9,34 +9,14 @@ import re
 import subprocess
 import sys
 
-from conftest import flush
-from vsa import generate, pipeline
-from vsa.config import VsaConfig
-from vsa.kafka import produce
+from vsa import generate
 from vsa.progress import Progress, batch_line, summary
 
 
-def test_progress_lines_and_summary_of_a_stream(spark, kafka, tmp_path):
-    topic = "player-events-progress"
-    config = VsaConfig(
-        kafka_bootstrap_servers=kafka.bootstrap_servers,
-        player_events_topic=topic,
-        output_root=str(tmp_path / "tables"),
-    )
-    records = list(generate.generate(generate.Traffic(sessions=6, seed=3, span_s=120)))
-    produce(spark, kafka.bootstrap_servers, topic, records + [("bad", "{not json"), ("bad", "[]")])
-    flush(spark, config, records)
-
-    out = io.StringIO()
-    progress = Progress.attach(spark, out=out, live=True)
-    try:
-        result = pipeline.run_until_caught_up(spark, config, on_batch=progress.record)
-        # Listener events arrive asynchronously: wait for the bus to drain.
-        spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
-    finally:
-        spark.streams.removeListener(progress)
-
-    lines = out.getvalue().splitlines()
+def test_progress_lines_and_summary_of_a_stream(spark, streamed):
+    # The session's shared streaming run (conftest.streamed) ran with a Progress listener.
+    config, result, progress = streamed.config, streamed.result, streamed.progress
+    lines = streamed.progress_lines
     # One query writes every table: one line per micro-batch, the rows of all tables in it.
     assert [line.split()[:3] for line in lines] == [
         ["vsa", "batch", str(n)] for n in range(len(lines))

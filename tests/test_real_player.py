@@ -46,7 +46,7 @@ from vsa.pipeline import cdn_records
 from vsa.sinks import read_table
 from vsa.sources.files import read_cdn_files
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.player]
 
 REPORTS_TOPIC = "real-player-reports"
 CDN_TOPIC = "real-player-cdn"

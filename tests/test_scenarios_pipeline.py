@@ -5,11 +5,18 @@ by hand, checked against the plain-Python truth. Here the same scenarios run aga
 truth function swapped for one that also sends the events through the pipeline
 (`pipeline.transform`: normalize → enrich → the jar's sessionizer → view_slices → views) and
 asserts that its views and slices equal the truth's, column by column.
+
+The pipeline runs once per set of rules, not once per scenario (docs/testing.md): every call of
+the truth is recorded first, each call's sessions are renamed apart (`<call>/<session_id>`, so
+no two calls share a session), and all the calls with the same rules go through one pipeline
+run; each scenario then compares the rows of its own calls, the names put back.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC
 
 import pytest
@@ -51,6 +58,65 @@ def through_pipeline(spark, events: list[dict], rules: Rules):
     return got_views, got_slices
 
 
+@dataclass
+class Call:
+    """One call of the truth by a scenario, and what the pipeline made of its events."""
+
+    scenario: str
+    events: list[dict]
+    rules: Rules
+    views: list[dict] | None = None
+    slices: list[dict] | None = None
+
+
+def recorded_calls() -> list[Call]:
+    """Every scenario run with a truth that records its calls (and still answers them)."""
+    calls: list[Call] = []
+    for scenario in SCENARIOS:
+
+        def record(evs, scenario=scenario, **rules):
+            calls.append(Call(scenario, evs, Rules(**rules)))
+            return compute(evs, calls[-1].rules)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(test_simulate, "truth", record)
+            getattr(test_simulate, scenario)()
+    return calls
+
+
+def own_rows(rows: list[dict], call: int) -> list[dict]:
+    """The rows of call ``call``'s sessions, their session and view ids as the call named them."""
+    prefix = f"{call}/"
+    return [
+        {**r, "session_id": r["session_id"][len(prefix) :], "view_id": r["view_id"][len(prefix) :]}
+        for r in rows
+        if r["session_id"].startswith(prefix)
+    ]
+
+
+@pytest.fixture(scope="module")
+def calls(spark) -> dict[str, list[Call]]:
+    """Each scenario's calls of the truth, with the pipeline's views and slices of each."""
+    recorded = recorded_calls()
+    by_rules: dict[Rules, list[int]] = defaultdict(list)
+    for n, call in enumerate(recorded):
+        by_rules[call.rules].append(n)
+    for rules, numbers in by_rules.items():
+        events = [
+            {**e, "session_id": f"{n}/{e['session_id']}"} if "session_id" in e else e
+            for n in numbers
+            for e in recorded[n].events
+        ]
+        got_views, got_slices = through_pipeline(spark, events, rules)
+        for n in numbers:
+            recorded[n].views = own_rows(got_views, n)
+            recorded[n].slices = own_rows(got_slices, n)
+    by_scenario: dict[str, list[Call]] = defaultdict(list)
+    for call in recorded:
+        by_scenario[call.scenario].append(call)
+    return by_scenario
+
+
 def assert_same(got: list[dict], expected: list[dict], key: tuple[str, ...], times: set[str]):
     def normal(row: dict) -> dict:
         return {k: epoch_ms(v) if k in times and v is not None else v for k, v in row.items()}
@@ -68,21 +134,24 @@ def assert_same(got: list[dict], expected: list[dict], key: tuple[str, ...], tim
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_scenario_through_the_pipeline(spark, monkeypatch, scenario):
+def test_scenario_through_the_pipeline(calls, monkeypatch, scenario):
+    mine = iter(calls[scenario])
     checked = []
 
     def truth_and_pipeline(evs, **rules):
         rules_ = Rules(**rules)
         expected = compute(evs, rules_)
-        got_views, got_slices = through_pipeline(spark, evs, rules_)
+        call = next(mine)
+        assert (call.events, call.rules) == (evs, rules_)  # the call whose rows these are
         assert_same(
-            got_views, expected.views, ("view_id",), {"view_start", "view_end", "closed_at"}
+            call.views, expected.views, ("view_id",), {"view_start", "view_end", "closed_at"}
         )
-        assert_same(got_slices, expected.slices, ("view_id", "minute"), {"minute"})
+        assert_same(call.slices, expected.slices, ("view_id", "minute"), {"minute"})
         checked.append(len(expected.views))
         return expected
 
     monkeypatch.setattr(test_simulate, "truth", truth_and_pipeline)
     getattr(test_simulate, scenario)()
+    assert next(mine, None) is None
     if not checked:
         pytest.skip(f"{scenario} does not build views from events")

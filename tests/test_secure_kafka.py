@@ -24,6 +24,9 @@ from vsa.kafka import LocalKafka, produce
 from vsa.kafka.broker import ScramUser
 from vsa.simulate.cdn import cdn_requests, log_line
 
+# Every test here starts a SASL_SSL broker of its own (docs/testing.md).
+pytestmark = pytest.mark.e2e
+
 PLAYER_TOPIC = "player-events-secure"
 CDN_TOPIC = "cdn-logs-secure"
 # Settings without secrets go in the file; the secrets come from the environment.

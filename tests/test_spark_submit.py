@@ -8,9 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import vsa
 from vsa import generate
 from vsa.spark_session import EXTENSION_CLASS, bundled_jars
+
+# Every test here starts spark-submit (docs/testing.md).
+pytestmark = pytest.mark.e2e
 
 
 def test_spark_submit_runs_a_batch_job(tmp_path):

@@ -11,7 +11,12 @@ import venv
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from conftest import PROJECT_ROOT
+
+# Every test here starts a wheel build and a fresh virtual environment (docs/testing.md).
+pytestmark = pytest.mark.e2e
 
 CHECK = textwrap.dedent(
     """

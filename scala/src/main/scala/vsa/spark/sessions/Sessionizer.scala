@@ -139,8 +139,11 @@ object Sessionizer {
       .withColumn(WatermarkGuard, lit(java.sql.Timestamp.valueOf("9999-12-31 00:00:00")).as(WatermarkGuard, guard))
   }
 
-  /** One call of the state function for one session key. */
-  private final class SessionRun(
+  /** One call of the state function for one session key: the state machine of docs/views.md, given the key's rows of
+    * one micro-batch and its `GroupState`. Visible to the package so that its unit tests drive it directly, with
+    * Spark's own `GroupState`, one micro-batch at a time (SessionStateMachineSpec).
+    */
+  private[sessions] final class SessionRun(
       settings: Settings,
       streaming: Boolean,
       state: GroupState[SessionState]
