@@ -591,9 +591,8 @@ def parse_fastly(line: ColumnOrName, field_map: Mapping[str, str] | None = None)
     <BLANKLINE>
     """
     entries = [F.lit(part) for item in (field_map or {}).items() for part in item]
-    if not entries:
-        return F.call_function("vsa_parse_fastly", _col(line))
-    return F.call_function("vsa_parse_fastly", _col(line), F.create_map(*entries))
+    args = [_col(line), F.create_map(*entries)] if entries else [_col(line)]
+    return F.call_function("vsa_parse_fastly", *args)
 
 
 def map_without(m: ColumnOrName, keys: Sequence[str]) -> Column:
