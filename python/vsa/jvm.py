@@ -198,6 +198,13 @@ def checkpoint_next_watermark_ms(spark: SparkSession, checkpoint: str, batch_id:
 # Files.
 
 
+def use_nio_local_file_system(spark: SparkSession) -> bool:
+    """In a local session, ``file:`` paths through the jar's ``vsa.spark.fs.NioLocalFileSystem``
+    (Hadoop's local file system without its ``chmod`` and ``readlink`` processes) unless the
+    session names a ``fs.file.impl``; whether it did."""
+    return bool(_api(spark).useNioLocalFileSystem(_session(spark)))
+
+
 def exists(spark: SparkSession, location: str) -> bool:
     """Whether ``location`` exists (Hadoop's file system: a path or a URI)."""
     return bool(_api(spark).exists(_session(spark), location))

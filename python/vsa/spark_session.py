@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
+from vsa import jvm
 from vsa.config import GEOIP_ASN_DB_KEY, GEOIP_CITY_DB_KEY, VIEWER_SECRET_KEY, VsaConfig
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,8 @@ def build_session(
     config: VsaConfig, app_name: str = "vsa", master: str | None = None
 ) -> SparkSession:
     """A SparkSession for a vsa job: vsa configured, quiet logs, UTC, few shuffle partitions
-    unless ``config.spark_conf`` says otherwise."""
+    unless ``config.spark_conf`` says otherwise, and in local mode ``file:`` paths through the
+    jar's local file system (:func:`vsa.jvm.use_nio_local_file_system`)."""
     # Python workers run the driver's interpreter, which has vsa and its dependencies.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
@@ -144,6 +146,10 @@ def build_session(
             builder = builder.config(key, value)
     spark = configure_spark(builder, config).getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    # Without Hadoop's native library (pyspark has none), its local file system starts a `chmod`
+    # process for every file it creates and a `readlink` for every rename of a log entry:
+    # hundreds a micro-batch. The jar's does the same through java.nio (docs/performance.md).
+    jvm.use_nio_local_file_system(spark)
     log.info("Spark %s, master %s", spark.version, spark.sparkContext.master)
     return spark
 

@@ -4,6 +4,7 @@ import scala.jdk.CollectionConverters._
 
 import org.apache.spark.sql.{DataFrame, Encoders, SparkSession}
 import vsa.spark.checks.{Locations, StateFiles, TableLogs, Writability}
+import vsa.spark.fs.NioLocalFileSystem
 import vsa.spark.geoip.GeoIpDatabase
 import vsa.spark.sessions.{CdnRequest, Sessionizer, SliceRow}
 import vsa.spark.streaming.{Checkpoint, HourFolders, KafkaSend, KafkaTopics, TableWriter}
@@ -84,6 +85,12 @@ object PythonApi {
     Checkpoint.nextWatermarkMs(spark, checkpoint, batchId)
 
   // Files.
+
+  /** In a local session (driver and executors one JVM), `file:` paths through vsa's local file system from now on (see
+    * [[NioLocalFileSystem.install]]); whether it was installed.
+    */
+  def useNioLocalFileSystem(spark: SparkSession): Boolean =
+    spark.sparkContext.isLocal && NioLocalFileSystem.install(spark.sparkContext.hadoopConfiguration)
 
   /** Whether `location` exists. */
   def exists(spark: SparkSession, location: String): Boolean = {
