@@ -19,12 +19,12 @@ test: install kafka-lib lint test-scala test-python
 test-scala:
 	$(SBT) vsaSpark/test
 
-# Python tests on PYTEST_WORKERS processes (pytest-xdist), each with its own Spark and Kafka; the
-# groups and the order are tests/conftest.py's (docs/testing.md).
+# Python tests on PYTEST_WORKERS processes (pytest-xdist), each with its own Spark and Kafka, each
+# module on one worker, in tests/conftest.py's order (docs/testing.md).
 PYTEST_WORKERS ?= 3
 
 test-python: install kafka-lib chromium player
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 install: $(VENV)/.installed
 

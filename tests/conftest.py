@@ -28,8 +28,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 END_TO_END_FIXTURES = frozenset({"kafka", "streamed", "real_player"})
 
 
-# The modules whose runs take longest, queued first: under pytest-xdist no worker is then left
-# with one of them while the others are done (docs/testing.md).
+# The modules whose runs take longest, queued first: under pytest-xdist (`--dist loadfile`, each
+# module on one worker) no worker is then left with one of them while the others are done
+# (docs/testing.md).
 LONGEST_FIRST = (
     "test_truth_crosscheck",
     "test_clocks",
@@ -39,27 +40,16 @@ LONGEST_FIRST = (
 )
 
 
-# First: pytest-xdist reads the groups in its own hook of the same name.
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def module(item: pytest.Item) -> str:
-        return Path(item.nodeid.split("::")[0]).stem
-
     for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        if END_TO_END_FIXTURES.intersection(fixtures):
+        if END_TO_END_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
-        # pytest-xdist (`-n`, `--dist loadgroup`) runs a group on one worker: the tests of the
-        # shared streaming run together, so it runs once, and each module's tests together, so
-        # a module-scoped run is made once.
-        group = "streamed" if "streamed" in fixtures else module(item)
-        item.add_marker(pytest.mark.xdist_group(group))
 
-    # Then the longest modules, the other end-to-end tests, the rest (a stable sort: each
+    # The longest modules, then the other end-to-end tests, then the rest (a stable sort: each
     # module's tests keep their order).
     def rank(item: pytest.Item) -> tuple[int, bool]:
-        name = module(item)
-        longest = LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+        module = Path(item.nodeid.split("::")[0]).stem
+        longest = LONGEST_FIRST.index(module) if module in LONGEST_FIRST else len(LONGEST_FIRST)
         return longest, item.get_closest_marker("e2e") is None
 
     items.sort(key=rank)
