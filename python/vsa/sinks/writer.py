@@ -63,6 +63,23 @@ def split(
     )
 
 
+# Rows a table's write task takes at most: a batch's tables are written side by side in one job,
+# so a small batch keeps both cores busy with one task per table.
+ROWS_PER_WRITE_TASK = 200_000
+
+
+def _write_partitions(transformed: DataFrame, rows: int) -> DataFrame:
+    """``transformed`` in as few partitions as its largest kind of row (``rows``) needs, at
+    most :data:`ROWS_PER_WRITE_TASK` each: a table of a small batch is one task and one file
+    per hour, not one per shuffle partition."""
+    needed = max(1, -(-rows // ROWS_PER_WRITE_TASK))
+    return (
+        transformed
+        if needed >= transformed.rdd.getNumPartitions()
+        else transformed.coalesce(needed)
+    )
+
+
 def _rows_of(transformed: DataFrame, column: str) -> DataFrame:
     """The rows of ``transformed`` that hold struct ``column``, as that struct's columns."""
     return transformed.where(F.col(column).isNotNull()).select(f"{column}.*")
@@ -148,7 +165,10 @@ class BatchWriter:
         # that is still to write (in catalog order, the one read comes first).
         writes = TableWrites(self.spark, batch_id)
         closed_windows = functools.partial(self._closed_windows, writes, since, until)
-        batch = split(transformed, self.config, closed_windows, present, self.sources)
+        rows = max((counts[k] for k in kinds), default=0)
+        batch = split(
+            _write_partitions(transformed, rows), self.config, closed_windows, present, self.sources
+        )
         for t in pending:
             writes.add(self.sinks[t.name], t.build(batch))
         writes.flush()
