@@ -99,6 +99,8 @@ def child(args: argparse.Namespace) -> None:
     timings: dict[str, float] = {}
     if args.case in JOB_CASES:
         timings = _time_writes()
+        if args.profile:
+            _profile_writer(Path(f"{args.out}.prof"))
     if args.case == "union":
         pipeline.transform = _transform_by_union
     if args.case == "cdn":
@@ -166,6 +168,30 @@ def _transform_without_fusion(transform, player_raw, config, cdn=None):  # noqa:
     return out if cdn is None else out.unionByName(cdn.drop("event_time"), allowMissingColumns=True)
 
 
+def _profile_writer(stats: Path) -> None:
+    """Runs the per-batch writer under cProfile (it runs on py4j's callback thread, so the
+    profiler is switched on there, for each batch) and saves the timed run's figures to
+    ``stats``, replacing the warm-up's at each batch."""
+    import cProfile
+
+    from vsa.sinks import BatchWriter
+
+    profile = cProfile.Profile()
+    batch_call = BatchWriter.__call__
+
+    def profiled(self, transformed, batch_id):  # noqa: ANN001, ANN202
+        if batch_id == 0:  # each query starts at batch 0: the timed run starts afresh
+            profile.clear()
+        profile.enable()
+        try:
+            return batch_call(self, transformed, batch_id)
+        finally:
+            profile.disable()
+            profile.dump_stats(stats)
+
+    BatchWriter.__call__ = profiled
+
+
 def _time_writes() -> dict[str, float]:
     """Wraps the writer and its table writes (each Spark job writing tables, and each empty
     commit) to sum their wall time (seconds); the writer's time less its writes' is the pass
@@ -205,6 +231,13 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     parser.add_argument("--topic", default="bench-events")
     parser.add_argument("--out")
     parser.add_argument("--verbose", action="store_true", help="batches and time by phase")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="cProfile the job's per-batch writer; print its N slowest calls (cumulative)",
+    )
     parser.add_argument(
         "--conf", action="append", default=[], help="KEY=VALUE Spark setting for every case"
     )
@@ -267,6 +300,7 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
                     "--batch",
                     str(args.batch),
                     *(f"--conf={c}" for c in args.conf),
+                    *(["--profile", str(args.profile)] if args.profile else []),
                     "--out",
                     str(work / f"{case}-{master[6]}"),
                 ],
@@ -286,6 +320,11 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
                 if result["writer_s"]:
                     times = sorted(result["writer_s"].items(), key=lambda kv: -kv[1])
                     print("  writer s: " + ", ".join(f"{n} {s:.1f}" for n, s in times))
+            stats = work / f"{case}-{master[6]}.prof"
+            if args.profile and stats.exists():
+                import pstats
+
+                pstats.Stats(str(stats)).sort_stats("cumulative").print_stats(args.profile)
             driver = result["driver_ms_per_batch"]
             print(
                 f"{case:6s} {master}: {result['seconds']:6.1f} s  "

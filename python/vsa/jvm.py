@@ -15,8 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from py4j.protocol import Py4JJavaError
+from pyspark import SparkContext
 from pyspark.errors.exceptions.captured import CapturedException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.classic.column import Column as ClassicColumn
 from pyspark.sql.classic.dataframe import DataFrame as ClassicDataFrame
 
 # A JVM exception as a py4j call raises it: PySpark converts the ones it knows.
@@ -222,6 +225,17 @@ def hour_folders(spark: SparkSession, table: str, start: datetime, end: datetime
 # The stages in the jar.
 
 
+def batch_now() -> Column:
+    """``current_timestamp()`` (in a streaming query, its micro-batch's time) handed to
+    generated code by reference: a plan that holds it compiles once, not once a batch (the
+    jar's ``BatchConstant``). Needs an active SparkContext."""
+    context = SparkContext._active_spark_context
+    if context is None:
+        raise RuntimeError("vsa.jvm.batch_now needs an active SparkContext")
+    now = F.current_timestamp()
+    return ClassicColumn(context._jvm.vsa.spark.PythonApi.batchConstant(now._jc))  # type: ignore[attr-defined]
+
+
 def sessionize(
     prepared: DataFrame, view_timeout_ms: int, max_event_gap_ms: int, max_pending_events: int
 ) -> DataFrame:
@@ -257,10 +271,30 @@ class TableWriter:
         self._api.commitEmptyTable(self._writer, batch_id)
 
 
+def tables_last_committed(spark: SparkSession, writers: list[TableWriter]) -> list[int]:
+    """The last batch id each writer's table committed (-1 if none), in one call."""
+    return [int(n) for n in _api(spark).tablesLastCommitted([w._writer for w in writers])]
+
+
+def batch_slot(rows: DataFrame) -> DataFrame:
+    """A frame of ``rows``' columns with no rows of its own: plans built on it once are filled
+    with each batch's rows by :func:`fill_batch_slot` (the jar's ``BatchSlot``)."""
+    spark = rows.sparkSession
+    return ClassicDataFrame(_api(spark).batchSlot(rows._jdf), spark)  # type: ignore[attr-defined]
+
+
+def fill_batch_slot(template: DataFrame, rows: DataFrame) -> DataFrame:
+    """``template`` (a plan over :func:`batch_slot`) with ``rows`` in place of its slot:
+    ``rows`` must have the slot's columns, in order. One call, however large the plan."""
+    spark = template.sparkSession
+    filled = _api(spark).fillBatchSlot(template._jdf, rows._jdf)  # type: ignore[attr-defined]
+    return ClassicDataFrame(filled, spark)
+
+
 def write_tables(
     spark: SparkSession, batch_id: int, writers: list[TableWriter], frames: list[DataFrame]
 ) -> list[int]:
-    """Writes each frame to its writer's table as batch ``batch_id``, all in one Spark job, then
+    """Writes each frame to its writer's table as batch ``batch_id``, all at once, then
     commits each table (tables that committed the batch already are skipped); the rows written,
     in the order of ``writers``."""
     rows = _api(spark).writeTables(

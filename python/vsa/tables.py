@@ -40,6 +40,8 @@ class Batch:
     cdn_requests: DataFrame | None
     closed_windows: Callable[[str, int], DataFrame | None]
     sources: tuple[str, ...] = SOURCES
+    keep: Callable[[DataFrame], DataFrame] = DataFrame.persist
+    """What the batch does with a frame several tables read (default: persists it)."""
     _cached: dict[str, DataFrame | None] = field(default_factory=dict, repr=False)
 
     def kpis(self) -> DataFrame | None:
@@ -56,7 +58,7 @@ class Batch:
             self._cached["kpis"] = (
                 None
                 if slices is None
-                else grouped_kpis(slices, self.config, KPI_TABLES).coalesce(1).persist()
+                else self.keep(grouped_kpis(slices, self.config, KPI_TABLES).coalesce(1))
             )
         return self._cached["kpis"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from vsa import jvm
 from vsa.config import VsaConfig
 from vsa.enrich import apply_ip_privacy_to_text
 from vsa.functions import viewer_keys_in_json
@@ -51,5 +52,5 @@ def dead_letter(
         F.col("kafka_topic"),
         F.col("kafka_partition"),
         F.col("kafka_offset"),
-        F.current_timestamp().alias("received_at"),
+        jvm.batch_now().alias("received_at"),
     )

@@ -2,8 +2,9 @@
 per micro-batch.
 
 Every table is written through the jar's ``vsa.spark.streaming.TableWriter``, with the commit
-protocol of Spark's own file sink under the micro-batch's id; a batch's tables are written by
-one Spark job (:class:`TableWrites`), then committed one by one by the driver:
+protocol of Spark's own file sink under the micro-batch's id; a batch's tables are written at
+once, a Spark job each side by side (:class:`TableWrites`), then committed one by one by the
+driver:
 
 - each batch's files are committed in the table's ``_spark_metadata`` log (Spark's file sink
   log), so ``spark.read.parquet(path)`` sees whole committed batches only;
@@ -65,9 +66,9 @@ class TableSink:
 
 @dataclass
 class TableWrites:
-    """One batch's table writes, in as few Spark jobs as the tables allow: ``add`` collects
-    each table's rows, and one job writes all collected tables when ``flush`` is called, or when
-    a table's rows must be read back (``before_reading``) by a table built after it.
+    """One batch's table writes, at once as far as the tables allow: ``add`` collects each
+    table's rows, and all collected tables are written side by side when ``flush`` is called, or
+    when a table's rows must be read back (``before_reading``) by a table built after it.
     ``written``: the rows written to each table."""
 
     spark: SparkSession
@@ -75,13 +76,15 @@ class TableWrites:
     written: dict[str, int] = field(default_factory=dict)
     _pending: dict[str, tuple[TableSink, DataFrame]] = field(default_factory=dict)
 
-    def add(self, sink: TableSink, df: DataFrame | None) -> None:
+    def add(self, sink: TableSink, df: DataFrame | None, partitioned: bool = False) -> None:
         """Writes ``df`` to ``sink``'s table with the next flush (None: the batch commits empty,
-        at once and without a Spark job)."""
+        at once and without a Spark job). ``partitioned``: ``df`` has its partition columns
+        already (:func:`with_partitions`)."""
         if df is None:
             self.written[sink.table] = sink.write(self.batch_id, None)
         else:
-            self._pending[sink.table] = (sink, with_partitions(df, sink.time_column))
+            rows = df if partitioned else with_partitions(df, sink.time_column)
+            self._pending[sink.table] = (sink, rows)
 
     def before_reading(self, table: str) -> None:
         """Writes the pending tables if ``table`` is one of them, so that it reads whole."""
@@ -89,7 +92,7 @@ class TableWrites:
             self.flush()
 
     def flush(self) -> None:
-        """Writes every pending table in one Spark job, then commits each (see the jar's
+        """Writes every pending table at once, then commits each (see the jar's
         ``TableWriter.writeAll``)."""
         if not self._pending:
             return
@@ -102,6 +105,11 @@ class TableWrites:
         )
         self.written.update({sink.table: int(n) for sink, n in zip(sinks, rows, strict=True)})
         self._pending.clear()
+
+
+def last_committed(spark: SparkSession, sinks: list[TableSink]) -> list[int]:
+    """:attr:`TableSink.last_committed` of each of ``sinks``, in one call to the JVM."""
+    return jvm.tables_last_committed(spark, [sink._writer for sink in sinks])
 
 
 def read_table(spark: SparkSession, config: VsaConfig, table: str) -> DataFrame:

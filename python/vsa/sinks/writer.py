@@ -19,7 +19,14 @@ from vsa.config import VsaConfig
 from vsa.normalize import dead_letter
 from vsa.sessions import view_slices, views
 from vsa.sinks.lock import TablesBusy
-from vsa.sinks.parquet import PARTITION_COLUMNS, TableSink, TableWrites, read_hours
+from vsa.sinks.parquet import (
+    PARTITION_COLUMNS,
+    TableSink,
+    TableWrites,
+    last_committed,
+    read_hours,
+    with_partitions,
+)
 from vsa.tables import BY_NAME, PLAYER_EVENTS, SOURCES, Batch, Table, tables_of
 
 # The structs of transform's rows, one per kind of row a table is built from.
@@ -32,11 +39,12 @@ def split(
     closed_windows: Callable[[str, int], DataFrame | None],
     present: set[str] | None = None,
     sources: tuple[str, ...] = SOURCES,
+    keep: Callable[[DataFrame], DataFrame] = DataFrame.persist,
 ) -> Batch:
     """:func:`vsa.pipeline.transform`'s rows as the stage outputs the tables' builders read.
     ``present``: the :data:`KINDS` the batch has rows of (default: every kind ``transformed``
     has a column of); a frame of none of them is None, and its tables commit the batch empty,
-    without a job. ``sources``: the job's sources."""
+    without a job. ``sources``: the job's sources; ``keep``: see :attr:`Batch.keep`."""
     kinds = {k for k in KINDS if k in transformed.columns}
     present = kinds if present is None else present & kinds
     letters = None
@@ -60,24 +68,110 @@ def split(
         cdn_requests=_rows_of(transformed, "cdn_request") if "cdn_request" in present else None,
         closed_windows=closed_windows,
         sources=sources,
+        keep=keep,
     )
 
 
-# Rows a table's write task takes at most: a batch's tables are written side by side in one job,
-# so a small batch keeps both cores busy with one task per table.
+# Rows a table's write task takes at most: a batch's tables are written side by side, so a small
+# batch keeps both cores busy with one task per table.
 ROWS_PER_WRITE_TASK = 200_000
 
 
-def _write_partitions(transformed: DataFrame, rows: int) -> DataFrame:
-    """``transformed`` in as few partitions as its largest kind of row (``rows``) needs, at
-    most :data:`ROWS_PER_WRITE_TASK` each: a table of a small batch is one task and one file
-    per hour, not one per shuffle partition."""
-    needed = max(1, -(-rows // ROWS_PER_WRITE_TASK))
-    return (
-        transformed
-        if needed >= transformed.rdd.getNumPartitions()
-        else transformed.coalesce(needed)
+class _ReadsClosedWindows(Exception):
+    """A table's builder asked for closed windows while its plan was built once: its plan
+    depends on the batch's watermark, so it is built for each batch instead."""
+
+
+def _no_closed_windows(table: str, seconds: int) -> DataFrame | None:
+    raise _ReadsClosedWindows(table)
+
+
+def _counts(rows: DataFrame) -> DataFrame:
+    """One row of :func:`vsa.pipeline.transform`'s ``rows``: how many of each kind of
+    :data:`KINDS` (by its name), its ``late`` events, and its ``newest`` CDN request (epoch
+    ms)."""
+    kinds = [k for k in KINDS if k in rows.columns]
+    late = (
+        F.count(F.when(F.col("rejected.reason") == "late", 1)) if "rejected" in kinds else F.lit(0)
     )
+    newest = (
+        F.max(F.unix_millis("cdn_request.timestamp"))
+        if "cdn_request" in kinds
+        else F.lit(None).cast("long")
+    )
+    return rows.agg(
+        *[F.count(k).alias(k) for k in kinds], late.alias("late"), newest.alias("newest")
+    )
+
+
+@dataclass(frozen=True)
+class TablePlans:
+    """The plans of a job's tables, built once over a slot for a batch's rows (the jar's
+    ``BatchSlot``) and filled with each batch's rows in the JVM, one call a table: built in
+    Python for each batch, they cost thousands of py4j calls, over a second a batch
+    (docs/performance.md). A table whose builder reads closed windows depends on the batch's
+    watermark: it is built for each batch, from the stage outputs filled alike.
+
+    ``kinds``: the :data:`KINDS` the rows they were built for hold;
+    ``counts``: :func:`_counts`; ``stages``: the stage outputs over the slot; ``rows``: the
+    rows of each table built once, partition columns included (None: never any);
+    ``shared``: the parts of several tables' plans a batch persists once (the KPI tables' one
+    aggregation)."""
+
+    kinds: tuple[str, ...]
+    counts: DataFrame
+    stages: Batch
+    rows: dict[str, DataFrame | None]
+    shared: tuple[DataFrame, ...]
+
+    @classmethod
+    def build(
+        cls,
+        transformed: DataFrame,
+        config: VsaConfig,
+        tables: tuple[Table, ...],
+        sources: tuple[str, ...],
+    ) -> TablePlans:
+        """The plans of ``tables`` for rows like ``transformed``'s."""
+        slot = jvm.batch_slot(transformed)
+        shared: list[DataFrame] = []
+
+        def keep(frame: DataFrame) -> DataFrame:
+            shared.append(frame)
+            return frame
+
+        stages = split(slot, config, _no_closed_windows, sources=sources, keep=keep)
+        rows: dict[str, DataFrame | None] = {}
+        for t in tables:
+            try:
+                built = t.build(stages)
+            except _ReadsClosedWindows:
+                continue
+            rows[t.name] = None if built is None else with_partitions(built, t.time_column)
+        kinds = tuple(k for k in KINDS if k in transformed.columns)
+        return cls(kinds, _counts(slot), stages, rows, tuple(shared))
+
+    @staticmethod
+    def fill(template: DataFrame, rows: DataFrame) -> DataFrame:
+        """``template`` (one of the plans) over ``rows``."""
+        return jvm.fill_batch_slot(template, rows)
+
+    def filled_stages(
+        self, rows: DataFrame, closed_windows: Callable[[str, int], DataFrame | None]
+    ) -> Batch:
+        """The stage outputs of ``rows``, for the tables built for each batch."""
+        s = self.stages
+        frames = {
+            name: None if frame is None else self.fill(frame, rows)
+            for name, frame in (
+                ("player_events", s.player_events),
+                ("dead_letters", s.dead_letters),
+                ("view_slices", s.view_slices),
+                ("views", s.views),
+                ("cdn_requests", s.cdn_requests),
+            )
+        }
+        return Batch(config=s.config, closed_windows=closed_windows, sources=s.sources, **frames)
 
 
 def _rows_of(transformed: DataFrame, column: str) -> DataFrame:
@@ -113,6 +207,7 @@ class BatchWriter:
     on_batch: Callable[[int, dict[str, int], int], None] | None = None
     rows_written: dict[str, int] = field(default_factory=dict)
     late_events: int = 0
+    _plans: TablePlans | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.tables = tables_of(self.sources)
@@ -132,28 +227,16 @@ class BatchWriter:
         ``batch_id`` of every table; the windows that close are those whose end is in
         ``(since, until]`` (epoch ms; None: no bound, as in a batch run, where every window is
         final)."""
-        pending = [t for t in self.tables if not self.sinks[t.name].committed(batch_id)]
+        sinks = [self.sinks[t.name] for t in self.tables]
+        done = last_committed(self.spark, sinks)
+        pending = [t for t, last in zip(self.tables, done, strict=True) if last < batch_id]
         if not pending:
             return
         transformed = transformed.persist()
-        # One pass over the batch (which also fills the cache): which kinds of rows it holds,
-        # its late events, its newest CDN request. A table with nothing to add commits the
-        # batch empty, without a Spark job.
-        kinds = [k for k in KINDS if k in transformed.columns]
-        late = (
-            F.count(F.when(F.col("rejected.reason") == "late", 1))
-            if "rejected" in kinds
-            else F.lit(0)
-        )
-        newest = (
-            F.max(F.unix_millis("cdn_request.timestamp"))
-            if "cdn_request" in kinds
-            else F.lit(None).cast("long")
-        )
-        counts = transformed.agg(
-            *[F.count(k).alias(k) for k in kinds], late.alias("late"), newest.alias("newest")
-        ).first()
-        present = {k for k in kinds if counts[k]}
+        plans = self._plans_for(transformed)
+        # One pass over the batch (which also fills the cache): how many rows of each kind, its
+        # late events, its newest CDN request.
+        counts = plans.fill(plans.counts, transformed).first()
         if PLAYER_EVENTS not in self.sources and until is not None:
             # CDN logs only: no stateful operator asks Spark for a batch when the watermark
             # moves, so windows close on the watermark this batch's requests imply (the one
@@ -161,25 +244,45 @@ class BatchWriter:
             since = until
             if counts["newest"] is not None:
                 until = max(until, counts["newest"] - self.config.watermark_seconds * 1000)
-        # One Spark job writes the tables, or one more each time a table reads back another
-        # that is still to write (in catalog order, the one read comes first).
+        # As few partitions as the largest kind of row needs: a table of a small batch is one
+        # task and one file an hour, not one per shuffle partition.
+        rows = max((counts[k] for k in plans.kinds), default=0)
+        data = transformed.coalesce(max(1, -(-rows // ROWS_PER_WRITE_TASK)))
+        shared = [plans.fill(frame, data).persist() for frame in plans.shared]
+        # The tables are written at once, or in one more round each time a table reads back
+        # another that is still to write (in catalog order, the one read comes first).
         writes = TableWrites(self.spark, batch_id)
         closed_windows = functools.partial(self._closed_windows, writes, since, until)
-        rows = max((counts[k] for k in kinds), default=0)
-        batch = split(
-            _write_partitions(transformed, rows), self.config, closed_windows, present, self.sources
-        )
+        stages = None
         for t in pending:
-            writes.add(self.sinks[t.name], t.build(batch))
+            sink = self.sinks[t.name]
+            if t.name in plans.rows:
+                template = plans.rows[t.name]
+                writes.add(sink, None if template is None else plans.fill(template, data), True)
+            else:
+                if stages is None:
+                    stages = plans.filled_stages(data, closed_windows)
+                writes.add(sink, t.build(stages))
         writes.flush()
         written = {t.name: writes.written[t.name] for t in pending}
-        batch.release()
+        if stages is not None:
+            stages.release()
+        for frame in shared:
+            frame.unpersist()
         transformed.unpersist()
         for name, rows in written.items():
             self.rows_written[name] = self.rows_written.get(name, 0) + rows
         self.late_events += counts["late"]
         if self.on_batch:
             self.on_batch(batch_id, written, counts["late"])
+
+    def _plans_for(self, transformed: DataFrame) -> TablePlans:
+        """The tables' plans for rows like ``transformed``'s: built at the first batch. A
+        query's rows keep their columns (the jar refuses to fill a plan with rows that do not
+        fit it), so they are not compared each batch: that costs a schema's trip from the JVM."""
+        if self._plans is None:
+            self._plans = TablePlans.build(transformed, self.config, self.tables, self.sources)
+        return self._plans
 
     def _closed_windows(
         self, writes: TableWrites, since: int | None, until: int | None, table: str, seconds: int

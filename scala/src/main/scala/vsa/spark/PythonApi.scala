@@ -2,12 +2,14 @@ package vsa.spark
 
 import scala.jdk.CollectionConverters._
 
-import org.apache.spark.sql.{DataFrame, Encoders, SparkSession}
+import org.apache.spark.sql.vsa.Columns
+import org.apache.spark.sql.{Column, DataFrame, Encoders, SparkSession}
 import vsa.spark.checks.{Locations, StateFiles, TableLogs, Writability}
+import vsa.spark.expressions.BatchConstant
 import vsa.spark.fs.NioLocalFileSystem
 import vsa.spark.geoip.GeoIpDatabase
 import vsa.spark.sessions.{CdnRequest, Sessionizer, SliceRow}
-import vsa.spark.streaming.{Checkpoint, HourFolders, KafkaSend, KafkaTopics, TableWriter}
+import vsa.spark.streaming.{BatchSlot, Checkpoint, HourFolders, KafkaSend, KafkaTopics, TableWriter}
 
 /** Everything Python asks of the JVM, in one place: the only object `vsa.jvm` calls through py4j. Its methods take and
   * return what py4j carries plainly (strings, numbers, Java lists, maps and arrays, a `DataFrame`, an opaque
@@ -114,13 +116,30 @@ object PythonApi {
 
   def tableLastCommitted(writer: TableWriter): Long = writer.lastCommitted
 
+  /** The last batch id each of `writers` committed, in their order (one call for a batch's tables). */
+  def tablesLastCommitted(writers: java.util.List[TableWriter]): Array[Long] =
+    writers.asScala.map(_.lastCommitted).toArray
+
   def writeTable(writer: TableWriter, batchId: Long, data: DataFrame): Long = writer.write(batchId, data)
 
   def commitEmptyTable(writer: TableWriter, batchId: Long): Unit = writer.commitEmpty(batchId)
 
-  /** [[TableWriter.writeAll]]: a batch's tables in one Spark job; the rows written, in the order of `writers`. */
+  /** [[TableWriter.writeAll]]: a batch's tables at once; the rows written, in the order of `writers`. */
   def writeTables(batchId: Long, writers: java.util.List[TableWriter], data: java.util.List[DataFrame]): Array[Long] =
     TableWriter.writeAll(batchId, writers.asScala.toSeq.zip(data.asScala.toSeq)).toArray
+
+  /** A frame of `data`'s columns and none of its rows, for plans built once and filled with each batch's rows: see
+    * [[BatchSlot]].
+    */
+  def batchSlot(data: DataFrame): DataFrame = BatchSlot.frame(data.sparkSession, data.schema)
+
+  /** See [[BatchSlot.fill]]. */
+  def fillBatchSlot(template: DataFrame, rows: DataFrame): DataFrame = BatchSlot.fill(template, rows)
+
+  /** `column` (a value constant within a batch, as `current_timestamp()`) handed to generated code by reference: see
+    * [[BatchConstant]].
+    */
+  def batchConstant(column: Column): Column = Columns.column(BatchConstant(Columns.expression(column)))
 
   /** See [[KafkaSend.send]]. */
   def kafkaSend(
