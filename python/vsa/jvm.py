@@ -226,9 +226,9 @@ def hour_folders(spark: SparkSession, table: str, start: datetime, end: datetime
 
 
 def batch_now() -> Column:
-    """``current_timestamp()`` (in a streaming query, its micro-batch's time) handed to
-    generated code by reference: a plan that holds it compiles once, not once a batch (the
-    jar's ``BatchConstant``). Needs an active SparkContext."""
+    """``current_timestamp()`` handed to generated code by reference: a plan built once and
+    run each micro-batch (the writer's) compiles once, not once a batch, though its time is new
+    each batch (the jar's ``BatchConstant``). Needs an active SparkContext."""
     context = SparkContext._active_spark_context
     if context is None:
         raise RuntimeError("vsa.jvm.batch_now needs an active SparkContext")

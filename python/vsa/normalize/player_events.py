@@ -228,7 +228,7 @@ def _timestamp(ts_text: Column) -> Column:
 
 
 def _latest_event_time() -> Column:
-    return jvm.batch_now() + F.expr(f"INTERVAL {MAX_FUTURE_SKEW}")
+    return F.current_timestamp() + F.expr(f"INTERVAL {MAX_FUTURE_SKEW}")
 
 
 def _as_sent(ts_text: Column) -> Column:

@@ -6,13 +6,15 @@ import org.apache.spark.sql.catalyst.expressions.codegen.{CodeGenerator, Codegen
 import org.apache.spark.sql.catalyst.expressions.{Expression, UnaryExpression}
 import org.apache.spark.sql.types.DataType
 
-/** `child`, a value constant within a micro-batch but not across them (a streaming query's `current_timestamp()`, which
-  * Spark replaces by the batch's time), handed to generated code by reference instead of written into it.
+/** `child`, a value constant within a micro-batch but not across them (`current_timestamp()`), handed to generated code
+  * by reference instead of written into it.
   *
-  * Spark writes a literal's value into the generated Java source, and compiled classes are cached by their source: a
-  * literal new each batch makes every stage that holds it compile afresh each batch, on the driver and in each task.
-  * The player events' validation is such a stage, and its compile a large part of a small batch's cost
-  * (docs/performance.md). Here the source is the same every batch and compiles once.
+  * Spark writes a literal's value into the generated Java source, and compiled classes are cached by their source. The
+  * writer's plans are batch plans, filled and optimized each micro-batch, where `current_timestamp()` becomes a new
+  * literal each time (a late or duplicate event's dead letter records when it was received): their stage compiled
+  * afresh each batch, on the driver and in its task. Here the source is the same every batch and compiles once. (In the
+  * streaming query itself Spark's `CurrentBatchTimestamp` takes its place, which generated code reads by reference
+  * already: there this changes nothing.)
   */
 case class BatchConstant(child: Expression) extends UnaryExpression {
 
