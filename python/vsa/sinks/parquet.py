@@ -49,10 +49,6 @@ class TableSink:
         """The last batch id the table committed, -1 if none."""
         return self._writer.last_committed()
 
-    def committed(self, batch_id: int) -> bool:
-        """Whether the table has committed ``batch_id`` (or a later batch)."""
-        return batch_id <= self.last_committed
-
     def write(self, batch_id: int, df: DataFrame | None) -> int:
         """Writes ``df`` as batch ``batch_id`` unless committed already; the rows written.
         None commits the batch with no rows, without a Spark job (every batch id must be in

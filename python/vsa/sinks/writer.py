@@ -37,20 +37,18 @@ def split(
     transformed: DataFrame,
     config: VsaConfig,
     closed_windows: Callable[[str, int], DataFrame | None],
-    present: set[str] | None = None,
     sources: tuple[str, ...] = SOURCES,
     keep: Callable[[DataFrame], DataFrame] = DataFrame.persist,
 ) -> Batch:
     """:func:`vsa.pipeline.transform`'s rows as the stage outputs the tables' builders read.
-    ``present``: the :data:`KINDS` the batch has rows of (default: every kind ``transformed``
-    has a column of); a frame of none of them is None, and its tables commit the batch empty,
-    without a job. ``sources``: the job's sources; ``keep``: see :attr:`Batch.keep`."""
-    kinds = {k for k in KINDS if k in transformed.columns}
-    present = kinds if present is None else present & kinds
+    A frame of a kind of :data:`KINDS` that ``transformed`` has no column of is None, and its
+    tables commit the batch empty, without a job. ``sources``: the job's sources; ``keep``:
+    see :attr:`Batch.keep`."""
+    present = {k for k in KINDS if k in transformed.columns}
     letters = None
     if present & {"dead_letter", "rejected"}:
         letters = transformed.where(F.col("dead_letter").isNotNull()).select("dead_letter")
-        if "rejected" in kinds:
+        if "rejected" in present:
             late_or_duplicate = _rows_of(transformed, "rejected").select(
                 dead_letter(
                     "player_events", F.col("reason"), F.col("detail"), F.col("raw"), config
@@ -86,11 +84,10 @@ def _no_closed_windows(table: str, seconds: int) -> DataFrame | None:
     raise _ReadsClosedWindows(table)
 
 
-def _counts(rows: DataFrame) -> DataFrame:
-    """One row of :func:`vsa.pipeline.transform`'s ``rows``: how many of each kind of
-    :data:`KINDS` (by its name), its ``late`` events, and its ``newest`` CDN request (epoch
-    ms)."""
-    kinds = [k for k in KINDS if k in rows.columns]
+def _counts(rows: DataFrame, kinds: tuple[str, ...]) -> DataFrame:
+    """One row of :func:`vsa.pipeline.transform`'s ``rows``, which hold ``kinds`` (of
+    :data:`KINDS`): how many of each kind (by its name), its ``late`` events, and its
+    ``newest`` CDN request (epoch ms)."""
     late = (
         F.count(F.when(F.col("rejected.reason") == "late", 1)) if "rejected" in kinds else F.lit(0)
     )
@@ -149,7 +146,7 @@ class TablePlans:
                 continue
             rows[t.name] = None if built is None else with_partitions(built, t.time_column)
         kinds = tuple(k for k in KINDS if k in transformed.columns)
-        return cls(kinds, _counts(slot), stages, rows, tuple(shared))
+        return cls(kinds, _counts(slot, kinds), stages, rows, tuple(shared))
 
     @staticmethod
     def fill(template: DataFrame, rows: DataFrame) -> DataFrame:
