@@ -254,35 +254,38 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     from vsa.simulate.cdn import cdn_requests, log_line
     from vsa.spark_session import build_session
 
-    work = Path(tempfile.mkdtemp(prefix="vsa-bench-"))
-    broker = LocalKafka(work / "kafka", port=free_port())
-    servers = broker.start()
-    broker.create_topic(args.topic, partitions=2)
-    broker.create_topic(WARMUP_TOPIC, partitions=2)
+    # The traffic first: a simulator's failure then leaves no broker behind.
     sim = simulate(Spec(sessions=args.sessions, seed=4, start_ms=1_764_000_000_000, span_s=3600))
     warmup = simulate(
         Spec(sessions=args.warmup_sessions, seed=5, start_ms=1_764_000_000_000, span_s=600)
     )
     if args.cases:
         cases = tuple(tuple(c.split(":", 1)) for c in args.cases)
-    spark = build_session(VsaConfig(), app_name="bench-producer", master="local[2]")
-    produce(spark, servers, args.topic, sim.records)
-    produce(spark, servers, WARMUP_TOPIC, warmup.records)
-    lines = 0
-    if any(case in ("cdn", "fusion") for case, _ in cases):
-        for topic, run in ((args.topic, sim), (WARMUP_TOPIC, warmup)):
-            cdn_lines = _cdn_lines(run.records, cdn_requests, log_line)
-            broker.create_topic(f"{topic}-cdn", partitions=1)
-            produce(spark, servers, f"{topic}-cdn", [(None, line) for line in cdn_lines])
-            lines = lines or len(cdn_lines)
-    spark.stop()
-    records = len(sim.records)
-    print(
-        f"{records} records ({args.sessions} sessions, {len(sim.views)} views)"
-        f"{f' and {lines} CDN lines' if lines else ''} in Kafka"
-    )
+    work = Path(tempfile.mkdtemp(prefix="vsa-bench-"))
+    broker = LocalKafka(work / "kafka", port=free_port())
     rates = {}
     try:
+        servers = broker.start()
+        broker.create_topic(args.topic, partitions=2)
+        broker.create_topic(WARMUP_TOPIC, partitions=2)
+        spark = build_session(VsaConfig(), app_name="bench-producer", master="local[2]")
+        try:
+            produce(spark, servers, args.topic, sim.records)
+            produce(spark, servers, WARMUP_TOPIC, warmup.records)
+            lines = 0
+            if any(case in ("cdn", "fusion") for case, _ in cases):
+                for topic, run in ((args.topic, sim), (WARMUP_TOPIC, warmup)):
+                    cdn_lines = _cdn_lines(run.records, cdn_requests, log_line)
+                    broker.create_topic(f"{topic}-cdn", partitions=1)
+                    produce(spark, servers, f"{topic}-cdn", [(None, line) for line in cdn_lines])
+                    lines = lines or len(cdn_lines)
+        finally:
+            spark.stop()
+        records = len(sim.records)
+        print(
+            f"{records} records ({args.sessions} sessions, {len(sim.views)} views)"
+            f"{f' and {lines} CDN lines' if lines else ''} in Kafka"
+        )
         for case, master in cases:
             out = subprocess.run(
                 [

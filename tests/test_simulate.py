@@ -14,7 +14,7 @@ import pytest
 
 from vsa.simulate import Faults, Spec, simulate
 from vsa.simulate.__main__ import main as simulate_main
-from vsa.simulate.faults import LATE_MIN_WATERMARKS, iso_ts, malformed_record
+from vsa.simulate.faults import LATE_MIN_WATERMARKS, deliver, iso_ts, malformed_record
 from vsa.simulate.truth import Rules, classify, compute, epoch_ms, parse
 
 T0 = 1_764_000_000_000  # 2025-11-24T16:00:00Z, on an hour (and a minute)
@@ -786,6 +786,29 @@ def test_delivery_model(sim, parsed):
     # ts strictly increases within a session but in the few tie-break sessions
     tied = [s for s, ts in by_session.items() if len(set(ts)) < len(ts)]
     assert 0 < len(tied) < 0.05 * len(by_session)
+
+
+def test_a_late_event_follows_a_record_of_its_session():
+    """A session's first record sets its clock offset, so a late receipt there reads as a slow
+    clock: the delivery model delays only events that follow a record of their session, and
+    the pipeline's classification agrees with it."""
+    import random
+
+    wm = Rules.watermark_ms
+    # one long session that carries the watermark, and lone playback requests sent among it
+    evs = events(*(("heartbeat", 10 * n, {"received_at": T0 + 10_000 * n}) for n in range(360)))
+    for n in range(100):
+        sent = T0 + 30_000 * n
+        lone = events(("playback_request", 30 * n, {"received_at": sent}), session=f"lone{n}")
+        evs.extend({**e, "event_id": f"lone{n}"} for e in lone)
+    evs.sort(key=lambda e: e["ts"])
+    delivery = deliver(
+        evs, Faults(late=0.5, duplicate=0, out_of_order=0, malformed=0), wm, random.Random(2)
+    )
+    assert delivery.late_event_ids, "the long session still has late events"
+    assert not [e for e in delivery.late_event_ids if e.startswith("lone")]
+    classified = classify((value for _, value in delivery.records), wm)
+    assert classified.late == delivery.late_event_ids
 
 
 def test_malformed_records_never_parse():

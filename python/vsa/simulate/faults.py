@@ -23,11 +23,13 @@ ahead of the per-record one. Hence:
 - an in-order, out-of-order or duplicate record is at most ``watermark / 4`` behind the largest
   ``ts`` before it: never late, for the model and for Spark, whatever the batch boundaries;
 - a late event is delivered when the largest ``ts`` before it is at least ``4 × watermark``
-  ahead of its own (a candidate for which the traffic is too thin to guarantee that is
-  delivered in order instead). For the model it is late; Spark finds it late as soon as the
-  events that carried the largest ``ts`` past ``ts + watermark`` were read in an earlier
-  micro-batch, which any pipeline that reads the topic in more than one batch (for example
-  with ``maxOffsetsPerTrigger``) does: a whole watermark of event time separates them.
+  ahead of its own, and after a record of its session (a candidate for which the traffic is
+  too thin to guarantee that, or the first of its session, is delivered in order instead: a
+  session's first record sets its clock offset, so a late one would read as a slow clock).
+  For the model it is late; Spark finds it late as soon as the events that carried the
+  largest ``ts`` past ``ts + watermark`` were read in an earlier micro-batch, which any
+  pipeline that reads the topic in more than one batch (for example with
+  ``maxOffsetsPerTrigger``) does: a whole watermark of event time separates them.
 
 Malformed records are inserted after a share of records; they never parse as valid events
 (checked by the tests against :func:`vsa.simulate.truth.parse` and ``vsa.normalize``). A share
@@ -108,18 +110,24 @@ def deliver(events: list[dict], faults: Faults, watermark_ms: int, rng: random.R
         items.append(row)
     items.sort(key=lambda r: (r[0], r[1], r[6] == "duplicate"))
 
-    # A late candidate must be far enough behind; else it is delivered in order.
+    # A late candidate must be far enough behind, and follow a record of its session: a
+    # session's first record sets its clock offset (docs/views.md, "Device clocks"), so a late
+    # receipt there reads as a slow clock, not as a late event. Else it is delivered in order.
     max_sent = None
+    delivered_sessions: set[str] = set()
     demoted = False
     for row in items:
         if row[6] == "late" and (
-            max_sent is None or max_sent - row[4] < LATE_MIN_WATERMARKS * watermark_ms
+            max_sent is None
+            or max_sent - row[4] < LATE_MIN_WATERMARKS * watermark_ms
+            or row[2] not in delivered_sessions
         ):
             row[0] = row[4]
             row[6] = "in_order"
             demoted = True
-        elif row[6] != "late":
+        if row[6] != "late":
             max_sent = row[4] if max_sent is None else max(max_sent, row[4])
+            delivered_sessions.add(row[2])
     if demoted:
         items.sort(key=lambda r: (r[0], r[1], r[6] == "duplicate"))
 
