@@ -251,7 +251,7 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
     from vsa.kafka import LocalKafka, produce
     from vsa.kafka.broker import free_port
     from vsa.simulate import Spec, simulate
-    from vsa.simulate.cdn import cdn_requests, log_line
+    from vsa.simulate.cdn import log_lines
     from vsa.spark_session import build_session
 
     # The traffic first: a simulator's failure then leaves no broker behind.
@@ -275,7 +275,7 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
             lines = 0
             if any(case in ("cdn", "fusion") for case, _ in cases):
                 for topic, run in ((args.topic, sim), (WARMUP_TOPIC, warmup)):
-                    cdn_lines = _cdn_lines(run.records, cdn_requests, log_line)
+                    cdn_lines = log_lines(run.records, CDN_FORMAT)
                     broker.create_topic(f"{topic}-cdn", partitions=1)
                     produce(spark, servers, f"{topic}-cdn", [(None, line) for line in cdn_lines])
                     lines = lines or len(cdn_lines)
@@ -347,19 +347,6 @@ def main(cases: tuple[tuple[str, str], ...] = CASES, doc: str | None = __doc__) 
             if case != base and (case, "local[2]") in rates:
                 ratio = rates[(case, "local[2]")] / rates[(base, "local[2]")]
                 print(f"{case} / {base}: {ratio:.2f}x")
-
-
-def _cdn_lines(records, cdn_requests, log_line) -> list[str]:  # noqa: ANN001
-    """The CDN log lines (:data:`CDN_FORMAT`) of the valid events of ``records``."""
-    events = []
-    for _, value in records:
-        try:
-            event = json.loads(value)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return [log_line(r, CDN_FORMAT) for r in cdn_requests(events, CDN_FORMAT)]
 
 
 if __name__ == "__main__":

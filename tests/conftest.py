@@ -37,6 +37,7 @@ LONGEST_FIRST = (
     "test_crash",
     "test_fusion",
     "test_cluster",
+    "test_demo",  # a whole `vsa demo` in a subprocess
 )
 
 

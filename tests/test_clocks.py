@@ -19,11 +19,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from test_kpis import EXACT, close, truth_kpis
+from test_kpis import EXACT, close, near, truth_kpis
+from test_kpis import RATIOS as KPI_RATIOS
 from test_truth_crosscheck import RATIOS, TIMES, epoch_ms, view_dimensions
 from vsa import pipeline
 from vsa.config import VsaConfig
 from vsa.kafka import produce
+from vsa.kpis import SCORES
 from vsa.simulate import Faults, Spec, default_start, receipt_times, simulate
 from vsa.simulate.model import clock_skew
 from vsa.sinks import read_table
@@ -157,7 +159,7 @@ def test_kpi_tables_equal_the_truth(spark, run, third_party, table):
             "cdn": by_view[s["view_id"]]["cdn"],
             **s,
             "minute": datetime.fromtimestamp(s["minute"] / 1000, UTC).replace(tzinfo=None),
-            "closed_view": {"view": {"watch_time_ms": by_view[s["view_id"]]["watch_time_ms"]}},
+            "closed_view": {"view": by_view[s["view_id"]]},
         }
         for s in sim.slices
     ]
@@ -175,8 +177,10 @@ def test_kpi_tables_equal_the_truth(spark, run, third_party, table):
         expected = truth[key]
         for column in (*EXACT, "startup_hist"):
             assert row[column] == expected[column], (table, key, column)
-        for column in ("avg_view_duration_ms", "rebuffer_ratio", "vsf_pct", "ebvs_pct"):
+        for column in KPI_RATIOS:
             assert close(row[column], expected[column], 1e-9), (table, key, column)
+        for column in SCORES:
+            assert near(row[column], expected[column]), (table, key, column)
         for column in ("startup_time_p50_ms", "startup_time_p95_ms"):
             assert close(row[column], expected[column], 0.01), (table, key, column)
 

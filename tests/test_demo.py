@@ -1,10 +1,16 @@
-"""``vsa demo`` deletes only what it made, and never uses the user's checkpoints."""
+"""``vsa demo`` deletes only what it made, never uses the user's checkpoints, and ends with a
+report whose every card has data."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
+import pytest
+
+from browser import CHROMIUM, Browser
+from test_report import CARDS_JS
 from vsa.checks import QUERY
 from vsa.config import VsaConfig
 from vsa.demo import MARKER, demo_config, prepare_workdir
@@ -52,3 +58,24 @@ def test_demo_keeps_its_checkpoints_in_its_folder(tmp_path):
     assert config.checkpoint_path(QUERY) == str(tmp_path / "demo" / "checkpoints" / QUERY)
     assert config.table_path("views") == str(tmp_path / "demo" / "tables" / "views")
     assert config.watermark_seconds == 30  # the user's other settings stay
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="no chromium: `make chromium`")
+def test_the_demo_fills_every_card_of_its_report(tmp_path):
+    workdir = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "vsa", "demo", "--workdir", str(workdir), "--sessions", "80"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "cloudfront log lines of the same sessions to cdn-logs" in done.stdout
+    with Browser() as browser:
+        browser.open((workdir / "report.html").as_uri())
+        cards = browser.evaluate(CARDS_JS)
+        assert browser.errors == []
+    assert len(cards) > 15
+    for card in cards:
+        assert card["empty"] is None, card
+        assert card["marks"] > 0 and card["drawn"] == card["marks"], card

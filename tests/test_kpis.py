@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import timedelta
 from itertools import pairwise
 
 import pytest
 
 from vsa.config import VsaConfig
-from vsa.kpis import STARTUP_BUCKETS_MS, grouped_kpis, kpis_of, rollup
+from vsa.kpis import SCORES, STARTUP_BUCKETS_MS, grouped_kpis, kpis_of, rollup
 from vsa.sinks import read_table
 from vsa.tables import KPI_TABLES
 
@@ -24,7 +25,27 @@ EXACT = (
     "playback_failures",
     "ended_views",
     "concurrent_viewers",
+    "bitrate_downshifts",
+    "ad_time_ms",
+    "ad_breaks",
+    "ad_failures",
 )
+# The figures of a window that are ratios of its parts (compared within 1e-9).
+RATIOS = (
+    "startup_time_mean_ms",
+    "rebuffer_ratio",
+    "vsf_pct",
+    "ebvs_pct",
+    "avg_view_duration_ms",
+    "avg_bitrate_kbps",
+    "upscale_pct",
+    "downscale_pct",
+    "ad_minutes",
+    "ad_failure_pct",
+)
+# A window's mean scores: each view's score is summed as a decimal of 6 places (exact, so
+# batch equals stream), so they are within 1e-6 of the plain-Python mean.
+SCORE_TOLERANCE = 1e-6
 
 
 def nearest_rank(values: list[int], p: float) -> int:
@@ -74,8 +95,44 @@ def truth_kpis(slices: list[dict], dimensions: tuple[str, ...], window_s: int = 
                 if ended
                 else None
             ),
+            **{score: mean(r["closed_view"]["view"][score] for r in ended) for score in SCORES},
+            "bitrate_downshifts": sum(r["bitrate_downshifts"] for r in rows),
+            "ad_time_ms": sum(r["ad_time_ms"] for r in rows),
+            "ad_breaks": sum(r["ad_breaks"] for r in rows),
+            "ad_failures": sum(r["ad_failures"] for r in rows),
+            "ad_minutes": sum(r["ad_time_ms"] for r in rows) / 60_000,
+            "ad_failure_pct": 100 * ratio(rows, "ad_failures", "ad_breaks")
+            if sum(r["ad_breaks"] for r in rows)
+            else None,
+            "avg_bitrate_kbps": ratio(rows, "bitrate_kbps_ms", "bitrate_ms"),
+            "upscale_pct": pct_of_bp(rows, "upscale_bp_ms"),
+            "downscale_pct": pct_of_bp(rows, "downscale_bp_ms"),
         }
     return out
+
+
+def ratio(rows: list[dict], part: str, whole: str) -> float | None:
+    """The sum of ``part`` over the sum of ``whole`` in ``rows``; None when that is 0."""
+    total = sum(r[whole] for r in rows)
+    return sum(r[part] for r in rows) / total if total else None
+
+
+def pct_of_bp(rows: list[dict], part: str) -> float | None:
+    """The mean in % of the basis points · ms of ``part`` over ``scaled_ms`` in ``rows``."""
+    share = ratio(rows, part, "scaled_ms")
+    return None if share is None else share / 100
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """The mean of the values that are not None; None when there is none."""
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def near(a: float | None, b: float | None, tolerance: float = SCORE_TOLERANCE) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= tolerance
 
 
 def close(a: float | None, b: float | None, rel: float) -> bool:
@@ -107,14 +164,10 @@ def test_kpi_table_equals_plain_python(spark, streamed, slices, table):
         for column in EXACT:
             assert row[column] == expected[column], (table, key, column)
         assert row.startup_hist == expected["startup_hist"], (table, key)
-        for column in (
-            "startup_time_mean_ms",
-            "rebuffer_ratio",
-            "vsf_pct",
-            "ebvs_pct",
-            "avg_view_duration_ms",
-        ):
+        for column in RATIOS:
             assert close(row[column], expected[column], 1e-9), (table, key, column)
+        for column in SCORES:
+            assert near(row[column], expected[column]), (table, key, column)
         for column in ("startup_time_p50_ms", "startup_time_p95_ms"):
             assert close(row[column], expected[column], 0.01), (table, key, column)
         # HLL at lgK 12 counts a few dozen viewers exactly or within its bound (3 RSE).

@@ -64,6 +64,7 @@ def test_report_without_cdn_data(spark, tables, tmp_path):
     assert titles[:2] == ["Views and concurrent viewers", "Startup time"]
     assert {"Startup time histogram", "Rebuffer ratio", "Failures, VSF, EBVS"} <= set(titles)
     assert {"Top countries", "Devices", "Operating systems", "Browsers"} <= set(titles)
+    assert {"Experience scores", "Picture quality", "Bitrate"} <= set(titles)
     assert set(titles) >= POP_CARDS
     for card in cards:
         if card["title"] in CDN_CARDS | POP_CARDS:
@@ -73,7 +74,7 @@ def test_report_without_cdn_data(spark, tables, tmp_path):
             assert card["marks"] > 0 and card["drawn"] == card["marks"], card
     # The test City database locates the generated clients: London is GB, Milton US, ...
     assert "GB" in text and "US" in text
-    assert "unique viewers" in text
+    assert "unique viewers" in text and "experience score" in text
 
 
 def test_report_with_cdn_data(spark, tables, tmp_path):

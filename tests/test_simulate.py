@@ -7,6 +7,7 @@ worked out by hand; the property checks run over a generated data set.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from itertools import count
 
@@ -117,6 +118,15 @@ def test_startup_time_and_basic_view():
             "ebvs": False,
             "ended": True,
             "active": True,
+            "bitrate_kbps_ms": 3000 * 13_800,
+            "bitrate_ms": 13_800,
+            "upscale_bp_ms": 0,
+            "downscale_bp_ms": 0,
+            "scaled_ms": 0,
+            "bitrate_downshifts": 0,
+            "ad_time_ms": 0,
+            "ad_breaks": 0,
+            "ad_failures": 0,
         }
     ]
 
@@ -436,20 +446,40 @@ def test_lost_start():
     assert len(slices) == 1 and slices[0]["opened"] and slices[0]["ended"]
 
 
-def test_ads_do_not_split():
-    view, _ = one_view(
+def test_ads_are_apart_from_content():
+    view, slices = one_view(
         events(
             ("playback_request", 0),
             ("ad_break_start", 0.5),
             ("heartbeat", 10.5),
+            ("playback_fail", 12, {"error_code": "AD_ERROR"}),  # the ad failed, not the view
             ("ad_break_end", 20.5),
             ("playback_start", 21),
             ("ad_break_start", 30),
+            ("playback_stall", 35),  # the ad's own stall
             ("ad_break_end", 45),
             ("view_end", 50),
         )
     )
-    check(view, startup_time_ms=21_000, watch_time_ms=50_000, playing_time_ms=29_000)
+    # content: startup 0-0.5 s and 20.5-21 s, playing 21-30 s and 45-50 s; ads 0.5-20.5 s and
+    # 30-45 s; ads never split a view
+    check(
+        view,
+        startup_time_ms=1_000,
+        startup_with_ads_ms=500,
+        watch_time_ms=15_000,
+        playing_time_ms=14_000,
+        stall_count=0,
+        ad_time_ms=35_000,
+        ad_breaks=2,
+        ad_failures=1,
+        playback_failed=False,
+        end_reason="close",
+    )
+    check(slices[0], ad_time_ms=35_000, ad_breaks=2, ad_failures=1, watch_time_ms=15_000)
+    # an exit during the pre-roll: an exit before video start, with the ad's first frame
+    view, _ = one_view(events(("playback_request", 0), ("ad_break_start", 1), ("view_end", 9)))
+    check(view, exit_before_video_start=True, ad_time_ms=8_000, startup_time_ms=None)
 
 
 def test_duplicates_dropped_and_out_of_order_reordered():
@@ -565,6 +595,71 @@ def test_average_bitrate_is_weighted_by_playing_time():
     check(view, avg_bitrate_kbps=2000.0, bitrate_switches=1)
 
 
+def test_picture_upscale_downscale_and_downshifts():
+    def rendition(at, kbps, width, height):
+        fields = {"bitrate_kbps": kbps, "video_width": width, "video_height": height}
+        return ("rendition_update", at, fields)
+
+    view, slices = one_view(
+        events(
+            ("playback_request", 0, {"player_width": 1920, "player_height": 1080}),
+            rendition(0.5, 3000, 1280, 720),
+            ("playback_start", 50),
+            rendition(60, 6000, 1920, 1080),
+            rendition(70, 1600, 960, 540),
+            # resized to a 640x360 window: the 960x540 rendition shrinks by a third
+            ("heartbeat", 80, {"player_width": 640, "player_height": 360}),
+            ("playback_finish", 90),
+        )
+    )
+    # playing 50-60 s upscaled 50 %, 60-70 s at size, 70-80 s upscaled 100 %, 80-90 s
+    # downscaled 33.3 %
+    check(view, bitrate_switches=2, bitrate_downshifts=1, max_upscale_pct=100.0)
+    assert view["upscale_pct"] == pytest.approx((50 + 100) / 4)
+    assert view["downscale_pct"] == pytest.approx(33.33 / 4)  # in whole basis points
+    assert view["avg_bitrate_kbps"] == pytest.approx((3000 + 6000 + 1600 + 1600) / 4)
+    quality = 100 * math.exp(-0.33 * (0.15 * 1.0 + 0.85 * 0.375))
+    assert view["score_video_quality"] == pytest.approx(quality)
+    # the parts of each minute add up to the view's
+    first, second = slices
+    check(first, bitrate_ms=10_000, scaled_ms=10_000, upscale_bp_ms=5_000 * 10_000)
+    check(second, bitrate_kbps_ms=92_000_000, scaled_ms=30_000, bitrate_downshifts=1)
+    check(second, upscale_bp_ms=10_000 * 10_000, downscale_bp_ms=3_333 * 10_000)
+    # no display size: nothing is scaled, and there is no video quality score
+    view, _ = one_view(events(rendition(0, 3000, 1280, 720), ("view_end", 10)))
+    check(view, upscale_pct=None, max_upscale_pct=None, score_video_quality=None)
+
+
+def test_scores_of_hand_worked_views():
+    # a clean start after 2 s; two stalls over 6 s of 60 s watched
+    view, _ = one_view(
+        events(
+            ("playback_request", 0),
+            ("playback_start", 2),
+            ("playback_stall", 20),
+            ("playback_start", 23),
+            ("playback_stall", 40),
+            ("playback_start", 43),
+            ("view_end", 60),
+        )
+    )
+    smooth = (100 / math.sqrt(2) + 100 * math.exp(-10 * 6 / 60)) / 2
+    check(view, score_playback_success=100.0, score_startup=80.0, score_video_quality=None)
+    assert view["score_smoothness"] == pytest.approx(smooth)
+    assert view["score_overall"] == pytest.approx((80 + smooth) / 2)
+    # a failure after the start: 0 overall
+    view, _ = one_view(events(("playback_request", 0), ("playback_start", 2), ("playback_fail", 9)))
+    check(view, score_playback_success=0.0, score_startup=80.0, score_overall=0.0)
+    # exits before the start: 50 after 3 s, no score at all after 0.5 s
+    view, _ = one_view(events(("playback_request", 0), ("view_end", 3)))
+    check(view, score_playback_success=50.0, score_startup=None, score_overall=50.0)
+    view, _ = one_view(events(("playback_request", 0), ("view_end", 0.5)))
+    check(view, score_playback_success=None, score_smoothness=None, score_overall=None)
+    # a video start failure: 0, no startup or smoothness score
+    view, _ = one_view(events(("playback_request", 0), ("playback_fail", 4)))
+    check(view, score_playback_success=0.0, score_smoothness=None, score_overall=0.0)
+
+
 def test_minute_and_hour_edge_split():
     view, slices = one_view(
         events(
@@ -676,7 +771,16 @@ def test_slices_sum_to_their_view(sim):
         slices = by_view[view["view_id"]]
         minutes = [s["minute"] for s in slices]
         assert minutes == sorted(set(minutes)) and all(m % MIN == 0 for m in minutes)
-        for column in ("watch_time_ms", "playing_time_ms", "stall_time_ms", "stall_count"):
+        for column in (
+            "watch_time_ms",
+            "playing_time_ms",
+            "stall_time_ms",
+            "stall_count",
+            "bitrate_downshifts",
+            "ad_time_ms",
+            "ad_breaks",
+            "ad_failures",
+        ):
             assert sum(s[column] for s in slices) == view[column], (view, column)
         startups = [s["startup_time_ms"] for s in slices if s["startup_time_ms"] is not None]
         assert startups == ([] if view["startup_time_ms"] is None else [view["startup_time_ms"]])
@@ -689,7 +793,9 @@ def test_slices_sum_to_their_view(sim):
         assert sum(s["ebvs"] for s in slices) == view["exit_before_video_start"]
         first_frames = sum(s["first_frame"] for s in slices)
         assert first_frames == (view["started"] and not view["start_missing"])
-        assert all(s["active"] == (s["playing_time_ms"] + s["stall_time_ms"] > 0) for s in slices)
+        # active: the viewer played, stalled or watched an ad in the minute
+        played = ("playing_time_ms", "stall_time_ms", "ad_time_ms")
+        assert all(s["active"] == (sum(s[c] for c in played) > 0) for s in slices)
         assert all(s["viewer_id"] == view["viewer_id"] for s in slices)
 
 
@@ -721,6 +827,16 @@ def test_the_data_set_covers_every_case(sim, parsed):
     assert sum(v["bitrate_switches"] > 0 for v in views) > 50
     assert sum(v["startup_time_ms"] is None and v["started"] for v in views) > 10
     assert sum(v["watch_time_ms"] > v["view_end"] - v["view_start"] for v in views) > 10
+    # picture quality: renditions above and below the display size, downshifts
+    assert sum((v["upscale_pct"] or 0) > 0 for v in views) > 50
+    assert sum((v["downscale_pct"] or 0) > 0 for v in views) > 50
+    assert sum(v["bitrate_downshifts"] > 0 for v in views) > 20
+    assert sum(v["score_video_quality"] is not None for v in views) > 100
+    # ads: pre-rolls (content startup apart), mid-rolls, failures inside breaks
+    with_ads = [v for v in views if v["startup_with_ads_ms"] is not None]
+    assert sum(v["startup_with_ads_ms"] < v["startup_time_ms"] for v in with_ads) > 10
+    assert sum(v["ad_breaks"] > 0 and not v["playback_failed"] for v in views) > 20
+    assert sum(v["ad_failures"] > 0 for v in views) > 3
     sessions = defaultdict(int)
     for v in views:
         sessions[v["session_id"]] += 1

@@ -17,18 +17,28 @@ import pytest
 import user_agents
 
 from test_geoip import CITY_FIELDS, python_geoip2
-from test_kpis import EXACT, close, truth_kpis
+from test_kpis import EXACT, close, near, truth_kpis
+from test_kpis import RATIOS as KPI_RATIOS
 from vsa import pipeline
 from vsa.config import VsaConfig
 from vsa.generate import USER_AGENTS
 from vsa.kafka import produce
+from vsa.kpis import SCORES
 from vsa.simulate import Spec, simulate
 from vsa.simulate.__init__ import FLUSH_SESSION
 from vsa.simulate.truth import Rules, classify, compute
 from vsa.sinks import read_table
 from vsa.tables import KPI_TABLES
 
-RATIOS = ("rebuffer_ratio", "avg_bitrate_kbps")
+# Floating-point figures: the truth sums them in another order (compared within 1e-9).
+RATIOS = (
+    "rebuffer_ratio",
+    "avg_bitrate_kbps",
+    "upscale_pct",
+    "downscale_pct",
+    "max_upscale_pct",
+    *SCORES,
+)
 TIMES = ("view_start", "view_end", "closed_at")
 REJECTED = ("late", "duplicate")  # the sessionizer's dead-letter reasons
 # Issues 4 and 5: at least 10,000 views over two hours of event time, through Kafka (9,000
@@ -227,7 +237,6 @@ def test_kpi_tables_equal_the_truth(spark, run, third_party, table):
     sim, config, _ = run
     dimensions = view_dimensions(sim.accepted, third_party / "mmdb" / "GeoIP2-City-Test.mmdb")
     by_view = {v["view_id"]: v for v in sim.views}
-    watch_by_view = {v["view_id"]: v["watch_time_ms"] for v in sim.views}
     slices = [
         {
             **dimensions[s["view_id"].rsplit("#", 1)[0]],
@@ -236,7 +245,7 @@ def test_kpi_tables_equal_the_truth(spark, run, third_party, table):
             "cdn": by_view[s["view_id"]]["cdn"],
             **s,
             "minute": datetime.fromtimestamp(s["minute"] / 1000, UTC).replace(tzinfo=None),
-            "closed_view": {"view": {"watch_time_ms": watch_by_view[s["view_id"]]}},
+            "closed_view": {"view": by_view[s["view_id"]]},
         }
         for s in sim.slices
         if not s["view_id"].startswith(FLUSH_SESSION + "#")
@@ -254,8 +263,10 @@ def test_kpi_tables_equal_the_truth(spark, run, third_party, table):
         expected = truth[key]
         for column in (*EXACT, "startup_hist"):
             assert row[column] == expected[column], (table, key, column)
-        for column in ("avg_view_duration_ms", "rebuffer_ratio", "vsf_pct", "ebvs_pct"):
+        for column in KPI_RATIOS:
             assert close(row[column], expected[column], 1e-9), (table, key, column)
+        for column in SCORES:
+            assert near(row[column], expected[column]), (table, key, column)
         for column in ("startup_time_p50_ms", "startup_time_p95_ms"):
             assert close(row[column], expected[column], 0.01), (table, key, column)
         # HLL at lgK 12: within three relative standard errors.

@@ -1,7 +1,8 @@
 """``vsa demo``: the whole path on this machine, with nothing to set up.
 
-Starts a local Kafka broker, sends a few minutes of generated player traffic, runs the
-streaming job until it has caught up (a progress line per micro-batch), prints where the tables
+Starts a local Kafka broker, sends a few minutes of generated player traffic and the CDN log
+lines of the same sessions (with CMCD, in ``cdn_log_format``), runs the streaming job until it
+has caught up (a progress line per micro-batch), prints where the tables
 are and a few rows, writes the HTML report, and stops the broker.
 """
 
@@ -17,6 +18,7 @@ from vsa.config import VsaConfig
 from vsa.kafka import LocalKafka
 from vsa.progress import Progress, summary
 from vsa.report import write_report
+from vsa.simulate.cdn import log_lines
 from vsa.sinks import read_table
 from vsa.spark_session import build_session
 
@@ -61,6 +63,15 @@ def run_demo(
 
         produce(spark, servers, config.player_events_topic, records, config.kafka_options)
         print(f"sent {len(records)} records (3 minutes of traffic) to {config.player_events_topic}")
+        if config.cdn_logs_topic:
+            lines = log_lines(records, config.cdn_log_format, seed=traffic.seed)
+            broker.create_topic(config.cdn_logs_topic, partitions=1)
+            keyed = [(None, line) for line in lines]
+            produce(spark, servers, config.cdn_logs_topic, keyed, config.kafka_options)
+            print(
+                f"sent {len(lines)} {config.cdn_log_format} log lines of the same sessions "
+                f"to {config.cdn_logs_topic}"
+            )
         began = time.monotonic()
         result = pipeline.run_until_caught_up(spark, config, on_batch=progress.record)
         print(f"stream caught up in {time.monotonic() - began:.1f} s")

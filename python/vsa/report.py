@@ -21,7 +21,7 @@ from pyspark.sql.utils import AnalysisException
 from vsa import functions as vf
 from vsa.charts import Point, bar_chart, line_chart, scatter_chart
 from vsa.config import VsaConfig
-from vsa.kpis.minute import STARTUP_BUCKETS_MS
+from vsa.kpis.minute import SCORES, STARTUP_BUCKETS_MS
 
 REPORT_FILE = "report.html"
 # Newest minutes drawn in the time series (a day).
@@ -34,6 +34,13 @@ STARTUP_LABELS = (
     ),
     f"≥{STARTUP_BUCKETS_MS[-1] / 1000:g} s",
     "unknown",
+)
+SCORE_LABELS = dict(
+    zip(
+        SCORES,
+        ("playback success", "startup", "smoothness", "video quality", "overall"),
+        strict=True,
+    )
 )
 
 
@@ -77,6 +84,10 @@ def render(spark: SparkSession, config: VsaConfig) -> str:
             "playback_failure_pct",
             "vsf_pct",
             "ebvs_pct",
+            "upscale_pct",
+            "downscale_pct",
+            "avg_bitrate_kbps",
+            *SCORES,
         )
         .collect()
     )
@@ -125,6 +136,27 @@ def render(spark: SparkSession, config: VsaConfig) -> str:
             ),
         ),
     ]
+    charts += [
+        Chart(
+            "Experience scores",
+            "mean scores (0–100) of the views that ended in the minute",
+            line_chart([(label, series(score)) for score, label in SCORE_LABELS.items()]),
+        ),
+        Chart(
+            "Picture quality",
+            "how much the picture was stretched (upscale) or shrunk (downscale) to fit the "
+            "player, % of playing time weighted",
+            line_chart(
+                [("upscale", series("upscale_pct")), ("downscale", series("downscale_pct"))],
+                unit="%",
+            ),
+        ),
+        Chart(
+            "Bitrate",
+            "mean rendition bitrate, weighted by playing time, kbps",
+            line_chart([("bitrate", series("avg_bitrate_kbps"))], unit=" kbps"),
+        ),
+    ]
     geo = _table(spark, config, "kpi_by_geo")
     charts.append(Chart("Top countries", "views", bar_chart(_top(geo, "country")) if geo else None))
     device = _table(spark, config, "kpi_by_device")
@@ -162,6 +194,8 @@ def _tiles(minute: DataFrame) -> list[tuple[str, str]]:
         F.sum("ebvs_views").alias("ebvs"),
         F.sum("ended_views").alias("ended"),
         F.max("concurrent_viewers").alias("peak"),
+        F.sum("score_overall_sum").alias("score"),
+        F.sum("score_overall_count").alias("scored"),
     ).first()
 
     def pct(part: str, whole: str) -> str:
@@ -177,6 +211,7 @@ def _tiles(minute: DataFrame) -> list[tuple[str, str]]:
         ("failures", pct("failures", "ended")),
         ("VSF", pct("vsf", "ended")),
         ("EBVS", pct("ebvs", "ended")),
+        ("experience score", f"{s['score'] / s['scored']:.1f}" if s["scored"] else "–"),
     ]
 
 

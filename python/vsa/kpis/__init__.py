@@ -4,6 +4,7 @@
 from vsa.kpis.cdn_qos import cdn_qos
 from vsa.kpis.minute import (
     POP_DIMENSIONS,
+    SCORES,
     STARTUP_BUCKETS_MS,
     grouped_kpis,
     kpis_of,
@@ -14,6 +15,7 @@ from vsa.kpis.rollup import rollup
 
 __all__ = [
     "POP_DIMENSIONS",
+    "SCORES",
     "STARTUP_BUCKETS_MS",
     "cdn_qos",
     "grouped_kpis",

@@ -138,6 +138,8 @@ def _aggregates() -> list[Column]:
         F.sum(startup).alias("startup_time_sum_ms"),
         F.count(startup).alias("startup_time_count"),
         F.array(*_startup_histogram(startup, first_frame)).alias("startup_hist"),
+        *[F.sum(part).alias(part) for part in PICTURE_PARTS],
+        *[F.sum(part).cast("long").alias(part) for part in AD_PARTS],
     ]
 
 
@@ -153,8 +155,16 @@ def _startup_histogram(startup: Column, first_frame: Column) -> list[Column]:
 
 def _parts() -> list[Column]:
     ending = F.col("closed_view.view.watch_time_ms")
+    # A view's scores count in the window of the slice that ends it, as its duration does. They
+    # are summed as decimals: exact, so the sum does not depend on the order of the rows.
+    scored = {
+        s: F.when(F.col("ended"), F.col(f"closed_view.view.{s}").cast(SCORE_SUM_TYPE))
+        for s in SCORES
+    }
     return [
         F.sum(F.when(F.col("ended"), ending)).alias("ended_watch_time_ms"),
+        *[F.sum(value).alias(f"{score}_sum") for score, value in scored.items()],
+        *[F.count(value).alias(f"{score}_count") for score, value in scored.items()],
     ]
 
 
@@ -169,6 +179,35 @@ def _served_parts() -> list[Column]:
         F.kll_merge_agg_bigint("cdn_throughput_sketch", KLL_K).alias("throughput_sketch"),
     ]
 
+
+# The picture's parts of view slices, summed per window (docs/kpis.md, "Picture quality"):
+# kbps·ms over playing time with a known bitrate, upscale and downscale basis points · ms over
+# playing time with a known scale, and bitrate downshifts (last). All whole numbers: their sums
+# do not depend on the order Spark adds them in.
+PICTURE_PARTS = (
+    "bitrate_kbps_ms",
+    "bitrate_ms",
+    "upscale_bp_ms",
+    "downscale_bp_ms",
+    "scaled_ms",
+    "bitrate_downshifts",
+)
+
+# Ad breaks of view slices, summed per window (docs/kpis.md, "Ads"): time in breaks, breaks
+# begun, ads failed inside them.
+AD_PARTS = ("ad_time_ms", "ad_breaks", "ad_failures")
+
+# The experience scores of ``views`` (docs/kpis.md, "Scores"), averaged per window over the
+# views that end in it, from their sums and counts.
+SCORES = (
+    "score_playback_success",
+    "score_startup",
+    "score_smoothness",
+    "score_video_quality",
+    "score_overall",
+)
+SCORE_SUM_TYPE = "decimal(18,6)"
+SCORE_PARTS = tuple(f"{score}_{part}" for part in ("sum", "count") for score in SCORES)
 
 # The parts of the CDN figures that rollups sum (kll sketches: merge).
 SERVED_SUMS = ("requests", "bytes", "errors", "cache_hits", "cache_misses")
@@ -196,6 +235,12 @@ def finish_columns(window_seconds: int, served: bool = False) -> list[Column]:
         "stall_count",
         _ratio(F.col("stall_time_ms"), watch).alias("rebuffer_ratio"),
         _ratio(F.col("stall_count") * 60000, watch).alias("rebuffer_frequency"),
+        _ratio(F.col("bitrate_kbps_ms"), F.col("bitrate_ms")).alias("avg_bitrate_kbps"),
+        (_ratio(F.col("upscale_bp_ms"), F.col("scaled_ms")) / 100).alias("upscale_pct"),
+        (_ratio(F.col("downscale_bp_ms"), F.col("scaled_ms")) / 100).alias("downscale_pct"),
+        F.col("bitrate_downshifts").cast("long").alias("bitrate_downshifts"),
+        (F.col("ad_time_ms") / 60000.0).alias("ad_minutes"),
+        _pct(F.col("ad_failures"), F.col("ad_breaks")).alias("ad_failure_pct"),
         "playback_failures",
         _pct(F.col("playback_failures"), ended).alias("playback_failure_pct"),
         _pct(F.col("vsf_views"), ended).alias("vsf_pct"),
@@ -203,6 +248,7 @@ def finish_columns(window_seconds: int, served: bool = False) -> list[Column]:
         (F.col("active_view_minutes") / F.lit(minutes)).alias("concurrent_viewers"),
         "ended_views",
         _ratio(F.col("ended_watch_time_ms"), ended).alias("avg_view_duration_ms"),
+        *[_ratio(F.col(f"{s}_sum"), F.col(f"{s}_count")).cast("double").alias(s) for s in SCORES],
         # The parts that rollups sum.
         "vsf_views",
         "ebvs_views",
@@ -211,6 +257,9 @@ def finish_columns(window_seconds: int, served: bool = False) -> list[Column]:
         "startup_time_sum_ms",
         "startup_time_count",
         "startup_time_sketch",
+        *SCORE_PARTS,
+        *PICTURE_PARTS[:-1],
+        *AD_PARTS,
         *(_served_columns() if served else []),
     ]
 

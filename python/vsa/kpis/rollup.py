@@ -8,7 +8,10 @@ from pyspark.sql import functions as F
 
 from vsa import functions as vf
 from vsa.kpis.minute import (
+    AD_PARTS,
     KLL_K,
+    PICTURE_PARTS,
+    SCORE_PARTS,
     SERVED_SKETCHES,
     SERVED_SUMS,
     STARTUP_BUCKETS_MS,
@@ -31,6 +34,9 @@ SUMMED = (
     "ended_watch_time_ms",
     "startup_time_sum_ms",
     "startup_time_count",
+    *SCORE_PARTS,
+    *PICTURE_PARTS,
+    *AD_PARTS,
 )
 
 

@@ -35,7 +35,15 @@ STRING_FIELDS = (
     # The CMCD session id the player sends its CDN requests with, when it is not session_id.
     "cmcd_sid",
 )
-INTEGER_FIELDS = ("bitrate_kbps", "video_width", "video_height", "playhead_ms")
+INTEGER_FIELDS = (
+    "bitrate_kbps",
+    "video_width",
+    "video_height",
+    # The player's display size, on any event, held until an event says otherwise.
+    "player_width",
+    "player_height",
+    "playhead_ms",
+)
 KNOWN_FIELDS = (*STRING_FIELDS, *INTEGER_FIELDS, "ts")
 # Events stamped further ahead of the clock than this are a broken clock, not the future.
 MAX_FUTURE_SKEW = "1 hour"

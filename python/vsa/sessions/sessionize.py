@@ -20,6 +20,8 @@ ATTRIBUTE_COLUMNS = (
     *USER_AGENT_COLUMNS,
     *GEO_COLUMNS,
 )
+# What an event says of the picture besides its bitrate (held by the view until changed).
+PICTURE_FIELDS = ("video_width", "video_height", "player_width", "player_height")
 # The one figure of a CDN request the sessionizer attributes that is not a column of its
 # cdn_requests row: CMCD ``bs`` (buffer starvation).
 _STARVED = "starved"
@@ -52,9 +54,10 @@ def sessionize(
     attributes = [c for c in ATTRIBUTE_COLUMNS if c in events.columns]
     event_time = F.col("event_time") if "event_time" in events.columns else F.col("ts")
     carried = ["passthrough"] if "passthrough" in events.columns else []
-    clock_offset = (
-        F.col("clock_offset") if "clock_offset" in events.columns else F.lit(None).cast("bigint")
-    )
+    clock_offset, *picture = [
+        F.col(c) if c in events.columns else F.lit(None).cast("bigint")
+        for c in ("clock_offset", *PICTURE_FIELDS)
+    ]
     spark = events.sparkSession
     prepared = events.select(
         _session_key(events).alias("key"),
@@ -73,6 +76,7 @@ def sessionize(
         *carried,
         F.lit(None).cast(_request_type(spark)).alias("request"),
         clock_offset.alias("clock_offset"),
+        *[value.alias(name) for value, name in zip(picture, PICTURE_FIELDS, strict=True)],
     ).withColumnRenamed("ts_ms", "ts")
     if requests is not None:
         prepared = prepared.unionByName(_request_rows(requests, carried))
@@ -144,6 +148,7 @@ def _request_rows(requests: DataFrame, carried: list[str]) -> DataFrame:
         F.when(request.isNotNull(), figures).alias("request"),
         # The CDN's clock is the server's: nothing to correct, nothing to learn of a device.
         F.lit(None).cast("bigint").alias("clock_offset"),
+        *[F.lit(None).cast("bigint").alias(name) for name in PICTURE_FIELDS],
     )
 
 

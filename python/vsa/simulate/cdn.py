@@ -22,7 +22,7 @@ from urllib.parse import quote
 from vsa.simulate.model import POPS, FaultyPop, serving_pop
 from vsa.simulate.truth import parse
 
-__all__ = ["POPS", "Request", "cdn_requests", "log_line", "qos_truth"]
+__all__ = ["POPS", "Request", "cdn_requests", "log_line", "log_lines", "qos_truth"]
 
 CMCD_SHARE = 0.7  # sessions whose player sends CMCD (all that report a cmcd_sid do)
 # Of the other CMCD sessions: players whose sid differs from session_id and who do not
@@ -249,6 +249,25 @@ CLOUDFRONT_HEADER = (
 def log_line(r: Request, fmt: str) -> str:
     """``r`` as one line of ``fmt`` (CloudFront real-time: vsa's default field list)."""
     return _WRITERS[fmt](r)
+
+
+def log_lines(
+    records: Iterable[tuple[str | None, str]],
+    fmt: str,
+    seed: int = 1,
+    faulty_pop: FaultyPop | None = None,
+) -> list[str]:
+    """The ``fmt`` log lines of the requests behind player ``records`` as sent (key, JSON
+    text), served by ``fmt``'s vendor (:func:`cdn_requests`)."""
+    events = []
+    for _, value in records:
+        try:
+            event = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return [log_line(r, fmt) for r in cdn_requests(events, VENDOR[fmt], seed, faulty_pop)]
 
 
 def _utc(ms: int) -> dt.datetime:

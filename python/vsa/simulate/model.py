@@ -76,6 +76,12 @@ POPS = {
     "nginx": ("edge-1",),
 }
 BITRATES_KBPS = (800, 1600, 3000, 4500, 6000)
+# The player's display sizes (player_width, player_height): a phone, a laptop's window, full HD,
+# an ultra-wide window and a 4K TV, so that renditions (360p to 1080p) are shown below, at and
+# above their size.
+DISPLAY_SIZES = ((390, 219), (854, 480), (1280, 720), (1920, 1080), (2560, 1080), (3840, 2160))
+# The share of heartbeats on which the player was resized (a full-screen toggle, a rotation).
+RESIZE_SHARE = 0.01
 
 HOUR_MS = 3_600_000
 # A device clock that is off is off by at most this much, either way.
@@ -115,6 +121,7 @@ class Behaviour:
     seek: float = 0.015
     switch: float = 0.035
     midroll_ad: float = 0.01
+    ad_failure: float = 0.1  # per ad break: an ad fails inside it (the view goes on)
     silent_gap: float = 0.006
 
 
@@ -203,6 +210,22 @@ class _Session:
         self.last_ts: int | None = None
         self.drop_next = False
         self.events: list[dict] = []
+        # The display size and the ad failures draw from streams of their own, so the other
+        # draws stay as they were.
+        self.display_rng = random.Random(f"{session_id}/display")
+        self.ad_rng = random.Random(f"{session_id}/ads")
+        self.display = self.display_rng.choice(DISPLAY_SIZES)
+
+    def display_fields(self) -> dict:
+        width, height = self.display
+        return {"player_width": width, "player_height": height}
+
+    def resized(self) -> dict:
+        """The display size fields when the player was resized just now, else none."""
+        if self.display_rng.random() >= RESIZE_SHARE:
+            return {}
+        self.display = self.display_rng.choice(DISPLAY_SIZES)
+        return self.display_fields()
 
     def emit(self, event_type: str, **fields: object) -> None:
         ts = self.t
@@ -245,6 +268,18 @@ class _Session:
             self.t += step
             self.emit("heartbeat", playhead_ms=playhead if playhead is not None else 0)
         self.t = end
+
+    def ad_break(self, duration_ms: int, playhead: int | None, failure: float) -> None:
+        """An ad break of ``duration_ms`` with heartbeats; with chance ``failure`` an ad fails
+        halfway through it (the player goes on with the break)."""
+        self.emit("ad_break_start")
+        if self.ad_rng.random() < failure:
+            self.heartbeats_for(duration_ms // 2, playhead)
+            self.emit("playback_fail", error_code="AD_ERROR", error_message="ad creative failed")
+            self.heartbeats_for(duration_ms - duration_ms // 2, playhead)
+        else:
+            self.heartbeats_for(duration_ms, playhead)
+        self.emit("ad_break_end")
 
     def rendition(self) -> None:
         bitrate = self.rng.choice(BITRATES_KBPS)
@@ -310,7 +345,7 @@ def _view(s: _Session, b: Behaviour, more: bool) -> str:
     """One view from its request to its ending; returns how it ended."""
     rng = s.rng
     live = s.stream_type == "live"
-    s.emit("playback_request")
+    s.emit("playback_request", **s.display_fields())
     roll = rng.random()
     if roll < b.exit_before_start:
         s.wait(300, 8_000)
@@ -320,9 +355,7 @@ def _view(s: _Session, b: Behaviour, more: bool) -> str:
         return "silent"
     if rng.random() < b.preroll_ad:
         s.wait(100, 800)
-        s.emit("ad_break_start")
-        s.heartbeats_for(rng.randint(15_000, 35_000), None)
-        s.emit("ad_break_end")
+        s.ad_break(rng.randint(15_000, 35_000), None, b.ad_failure)
     if rng.random() < b.stall_before_start:
         s.wait(200, 1_500)
         s.emit("playback_stall")
@@ -354,7 +387,7 @@ def _view(s: _Session, b: Behaviour, more: bool) -> str:
         step = rng.randint(9_000, 11_000)
         s.t += step
         playhead += step
-        s.emit("heartbeat", playhead_ms=playhead)
+        s.emit("heartbeat", playhead_ms=playhead, **s.resized())
         roll = rng.random()
         if roll < b.stall:
             s.wait(50, 900)
@@ -389,9 +422,7 @@ def _view(s: _Session, b: Behaviour, more: bool) -> str:
             s.rendition()
         elif (roll := roll - b.switch) < b.midroll_ad:
             s.wait(10, 900)
-            s.emit("ad_break_start")
-            s.heartbeats_for(rng.randint(15_000, 60_000), playhead)
-            s.emit("ad_break_end")
+            s.ad_break(rng.randint(15_000, 60_000), playhead, b.ad_failure)
         elif (roll := roll - b.midroll_ad) < b.silent_gap:
             s.wait(31_000, 4 * 60_000)  # the network drops out; the player keeps playing
     s.wait(100, 3_000)

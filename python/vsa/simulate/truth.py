@@ -19,6 +19,7 @@ All times are epoch milliseconds.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -46,7 +47,14 @@ TIE_ORDER = (
 _RANK = {name: i for i, name in enumerate(TIE_ORDER)}
 EVENT_TYPES = frozenset(TIE_ORDER)
 REQUIRED_FIELDS = ("event_id", "event_type", "ts", "session_id")
-INTEGER_FIELDS = ("bitrate_kbps", "video_width", "video_height", "playhead_ms")
+INTEGER_FIELDS = (
+    "bitrate_kbps",
+    "video_width",
+    "video_height",
+    "player_width",
+    "player_height",
+    "playhead_ms",
+)
 _EPOCH_MS = re.compile(r"^-?[0-9]{1,15}(\.[0-9]+)?$")
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
@@ -62,6 +70,8 @@ STATES = {
     "stalled": (True, False, True),
     "seeking": (True, False, False),
     "paused": (False, False, False),
+    # In an ad break: ad time, none of the content's (docs/views.md, "Ads").
+    "ad": (False, False, False),
 }
 # The state a start_missing view opens in, by its first event's type (default "playing").
 _LOST_START_STATE = {
@@ -278,9 +288,18 @@ class _View:
         self.startup_time_ms: int | None = None
         self.bitrate: int | None = None
         self.bitrate_switches = 0
+        self.downshift_ts: list[int] = []
+        self.video_size: tuple[int, int] | None = None
+        self.player_size: tuple[int, int] | None = None
         self.stall_ts: list[int] = []
-        # (start, end, state, bitrate) with end > start, in order
-        self.segments: list[tuple[int, int, str, int | None]] = []
+        self.in_ad = False
+        self.ad_break_ts: list[int] = []
+        self.ad_failure_ts: list[int] = []
+        self.first_any_frame_ts: int | None = None
+        self.startup_with_ads_ms: int | None = None
+        # (start, end, state, bitrate, scale) with end > start, in order; scale: the picture's
+        # (display size / rendition size, aspect kept), None when either is unknown
+        self.segments: list[Segment] = []
         self.end_reason: str | None = None
         self.closed_at: int | None = None
         self.ended_before_first_frame = False
@@ -314,16 +333,52 @@ class _View:
         """Time from the last event to ``until`` in the current state, capped."""
         end = min(until, self.last_ts + self.rules.max_event_gap_ms)
         if end > self.last_ts:
-            self.segments.append((self.last_ts, end, self.state, self.bitrate))
+            state = "ad" if self.in_ad else self.state
+            self.segments.append((self.last_ts, end, state, self.bitrate, self._scale()))
+
+    def _scale(self) -> float | None:
+        """How much the rendition grows (above 1) or shrinks to fit the player: the growth of
+        its first dimension to reach the player's edge."""
+        if self.video_size is None or self.player_size is None:
+            return None
+        (vw, vh), (pw, ph) = self.video_size, self.player_size
+        if min(vw, vh, pw, ph) <= 0:
+            return None
+        return min(pw / vw, ph / vh)
 
     def _apply(self, event: dict, opening: bool) -> None:
         kind = event["event_type"]
-        # Any event may say which rendition plays; only a rendition_update is a switch.
-        if event.get("bitrate_kbps") is not None:
-            self.bitrate = int(float(event["bitrate_kbps"]))
         ts = event["ts"]
-        if kind in CLOSING:
+        # Any event may say which rendition plays and how large the player is; only a
+        # rendition_update is a switch, and one to a lower bitrate a downshift.
+        bitrate = event.get("bitrate_kbps")
+        bitrate = None if bitrate is None else int(float(bitrate))
+        # Inside an ad break the rendition is the ad's: only the display size is held.
+        lower = bitrate is not None and self.bitrate is not None and bitrate < self.bitrate
+        content = not self.in_ad
+        if kind == "rendition_update" and self.past_first_frame and lower and content:
+            self.downshift_ts.append(ts)
+        if bitrate is not None and content:
+            self.bitrate = bitrate
+        size = _size(event, "video")
+        if content:
+            self.video_size = size or self.video_size
+        size = _size(event, "player")
+        self.player_size = size or self.player_size
+        if kind == "ad_break_start":
+            if not self.in_ad:
+                self.in_ad = True
+                self.ad_break_ts.append(ts)
+            if not self.past_first_frame and self.first_any_frame_ts is None:
+                self.first_any_frame_ts = ts  # a pre-roll: the first frame the viewer saw
+        elif kind == "ad_break_end":
+            self.in_ad = False
+        elif kind == "playback_fail" and self.in_ad:
+            self.ad_failure_ts.append(ts)  # the ad failed; the view goes on
+        elif kind in CLOSING:
             self._close(CLOSING[kind], ts)
+        elif self.in_ad:
+            pass  # the ad's own playback events: not the content's
         elif kind == "playback_request":
             if not opening:
                 self.state = "waiting" if self.past_first_frame else "startup"
@@ -333,7 +388,10 @@ class _View:
                 self.past_first_frame = True
                 self.first_frame_ts = ts
                 if not self.startup_disqualified:
-                    self.startup_time_ms = ts - self.view_start
+                    pre_roll = sum(e - s for s, e, state, *_ in self.segments if state == "ad")
+                    self.startup_time_ms = ts - self.view_start - pre_roll
+                    first_any = self.first_any_frame_ts or ts
+                    self.startup_with_ads_ms = first_any - self.view_start
         elif kind == "seek_start":
             self.state = "seeking"
             self.startup_disqualified |= not self.past_first_frame
@@ -349,7 +407,7 @@ class _View:
                 self.stall_ts.append(ts)
         elif kind == "rendition_update" and self.past_first_frame:
             self.bitrate_switches += 1
-        # heartbeat, ad_break_start, ad_break_end: no change
+        # heartbeat: no change
 
     # -- closing
 
@@ -375,26 +433,26 @@ class _View:
 
     def row(self) -> dict:
         watch = playing = stall = 0
-        weighted = weight = 0
-        for start, end, state, bitrate in self.segments:
+        for start, end, state, _, _ in self.segments:
             w, p, s = STATES[state]
             length = end - start
             watch += length if w else 0
             playing += length if p else 0
             stall += length if s else 0
-            if p and bitrate is not None:
-                weighted += bitrate * length
-                weight += length
+        picture = _picture(self.segments)
+        ad_time = sum(end - start for start, end, state, *_ in self.segments if state == "ad")
         failed = self.end_reason == "fail"
-        return {
+        started = self.start_missing or self.first_frame_ts is not None
+        row = {
             "view_id": self.view_id,
             "session_id": self.session_id,
             "viewer_id": self.fields.get("viewer_id"),
             "video_id": self.fields.get("video_id"),
             "stream_type": self.fields.get("stream_type"),
             "cdn": self.fields.get("cdn"),
-            "started": self.start_missing or self.first_frame_ts is not None,
+            "started": started,
             "startup_time_ms": self.startup_time_ms,
+            "startup_with_ads_ms": self.startup_with_ads_ms,
             "watch_time_ms": watch,
             "playing_time_ms": playing,
             "stall_count": len(self.stall_ts),
@@ -403,21 +461,29 @@ class _View:
             "playback_failed": failed,
             "video_start_failure": failed and self.ended_before_first_frame,
             "exit_before_video_start": not failed and self.ended_before_first_frame,
-            "avg_bitrate_kbps": weighted / weight if weight else None,
+            "avg_bitrate_kbps": _ratio(picture["bitrate_kbps_ms"], picture["bitrate_ms"]),
             "bitrate_switches": self.bitrate_switches,
+            "bitrate_downshifts": len(self.downshift_ts),
+            "upscale_pct": _pct_of_bp(picture["upscale_bp_ms"], picture["scaled_ms"]),
+            "downscale_pct": _pct_of_bp(picture["downscale_bp_ms"], picture["scaled_ms"]),
+            "max_upscale_pct": picture["max_upscale_bp"] / 100 if picture["scaled_ms"] else None,
+            "ad_time_ms": ad_time,
+            "ad_breaks": len(self.ad_break_ts),
+            "ad_failures": len(self.ad_failure_ts),
             "view_start": self.view_start,
             "view_end": self.last_ts,
             "closed_at": self.closed_at,
             "end_reason": self.end_reason,
             "start_missing": self.start_missing,
         }
+        return row | scores(row, started)
 
     def slices(self, row: dict) -> list[dict]:
         # A minute gets a slice when the view had an event or counted time in it (the capped
         # time after an event included, whatever the state), and the minute of closed_at does.
         first = minute_start(self.view_start)
         touched = {minute_start(ts) for ts in self.event_ts}
-        for start, end, _, _ in self.segments:
+        for start, end, *_ in self.segments:
             touched.update(range(minute_start(start), minute_start(end - 1) + 1, MINUTE_MS))
         closing_minute = minute_start(self.closed_at)
         minutes = sorted(touched | {closing_minute})
@@ -439,6 +505,10 @@ class _View:
                 "ebvs": False,
                 "ended": False,
                 "active": False,
+                "bitrate_downshifts": 0,
+                "ad_time_ms": 0,
+                "ad_breaks": 0,
+                "ad_failures": 0,
             }
             for m in minutes
         }
@@ -446,7 +516,8 @@ class _View:
             s = out[minute_start(self.first_frame_ts)]
             s["first_frame"] = True
             s["startup_time_ms"] = self.startup_time_ms
-        for start, end, state, _ in self.segments:
+        pieces: dict[int, list[Segment]] = {m: [] for m in minutes}
+        for start, end, state, bitrate, scale in self.segments:
             w, p, st = STATES[state]
             t = start
             while t < end:
@@ -456,16 +527,77 @@ class _View:
                 s["watch_time_ms"] += piece if w else 0
                 s["playing_time_ms"] += piece if p else 0
                 s["stall_time_ms"] += piece if st else 0
-                s["active"] |= p or st
+                s["active"] |= p or st or state == "ad"
+                s["ad_time_ms"] += piece if state == "ad" else 0
+                pieces[m].append((t, t + piece, state, bitrate, scale))
                 t += piece
+        for m, segments in pieces.items():
+            picture = _picture(segments)
+            del picture["max_upscale_bp"]
+            out[m].update(picture)
         for ts in self.stall_ts:
             out[minute_start(ts)]["stall_count"] += 1
+        for ts in self.downshift_ts:
+            out[minute_start(ts)]["bitrate_downshifts"] += 1
+        for ts in self.ad_break_ts:
+            out[minute_start(ts)]["ad_breaks"] += 1
+        for ts in self.ad_failure_ts:
+            out[minute_start(ts)]["ad_failures"] += 1
         s = out[closing_minute]
         s["ended"] = True
         s["failed"] = row["playback_failed"]
         s["vsf"] = row["video_start_failure"]
         s["ebvs"] = row["exit_before_video_start"]
         return [out[m] for m in minutes]
+
+
+Segment = tuple[int, int, str, int | None, float | None]
+
+
+def _size(event: dict, prefix: str) -> tuple[int, int] | None:
+    """``<prefix>_width`` and ``<prefix>_height`` of ``event``, when it has both."""
+    width, height = event.get(f"{prefix}_width"), event.get(f"{prefix}_height")
+    if width is None or height is None:
+        return None
+    return int(float(width)), int(float(height))
+
+
+def _picture(segments: Iterable[Segment]) -> dict:
+    """What the viewer saw while playing, over ``segments``: time with a known bitrate and its
+    kbps·ms, time with a known scale and its upscale and downscale in basis points (0.01 %,
+    whole, rounded half up) · ms, the largest upscale (basis points)."""
+    out = {
+        "bitrate_kbps_ms": 0,
+        "bitrate_ms": 0,
+        "upscale_bp_ms": 0,
+        "downscale_bp_ms": 0,
+        "scaled_ms": 0,
+        "max_upscale_bp": 0,
+    }
+    for start, end, state, bitrate, scale in segments:
+        if not STATES[state][1]:
+            continue
+        length = end - start
+        if bitrate is not None:
+            out["bitrate_kbps_ms"] += bitrate * length
+            out["bitrate_ms"] += length
+        if scale is not None:
+            up = math.floor(max(0.0, scale - 1) * 10_000 + 0.5)
+            down = math.floor(max(0.0, 1 - scale) * 10_000 + 0.5)
+            out["upscale_bp_ms"] += up * length
+            out["downscale_bp_ms"] += down * length
+            out["scaled_ms"] += length
+            out["max_upscale_bp"] = max(out["max_upscale_bp"], up)
+    return out
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+def _pct_of_bp(bp_ms: int, ms: int) -> float | None:
+    """The mean in % of basis points · ms over ms."""
+    return bp_ms / ms / 100 if ms else None
 
 
 def minute_start(ts: int) -> int:
@@ -533,3 +665,37 @@ def compute(events: Iterable[dict], rules: Rules | None = None) -> Truth:
             view.close_timeout()
             finish(view)
     return Truth(views, slices)
+
+
+def scores(view: dict, started: bool) -> dict:
+    """A view's experience scores, 0..100 or None where one does not apply (docs/kpis.md,
+    "Scores"): Mux's four published formulas and vsa's overall score."""
+    if view["playback_failed"]:
+        success = 0.0
+    elif view["exit_before_video_start"]:
+        success = 50.0 if view["view_end"] - view["view_start"] >= 1_000 else None
+    else:
+        success = 100.0
+    startup = smooth = None
+    if started:
+        if view["startup_time_ms"] is not None:
+            startup = 800.0 / (8 + view["startup_time_ms"] / 1000)
+        watch = view["watch_time_ms"]
+        fraction = view["stall_time_ms"] / watch if watch else 0.0
+        by_count = 100 / math.hypot(1, view["stall_count"] / 2)
+        smooth = (by_count + 100 * math.exp(-10 * fraction)) / 2
+    quality = None
+    if view["max_upscale_pct"] is not None:
+        weighted = 0.15 * view["max_upscale_pct"] + 0.85 * view["upscale_pct"]
+        quality = 100 * math.exp(-0.33 * weighted / 100)
+    experience = [x for x in (startup, smooth, quality) if x is not None]
+    overall = success
+    if success is not None and experience:
+        overall = success * (sum(experience) / len(experience)) / 100
+    return {
+        "score_playback_success": success,
+        "score_startup": startup,
+        "score_smoothness": smooth,
+        "score_video_quality": quality,
+        "score_overall": overall,
+    }

@@ -26,7 +26,11 @@ final case class SessionEvent(
     kafka_offset: Option[Long],
     passthrough: Array[Byte],
     request: Option[CdnRequest],
-    clock_offset: Option[Long] = None
+    clock_offset: Option[Long] = None,
+    video_width: Option[Long] = None,
+    video_height: Option[Long] = None,
+    player_width: Option[Long] = None,
+    player_height: Option[Long] = None
 )
 
 /** What happened to a view in one minute (a `view_slices` row). */
@@ -42,6 +46,15 @@ final case class SliceRow(
     playing_time_ms: Long,
     stall_time_ms: Long,
     stall_count: Int,
+    bitrate_kbps_ms: Long,
+    bitrate_ms: Long,
+    upscale_bp_ms: Long,
+    downscale_bp_ms: Long,
+    scaled_ms: Long,
+    bitrate_downshifts: Int,
+    ad_time_ms: Long,
+    ad_breaks: Int,
+    ad_failures: Int,
     failed: Boolean,
     vsf: Boolean,
     ebvs: Boolean,
@@ -67,6 +80,7 @@ final case class ViewRow(
     video_id: String,
     started: Boolean,
     startup_time_ms: Option[Long],
+    startup_with_ads_ms: Option[Long] = None,
     watch_time_ms: Long,
     playing_time_ms: Long,
     stall_count: Int,
@@ -77,6 +91,13 @@ final case class ViewRow(
     exit_before_video_start: Boolean,
     avg_bitrate_kbps: Option[Double],
     bitrate_switches: Int,
+    bitrate_downshifts: Int = 0,
+    upscale_pct: Option[Double] = None,
+    downscale_pct: Option[Double] = None,
+    max_upscale_pct: Option[Double] = None,
+    ad_time_ms: Long = 0,
+    ad_breaks: Int = 0,
+    ad_failures: Int = 0,
     view_start: Long,
     view_end: Long,
     closed_at: Long,
@@ -92,8 +113,26 @@ final case class ViewRow(
     cdn_starvation_requests: Long,
     cdn_pops: Seq[String],
     cdn_primary_pop: String,
+    score_playback_success: Option[Double] = None,
+    score_startup: Option[Double] = None,
+    score_smoothness: Option[Double] = None,
+    score_video_quality: Option[Double] = None,
+    score_overall: Option[Double] = None,
     attrs: Seq[String]
-)
+) {
+
+  /** This row with its experience scores (`Scores`). */
+  def scored: ViewRow = {
+    val s = Scores.of(this)
+    copy(
+      score_playback_success = s.playbackSuccess,
+      score_startup = s.startup,
+      score_smoothness = s.smoothness,
+      score_video_quality = s.videoQuality,
+      score_overall = s.overall
+    )
+  }
+}
 
 /** An event the sessionizer did not apply (`late`: the watermark had passed it; `duplicate`: its id was seen). */
 final case class RejectedEvent(
@@ -125,8 +164,61 @@ final case class MinuteAcc(
     var active: Boolean = false,
     var opened: Boolean = false,
     var firstFrame: Boolean = false,
-    var cdn: Option[CdnFigures] = None
+    var cdn: Option[CdnFigures] = None,
+    var picture: Picture = Picture(),
+    var ads: Ads = Ads()
 )
+
+/** Ad breaks (docs/views.md, "Ads"): time in them, breaks begun, failures inside them. A view's and a minute's alike.
+  */
+final case class Ads(var timeMs: Long = 0, var breaks: Int = 0, var failures: Int = 0)
+
+/** What the viewer saw while the view played (docs/kpis.md, "Picture quality"): time with a known bitrate and its
+  * kbps·ms, time with a known rendition and display size and its upscale and downscale basis points·ms, the largest
+  * upscale, and bitrate downshifts. A view's and a minute's alike.
+  */
+final case class Picture(
+    var bitrateKbpsMs: Long = 0,
+    var bitrateMs: Long = 0,
+    var upscaleBpMs: Long = 0,
+    var downscaleBpMs: Long = 0,
+    var scaledMs: Long = 0,
+    var maxUpscaleBp: Long = 0,
+    var downshifts: Int = 0
+) {
+
+  /** Counts `ms` of playing at `bitrate` with the picture scaled by `scale` (display size / rendition size). Upscale
+    * and downscale are whole basis points (0.01 %), so that every sum of them is exact whatever its order: a stream and
+    * a batch run, split into different pieces of time, give the same figures to the last bit.
+    */
+  def play(ms: Long, bitrate: Option[Long], scale: Option[Double]): Unit = {
+    bitrate.foreach { b => bitrateKbpsMs += b * ms; bitrateMs += ms }
+    scale.foreach { s =>
+      val (up, down) = Picture.basisPoints(s)
+      upscaleBpMs += up * ms
+      downscaleBpMs += down * ms
+      scaledMs += ms
+      maxUpscaleBp = math.max(maxUpscaleBp, up)
+    }
+  }
+
+  def avgBitrateKbps: Option[Double] = if (bitrateMs > 0) Some(bitrateKbpsMs.toDouble / bitrateMs) else None
+  def upscalePct: Option[Double] = if (scaledMs > 0) Some(upscaleBpMs.toDouble / scaledMs / 100) else None
+  def downscalePct: Option[Double] = if (scaledMs > 0) Some(downscaleBpMs.toDouble / scaledMs / 100) else None
+  def maxUpscale: Option[Double] = if (scaledMs > 0) Some(maxUpscaleBp / 100.0) else None
+}
+
+object Picture {
+
+  /** A scale's upscale and downscale in basis points: (scale − 1) and (1 − scale) × 10,000, at least 0, rounded half
+    * up.
+    */
+  def basisPoints(scale: Double): (Long, Long) =
+    (
+      math.floor(math.max(0.0, scale - 1) * 10000 + 0.5).toLong,
+      math.floor(math.max(0.0, 1 - scale) * 10000 + 0.5).toLong
+    )
+}
 
 /** An open view: running totals, never its events (see docs/views.md). Its times are in server time: each of its events
   * at `ts` + `offset`, the session's clock offset when the view opened.
@@ -151,8 +243,13 @@ final case class ViewState(
     var stallCount: Int = 0,
     var bitrateSwitches: Int = 0,
     var bitrate: Option[Long] = None,
-    var bitrateWeighted: Double = 0,
-    var bitrateMs: Long = 0,
+    var videoSize: Option[(Long, Long)] = None,
+    var playerSize: Option[(Long, Long)] = None,
+    var picture: Picture = Picture(),
+    var inAd: Boolean = false,
+    var ads: Ads = Ads(),
+    var firstAnyFrameTs: Option[Long] = None,
+    var startupWithAdsMs: Option[Long] = None,
     var nextMinute: Long = 0,
     var minutes: Seq[MinuteAcc] = Seq.empty,
     var closedAt: Option[Long] = None,

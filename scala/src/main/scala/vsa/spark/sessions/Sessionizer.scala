@@ -70,11 +70,12 @@ object Sessionizer {
     require(maxPendingEvents > 0, "max_pending_events_per_session must be positive")
   }
 
-  /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms; `key` defaults to `session_id`, `request`
-    * and `clock_offset` to none). A session holds at most `maxPendingEvents` events waiting for the watermark; more are
-    * rejected (`session_overflow`), and more requests are not attributed. A streaming input must carry a watermark
-    * (`withWatermark` on any of its columns); a batch input is processed as a stream whose watermark has passed every
-    * event, so every view closes. Events behind the watermark come out as rejected (`late`), not dropped.
+  /** Sessionizes `events` (the columns of [[SessionEvent]], `ts` in epoch ms; `key` defaults to `session_id`;
+    * `request`, `clock_offset` and the picture's sizes to none). A session holds at most `maxPendingEvents` events
+    * waiting for the watermark; more are rejected (`session_overflow`), and more requests are not attributed. A
+    * streaming input must carry a watermark (`withWatermark` on any of its columns); a batch input is processed as a
+    * stream whose watermark has passed every event, so every view closes. Events behind the watermark come out as
+    * rejected (`late`), not dropped.
     *
     * A struct column `passthrough`, if `events` has one, comes out unchanged as the output column `passthrough`, in the
     * micro-batch its row came in: so one streaming query can write the input records themselves beside the views. A row
@@ -91,7 +92,11 @@ object Sessionizer {
     val keyed = Seq(
       "key" -> col("session_id"),
       "request" -> lit(null).cast(Encoders.product[CdnRequest].schema),
-      "clock_offset" -> lit(null).cast(LongType)
+      "clock_offset" -> lit(null).cast(LongType),
+      "video_width" -> lit(null).cast(LongType),
+      "video_height" -> lit(null).cast(LongType),
+      "player_width" -> lit(null).cast(LongType),
+      "player_height" -> lit(null).cast(LongType)
     ).foldLeft(events) { case (df, (name, default)) =>
       if (df.columns.contains(name)) df else df.withColumn(name, default)
     }
@@ -318,7 +323,7 @@ object Sessionizer {
         startupSpoiled = false,
         nextMinute = minuteOf(e.ts)
       )
-      e.bitrate_kbps.foreach(b => v.bitrate = Some(b))
+      hold(v, e)
       minute(v, e.ts).opened = true
       view = Some(v)
       if (startMissing) step(v, e, opening = true)
@@ -333,18 +338,35 @@ object Sessionizer {
         v.accountedTo = e.ts
       }
       if (v.attrs.contains(null)) v.attrs = v.attrs.zip(e.attrs).map { case (a, b) => if (a != null) a else b }
-      // Any event may say which rendition plays (CMCD reports carry `br` on every report); only a
-      // rendition_update counts as a switch.
-      e.bitrate_kbps.foreach(b => v.bitrate = Some(b))
       val acc = minute(v, e.ts)
       val pastFirstFrame = v.startMissing || v.firstFrameTs.isDefined
+      // Only a rendition_update counts as a switch, and one to a lower bitrate as a downshift.
+      val downshift =
+        e.event_type == "rendition_update" && pastFirstFrame && e.bitrate_kbps.exists(b => v.bitrate.exists(b < _))
+      if (downshift && !v.inAd) {
+        v.picture.downshifts += 1
+        acc.picture.downshifts += 1
+      }
+      hold(v, e)
       e.event_type match {
+        case "ad_break_start" =>
+          if (!v.inAd) { v.inAd = true; v.ads.breaks += 1; acc.ads.breaks += 1 }
+          // A pre-roll's first frame is the first frame of anything the viewer saw.
+          if (!pastFirstFrame && v.firstAnyFrameTs.isEmpty) v.firstAnyFrameTs = Some(e.ts)
+        case "ad_break_end"            => v.inAd = false
+        case "playback_fail" if v.inAd => v.ads.failures += 1; acc.ads.failures += 1
+        case "playback_finish"         => close(v, e.ts, "finish", failed = false)
+        case "playback_fail"           => close(v, e.ts, "fail", failed = true)
+        case "view_end"                => close(v, e.ts, "close", failed = false)
+        case _ if v.inAd               => () // the ad's own playback, not the content's
         case "playback_request" if !opening =>
           v.player = if (pastFirstFrame) Waiting else Startup
         case "playback_start" =>
           if (!pastFirstFrame) {
             v.firstFrameTs = Some(e.ts)
-            v.startupTimeMs = if (v.startupSpoiled) None else Some(e.ts - v.viewStart)
+            // Content startup leaves the pre-roll out (all ad time so far came before this frame).
+            v.startupTimeMs = if (v.startupSpoiled) None else Some(e.ts - v.viewStart - v.ads.timeMs)
+            v.startupWithAdsMs = if (v.startupSpoiled) None else Some(v.firstAnyFrameTs.getOrElse(e.ts) - v.viewStart)
             acc.firstFrame = true
           }
           v.player = Playing
@@ -363,12 +385,29 @@ object Sessionizer {
         case "seek_end" => v.player = if (pastFirstFrame) Playing else Startup
         case "rendition_update" =>
           if (pastFirstFrame) v.bitrateSwitches += 1
-        case "playback_finish" => close(v, e.ts, "finish", failed = false)
-        case "playback_fail"   => close(v, e.ts, "fail", failed = true)
-        case "view_end"        => close(v, e.ts, "close", failed = false)
-        case _                 => ()
+        case _ => ()
       }
     }
+
+    /** What an event says of the picture, held until an event says otherwise: any event may say which rendition plays
+      * (CMCD reports carry `br` on every report) and the player's display size.
+      */
+    private def hold(v: ViewState, e: SessionEvent): Unit = {
+      if (!v.inAd) { // an ad's rendition is not the content's
+        e.bitrate_kbps.foreach(b => v.bitrate = Some(b))
+        for (w <- e.video_width; h <- e.video_height) v.videoSize = Some((w, h))
+      }
+      for (w <- e.player_width; h <- e.player_height) v.playerSize = Some((w, h))
+    }
+
+    /** The picture's scale: the growth of its first dimension to reach the player's edge (aspect kept), when the
+      * rendition and the display size are known.
+      */
+    private def scale(v: ViewState): Option[Double] =
+      for {
+        (vw, vh) <- v.videoSize if vw > 0 && vh > 0
+        (pw, ph) <- v.playerSize if pw > 0 && ph > 0
+      } yield math.min(pw.toDouble / vw, ph.toDouble / vh)
 
     /** Counts the time since the view's last event, up to `until` and at most the gap cap. */
     private def account(v: ViewState, until: Long): Unit = {
@@ -379,13 +418,20 @@ object Sessionizer {
         val to = math.min(end, m + MinuteMs)
         val ms = to - from
         val acc = minute(v, from)
-        if (v.player != Paused) { acc.watch += ms; v.watch += ms }
-        if (v.player == Playing) {
-          acc.playing += ms; v.playing += ms
-          v.bitrate.foreach { b => v.bitrateWeighted += b.toDouble * ms; v.bitrateMs += ms }
+        if (v.inAd) { // ad time, not the content's: its state waits for the break's end
+          acc.ads.timeMs += ms; v.ads.timeMs += ms
+          acc.active = true
+        } else {
+          if (v.player != Paused) { acc.watch += ms; v.watch += ms }
+          if (v.player == Playing) {
+            acc.playing += ms; v.playing += ms
+            val scaled = scale(v)
+            v.picture.play(ms, v.bitrate, scaled)
+            acc.picture.play(ms, v.bitrate, scaled)
+          }
+          if (v.player == Stalled) { acc.stall += ms; v.stall += ms }
+          if (v.player == Playing || v.player == Stalled) acc.active = true
         }
-        if (v.player == Stalled) { acc.stall += ms; v.stall += ms }
-        if (v.player == Playing || v.player == Stalled) acc.active = true
         from = to
       }
       v.accountedTo = math.max(v.accountedTo, end)
@@ -453,12 +499,14 @@ object Sessionizer {
     private def viewRow(v: ViewState): ViewRow = {
       val pastFirstFrame = v.startMissing || v.firstFrameTs.isDefined
       val cdn = v.cdn.getOrElse(CdnFigures())
+      val picture = v.picture
       ViewRow(
         view_id = viewId(v),
         session_id = v.sessionId,
         video_id = v.videoId,
         started = pastFirstFrame,
         startup_time_ms = v.startupTimeMs,
+        startup_with_ads_ms = v.startupWithAdsMs,
         watch_time_ms = v.watch,
         playing_time_ms = v.playing,
         stall_count = v.stallCount,
@@ -467,8 +515,15 @@ object Sessionizer {
         playback_failed = v.failed,
         video_start_failure = v.failed && !pastFirstFrame,
         exit_before_video_start = !v.failed && !pastFirstFrame,
-        avg_bitrate_kbps = if (v.bitrateMs > 0) Some(v.bitrateWeighted / v.bitrateMs) else None,
+        avg_bitrate_kbps = picture.avgBitrateKbps,
         bitrate_switches = v.bitrateSwitches,
+        bitrate_downshifts = picture.downshifts,
+        upscale_pct = picture.upscalePct,
+        downscale_pct = picture.downscalePct,
+        max_upscale_pct = picture.maxUpscale,
+        ad_time_ms = v.ads.timeMs,
+        ad_breaks = v.ads.breaks,
+        ad_failures = v.ads.failures,
         view_start = v.viewStart,
         view_end = v.lastTs,
         closed_at = v.closedAt.get,
@@ -485,7 +540,7 @@ object Sessionizer {
         cdn_pops = cdn.pops,
         cdn_primary_pop = cdn.primaryPop.orNull,
         attrs = v.attrs
-      )
+      ).scored
     }
 
     private def slice(v: ViewState, m: Long, ending: Option[ViewRow]): SliceRow = {
@@ -503,6 +558,15 @@ object Sessionizer {
         playing_time_ms = acc.playing,
         stall_time_ms = acc.stall,
         stall_count = acc.stallCount,
+        bitrate_kbps_ms = acc.picture.bitrateKbpsMs,
+        bitrate_ms = acc.picture.bitrateMs,
+        upscale_bp_ms = acc.picture.upscaleBpMs,
+        downscale_bp_ms = acc.picture.downscaleBpMs,
+        scaled_ms = acc.picture.scaledMs,
+        bitrate_downshifts = acc.picture.downshifts,
+        ad_time_ms = acc.ads.timeMs,
+        ad_breaks = acc.ads.breaks,
+        ad_failures = acc.ads.failures,
         failed = ending.exists(_.playback_failed),
         vsf = ending.exists(_.video_start_failure),
         ebvs = ending.exists(_.exit_before_video_start),

@@ -288,6 +288,77 @@ class SessionStateMachineSpec extends AnyFunSuite {
     assert(v.bitrate_switches == 2)
   }
 
+  test("the picture: upscale and downscale weighted by playing time, the largest upscale, downshifts, per minute too") {
+    def rendition(id: String, at: Long, kbps: Long, w: Long, h: Long) =
+      ev(id, "rendition_update", at, bitrate = Some(kbps)).copy(video_width = Some(w), video_height = Some(h))
+    val out = batchRun(
+      ev("a", "playback_request", 0).copy(player_width = Some(1920L), player_height = Some(1080L)),
+      rendition("b", 500, 3000L, 1280L, 720L),
+      ev("c", "playback_start", 50 * S),
+      rendition("d", 60 * S, 6000L, 1920L, 1080L),
+      rendition("e", 70 * S, 1600L, 960L, 540L),
+      // A resize to 640x360 (a window): the 960x540 rendition now shrinks by a third.
+      ev("f", "heartbeat", 80 * S).copy(player_width = Some(640L), player_height = Some(360L)),
+      ev("g", "playback_finish", 90 * S)
+    )
+    val v = only(out)
+    // Playing 50-60 s at 1280x720 in 1920x1080 (upscale 50 %), 60-70 s at its size (0 %), 70-80 s at 960x540
+    // (upscale 100 %), 80-90 s at 960x540 in 640x360 (downscale 33.3 %).
+    assert(v.upscale_pct.exists(u => math.abs(u - (500.0 + 1000) / 40) < 1e-9))
+    assert(v.downscale_pct.exists(d => math.abs(d - 33.33 * 10 / 40) < 1e-9))
+    assert(v.max_upscale_pct.contains(100.0))
+    assert(v.bitrate_downshifts == 1 && v.bitrate_switches == 2)
+    assert(v.avg_bitrate_kbps.exists(b => math.abs(b - (3000.0 + 6000 + 1600 + 1600) / 4) < 1e-9))
+    val quality = 100 * math.exp(-0.33 * (0.15 * 1.0 + 0.85 * 0.375))
+    assert(v.score_video_quality.exists(q => math.abs(q - quality) < 1e-9))
+    // Minute 0 holds 50-60 s, minute 1 the rest and the downshift, as parts that add up.
+    val Seq(first, second) = slices(out)
+    assert((first.bitrate_kbps_ms, first.bitrate_ms, first.scaled_ms) == ((30000000L, 10000L, 10000L)))
+    assert(first.upscale_bp_ms == 5000L * 10000 && first.bitrate_downshifts == 0)
+    assert((second.bitrate_kbps_ms, second.bitrate_ms, second.scaled_ms) == ((92000000L, 30000L, 30000L)))
+    assert(second.upscale_bp_ms == 10000L * 10000 && second.bitrate_downshifts == 1)
+    assert(second.downscale_bp_ms == 3333L * 10000) // 33.33 %, in whole basis points
+  }
+
+  test("ads: time in breaks is ad time, not watch time; a pre-roll is left out of the content's startup") {
+    val out = batchRun(
+      ev("a", "playback_request", 0),
+      ev("b", "ad_break_start", 1 * S),
+      ev("c", "heartbeat", 11 * S),
+      ev("d", "playback_fail", 15 * S), // the ad failed: the view goes on
+      ev("e", "ad_break_end", 21 * S),
+      ev("f", "playback_start", 23 * S),
+      ev("g", "ad_break_start", 40 * S),
+      ev("h", "playback_stall", 45 * S), // the ad's own stall, not the content's
+      ev("i", "ad_break_end", 55 * S),
+      ev("j", "playback_finish", 70 * S)
+    )
+    val v = only(out)
+    // Startup 0-1 s and 21-23 s, playing 23-40 s and 55-70 s; ads 1-21 s and 40-55 s.
+    assert(times(v) == ((true, Some(3000L), 35000L, 32000L, 0, 0L, "finish")))
+    assert(v.startup_with_ads_ms.contains(1000L))
+    assert((v.ad_time_ms, v.ad_breaks, v.ad_failures) == ((35000L, 2, 1)))
+    assert(!v.playback_failed)
+    val Seq(first, second) = slices(out)
+    assert((first.ad_time_ms, first.ad_breaks, first.ad_failures) == ((35000L, 2, 1)))
+    assert((second.ad_time_ms, second.ad_breaks, second.ad_failures) == ((0L, 0, 0)))
+    assert(first.watch_time_ms + second.watch_time_ms == 35000L)
+  }
+
+  test("no display size: no upscale, and no video quality score") {
+    val v = only(
+      batchRun(
+        ev("a", "playback_request", 0),
+        ev("b", "rendition_update", 500, bitrate = Some(3000L))
+          .copy(video_width = Some(1280L), video_height = Some(720L)),
+        ev("c", "playback_start", 1 * S),
+        ev("d", "playback_finish", 10 * S)
+      )
+    )
+    assert(v.upscale_pct.isEmpty && v.downscale_pct.isEmpty && v.max_upscale_pct.isEmpty)
+    assert(v.score_video_quality.isEmpty && v.score_overall.isDefined)
+  }
+
   test("events of the same instant apply closes first, heartbeats last, whatever their ids or arrival") {
     val out = batchRun(
       ev("h", "playback_finish", 10 * S),
