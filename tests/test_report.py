@@ -64,7 +64,7 @@ def test_report_without_cdn_data(spark, tables, tmp_path):
     assert titles[:2] == ["Views and concurrent viewers", "Startup time"]
     assert {"Startup time histogram", "Rebuffer ratio", "Failures, VSF, EBVS"} <= set(titles)
     assert {"Top countries", "Devices", "Operating systems", "Browsers"} <= set(titles)
-    assert {"Experience scores", "Picture quality", "Bitrate"} <= set(titles)
+    assert {"Experience scores", "Picture quality", "Ads and content", "Bitrate"} <= set(titles)
     assert set(titles) >= POP_CARDS
     for card in cards:
         if card["title"] in CDN_CARDS | POP_CARDS:

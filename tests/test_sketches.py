@@ -124,7 +124,13 @@ def test_the_kpi_tables_sketch_with_the_functions_vsa_offers(spark, capsys, tabl
     batch = split(transform(empty_raw(spark), config), config, lambda name, seconds: None)
     minutes = kpis_of(grouped_kpis(batch.view_slices, config, {"kpis": ()}), "kpis", ())
     planned = minutes if table == "kpi_minute" else rollup(minutes, "hour", ())
-    planned.explain(extended=True)
+    # Every aggregate spelled out: past maxToStringFields (25) a plan prints "... N more fields".
+    limit = spark.conf.get("spark.sql.debug.maxToStringFields")
+    spark.conf.set("spark.sql.debug.maxToStringFields", "1000")
+    try:
+        planned.explain(extended=True)
+    finally:
+        spark.conf.set("spark.sql.debug.maxToStringFields", limit)
     analyzed = capsys.readouterr().out.split("== Optimized Logical Plan ==")[0]
     assert {name for name in functions if f"{name}(" not in analyzed} == set()
     assert re.findall(r"hll_\w+", analyzed) == []

@@ -99,7 +99,10 @@ class VsaConfig:
     starting_offsets
         Where a query without a checkpoint starts reading: ``earliest`` or ``latest``.
     max_offsets_per_trigger
-        Upper bound of records read per micro-batch (None: no bound).
+        Upper bound of records read per micro-batch (None: no bound). Without one, a job
+        started on a backlog reads it all in one micro-batch, whose events all wait in the
+        sessionizer's state for the first watermark: bound it (200,000 is a good start), or
+        give the driver (local mode) or the executors room for the whole backlog.
     topic_wait_seconds
         How long the streaming job waits at start for a player topic that does not exist yet,
         with one progress line; 0: it stops at once, naming the topic.

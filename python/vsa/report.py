@@ -87,6 +87,8 @@ def render(spark: SparkSession, config: VsaConfig) -> str:
             "upscale_pct",
             "downscale_pct",
             "avg_bitrate_kbps",
+            "watch_time_ms",
+            "ad_minutes",
             *SCORES,
         )
         .collect()
@@ -152,6 +154,14 @@ def render(spark: SparkSession, config: VsaConfig) -> str:
             ),
         ),
         Chart(
+            "Ads and content",
+            "minutes of content watched and of ads played, per minute",
+            line_chart(
+                [("content", series("watch_time_ms", 1 / 60_000)), ("ads", series("ad_minutes"))],
+                unit=" min",
+            ),
+        ),
+        Chart(
             "Bitrate",
             "mean rendition bitrate, weighted by playing time, kbps",
             line_chart([("bitrate", series("avg_bitrate_kbps"))], unit=" kbps"),
@@ -196,6 +206,8 @@ def _tiles(minute: DataFrame) -> list[tuple[str, str]]:
         F.max("concurrent_viewers").alias("peak"),
         F.sum("score_overall_sum").alias("score"),
         F.sum("score_overall_count").alias("scored"),
+        F.sum("ad_breaks").alias("ad_breaks"),
+        F.sum("ad_failures").alias("ad_failures"),
     ).first()
 
     def pct(part: str, whole: str) -> str:
@@ -212,6 +224,7 @@ def _tiles(minute: DataFrame) -> list[tuple[str, str]]:
         ("VSF", pct("vsf", "ended")),
         ("EBVS", pct("ebvs", "ended")),
         ("experience score", f"{s['score'] / s['scored']:.1f}" if s["scored"] else "–"),
+        ("ad failures", pct("ad_failures", "ad_breaks")),
     ]
 
 
