@@ -38,7 +38,9 @@ def test_killed_three_times_the_stream_equals_the_batch(spark, kafka, third_part
     batch = VsaConfig(output_root=str(tmp_path / "batch"))
     pipeline.run_batch(spark, batch, str(tmp_path / "events.jsonl"))
     counts = crash.compare(spark, stream, batch)
-    assert {"player_events", "view_slices", "views", "kpi_minute", "dead_letter"} <= counts.keys()
+    assert {"player_events", "view_slices", "views", "kpi_minute", "live", "dead_letter"} <= (
+        counts.keys()
+    )
     for table, c in counts.items():
         assert (c.lost, c.duplicated, c.differing, c.unlisted_files) == (0, 0, 0, 0), (table, c)
     # The rollups may hold nothing yet: the stream closes no hour of these ten minutes; and

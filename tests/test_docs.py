@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 import vsa.functions
+import vsa.kpis.live
 import vsa.spark_session
 from project_tools import load_tool
 from vsa.config import VsaConfig
 
 
-@pytest.mark.parametrize("module", [vsa.functions, vsa.spark_session])
+@pytest.mark.parametrize("module", [vsa.functions, vsa.kpis.live, vsa.spark_session])
 def test_docstring_examples(spark, module):
     result = doctest.testmod(module, extraglobs={"spark": spark}, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.skipif(
 def tables(streamed, tmp_path_factory):
     """The streamed run's KPI tables, seen under a root of this module's own."""
     root = tmp_path_factory.mktemp("report-tables")
-    for table in ("kpi_minute", "kpi_by_geo", "kpi_by_device"):
+    for table in ("kpi_minute", "kpi_by_geo", "kpi_by_device", "live"):
         (root / table).symlink_to(streamed.config.table_path(table))
     return replace(streamed.config, output_root=str(root))
 
@@ -65,6 +65,7 @@ def test_report_without_cdn_data(spark, tables, tmp_path):
     assert {"Startup time histogram", "Rebuffer ratio", "Failures, VSF, EBVS"} <= set(titles)
     assert {"Top countries", "Devices", "Operating systems", "Browsers"} <= set(titles)
     assert {"Experience scores", "Picture quality", "Ads and content", "Bitrate"} <= set(titles)
+    assert "Live: the last 10 minutes" in titles
     assert set(titles) >= POP_CARDS
     for card in cards:
         if card["title"] in CDN_CARDS | POP_CARDS:

@@ -58,5 +58,5 @@ def test_a_table_that_reads_closed_windows_is_built_for_each_batch(spark):
     config = VsaConfig(window_seconds=300)  # KPI windows closed from view_slices read back
     rows = transform(empty_raw(spark), config)
     plans = TablePlans.build(rows, config, tables_of((PLAYER_EVENTS,)), (PLAYER_EVENTS,))
-    assert set(plans.rows) == {"player_events", "dead_letter", "view_slices", "views"}
+    assert set(plans.rows) == {"player_events", "dead_letter", "view_slices", "views", "live"}
     assert plans.shared == ()

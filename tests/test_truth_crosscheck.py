@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import user_agents
+from pyspark.sql import functions as F
 
 from test_geoip import CITY_FIELDS, python_geoip2
 from test_kpis import EXACT, close, near, truth_kpis
@@ -24,7 +25,7 @@ from vsa.config import VsaConfig
 from vsa.generate import USER_AGENTS
 from vsa.kafka import produce
 from vsa.kpis import SCORES
-from vsa.simulate import Spec, simulate
+from vsa.simulate import Spec, live_truth, simulate
 from vsa.simulate.__init__ import FLUSH_SESSION
 from vsa.simulate.truth import Rules, classify, compute
 from vsa.sinks import read_table
@@ -136,14 +137,21 @@ def test_slices_equal_the_truth(spark, run):
             assert actual == value, (key, column, actual, value)
 
 
-def test_a_batch_run_equals_the_truth_without_lateness(spark, run, tmp_path_factory):
+@pytest.fixture(scope="module")
+def batch_run(spark, run, tmp_path_factory):
+    """`vsa batch` over the same records, and the events it accepts: a batch run sees every
+    event at once, so nothing is late; copies are still dropped."""
     sim, _, _ = run
     out = tmp_path_factory.mktemp("truth-batch")
     (out / "events.jsonl").write_text("\n".join(sim.records) + "\n")
     config = VsaConfig(output_root=str(out / "tables"))
     pipeline.run_batch(spark, config, str(out / "events.jsonl"))
-    # A batch run sees every event at once: nothing is late, copies are still dropped.
-    classified = classify(sim.records, watermark_ms=10**15)
+    return config, classify(sim.records, watermark_ms=10**15)
+
+
+def test_a_batch_run_equals_the_truth_without_lateness(spark, run, batch_run):
+    sim, _, _ = run
+    config, classified = batch_run
     truth = compute(classified.accepted, sim.rules)
     got = {v["view_id"]: v for v in table_rows(spark, config, "views")}
     expected = {v["view_id"]: v for v in truth.views if v["session_id"] != FLUSH_SESSION}
@@ -157,6 +165,34 @@ def test_a_batch_run_equals_the_truth_without_lateness(spark, run, tmp_path_fact
                 assert actual == value, (view_id, column, actual, value)
     letters = read_table(spark, config, "dead_letter").where("reason = 'duplicate'").count()
     assert letters == len(classified.duplicates)
+
+
+def test_the_live_view_of_a_batch_run_equals_the_truth(spark, run, batch_run):
+    sim, _, _ = run
+    config, classified = batch_run
+    expected = live_truth.live(classified.accepted, sim.rules)
+    got = {
+        (epoch_ms(r["tick"]), r["cdn"]): {c: r[c] for c in live_truth.COUNTS}
+        for r in read_table(spark, config, "live")
+        .groupBy("tick", "cdn")
+        .agg(*[F.sum(c).alias(c) for c in live_truth.COUNTS])
+        .collect()
+    }
+    assert got.keys() == expected.keys()
+    assert got == expected
+    totals = {c: sum(f[c] for f in expected.values()) for c in live_truth.COUNTS}
+    assert totals["start_attempts"] == len(compute(classified.accepted, sim.rules).views)
+    assert min(totals.values()) > 0, totals
+    # A minute's six ticks add up to its kpi_minute views and video start failures.
+    minutes = read_table(spark, config, "live").groupBy(
+        F.date_trunc("minute", "tick").alias("window_start")
+    )
+    by_minute = minutes.agg(
+        F.sum("start_attempts").alias("views"), F.sum("start_failures").alias("vsf_views")
+    )
+    kpis = read_table(spark, config, "kpi_minute").select("window_start", "views", "vsf_views")
+    counted = "views > 0 OR vsf_views > 0"
+    assert sorted(by_minute.where(counted).collect()) == sorted(kpis.where(counted).collect())
 
 
 def test_late_and_duplicate_events_are_dead_lettered(spark, run):

@@ -237,15 +237,24 @@ def batch_now() -> Column:
 
 
 def sessionize(
-    prepared: DataFrame, view_timeout_ms: int, max_event_gap_ms: int, max_pending_events: int
+    prepared: DataFrame,
+    view_timeout_ms: int,
+    max_event_gap_ms: int,
+    max_pending_events: int,
+    cdn_attr: int = -1,
+    country_attr: int = -1,
 ) -> DataFrame:
-    """The jar's sessionizer over ``prepared`` (the columns of its ``SessionEvent``)."""
+    """The jar's sessionizer over ``prepared`` (the columns of its ``SessionEvent``);
+    ``cdn_attr``, ``country_attr``: where ``attrs`` holds the live view's dimensions (-1:
+    nowhere)."""
     spark = prepared.sparkSession
     sessionized = _api(spark).sessionize(
         prepared._jdf,  # type: ignore[attr-defined]
         view_timeout_ms,
         max_event_gap_ms,
         max_pending_events,
+        cdn_attr,
+        country_attr,
     )
     return ClassicDataFrame(sessionized, spark)
 

@@ -125,8 +125,9 @@ def transform(
     player_raw: DataFrame | None, config: VsaConfig, cdn: DataFrame | None = None
 ) -> DataFrame:
     """Everything a micro-batch writes, as rows of one DataFrame: the sessionizer's output
-    (``slice``, ``closed_view``, ``rejected``, ``attributes``) and the records passed through it
-    (``player_event``, ``dead_letter``) of ``player_raw``, and the CDN lines of ``cdn``
+    (``slice``, ``closed_view``, ``rejected``, ``live``, ``attributes``) and the records
+    passed through it (``player_event``, ``dead_letter``) of ``player_raw``, and the CDN lines
+    of ``cdn``
     (:func:`cdn_records`: ``cdn_request``, ``dead_letter``). With player records, the CDN lines
     go through the sessionizer too, which attributes the requests with a CMCD ``sid`` to the
     views they served (docs/cdn.md). :func:`vsa.sinks.split` parts it by table."""
@@ -160,6 +161,7 @@ def transform(
         "slice",
         "closed_view",
         "rejected",
+        "live",
         "attributes",
         *[F.col(f"passthrough.{kind}").alias(kind) for kind in passed],
     )

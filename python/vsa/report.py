@@ -21,11 +21,14 @@ from pyspark.sql.utils import AnalysisException
 from vsa import functions as vf
 from vsa.charts import Point, bar_chart, line_chart, scatter_chart
 from vsa.config import VsaConfig
+from vsa.kpis.live import live_view
 from vsa.kpis.minute import SCORES, STARTUP_BUCKETS_MS
 
 REPORT_FILE = "report.html"
 # Newest minutes drawn in the time series (a day).
 MAX_MINUTES = 1440
+# Newest ticks of the live card (ten minutes).
+LIVE_TICKS = 60
 TOP = 10
 STARTUP_LABELS = (
     *(
@@ -138,6 +141,7 @@ def render(spark: SparkSession, config: VsaConfig) -> str:
             ),
         ),
     ]
+    charts.append(_live_chart(_table(spark, config, "live")))
     charts += [
         Chart(
             "Experience scores",
@@ -179,6 +183,29 @@ def render(spark: SparkSession, config: VsaConfig) -> str:
     charts += _cdn_charts(_table(spark, config, "cdn_qos_minute"))
     charts += _pop_charts(_table(spark, config, "kpi_by_pop"))
     return _page(config, _tiles(minute), charts, t)
+
+
+def _live_chart(live: DataFrame | None) -> Chart:
+    """The newest ten minutes of the ``live`` table, per 10-s tick (docs/kpis.md, "Live")."""
+    title = "Live: the last 10 minutes"
+    note = (
+        "viewers watching and stalled per 10-s tick, and playback failures in the last minute "
+        "per 1,000 viewers; provisional, the newest ticks are still filling"
+    )
+    if live is None:
+        return Chart(title, note, None, "no live table yet: vsa run writes it")
+    rows = live_view(live).orderBy(F.desc("tick")).limit(LIVE_TICKS).orderBy("tick").collect()
+    t = [r["tick"].replace(tzinfo=UTC).timestamp() * 1000 for r in rows]
+
+    def series(column: str) -> list[Point]:
+        return [(x, r[column]) for x, r in zip(t, rows, strict=True)]
+
+    lines = [
+        ("watching", series("concurrent_viewers")),
+        ("stalled", series("stalled_viewers")),
+        ("failures per 1,000", series("failures_per_1000_viewers")),
+    ]
+    return Chart(title, note, line_chart(lines))
 
 
 def _table(spark: SparkSession, config: VsaConfig, name: str) -> DataFrame | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame
 
 from vsa.config import VsaConfig
-from vsa.kpis import POP_DIMENSIONS, cdn_qos, grouped_kpis, kpis_of, pop_kpis, rollup
+from vsa.kpis import POP_DIMENSIONS, cdn_qos, grouped_kpis, kpis_of, live_rows, pop_kpis, rollup
 
 PLAYER_EVENTS = "player_events"
 CDN_LOGS = "cdn_logs"
@@ -37,6 +37,7 @@ class Batch:
     dead_letters: DataFrame | None
     view_slices: DataFrame | None
     views: DataFrame | None
+    live: DataFrame | None
     cdn_requests: DataFrame | None
     closed_windows: Callable[[str, int], DataFrame | None]
     sources: tuple[str, ...] = SOURCES
@@ -159,6 +160,7 @@ TABLES: tuple[Table, ...] = (
     Table("dead_letter", "received_at", lambda b: b.dead_letters, SOURCES),
     Table("view_slices", "minute", lambda b: b.view_slices),
     Table("views", "view_start", lambda b: b.views),
+    Table("live", "tick", lambda b: None if b.live is None else live_rows(b.live)),
     _kpi_table("kpi_minute", ()),
     _kpi_table("kpi_by_geo", ("country", "region", "city")),
     _kpi_table("kpi_by_device", ("os_family", "browser_family", "device_type", "device_brand")),

@@ -2,6 +2,7 @@
 (definitions: docs/kpis.md)."""
 
 from vsa.kpis.cdn_qos import cdn_qos
+from vsa.kpis.live import live_rows, live_view
 from vsa.kpis.minute import (
     POP_DIMENSIONS,
     SCORES,
@@ -20,6 +21,8 @@ __all__ = [
     "cdn_qos",
     "grouped_kpis",
     "kpis_of",
+    "live_rows",
+    "live_view",
     "pop_kpis",
     "rollup",
     "window_of",

@@ -2,9 +2,10 @@
 
 from vsa.sessions.sessionize import (
     ATTRIBUTE_COLUMNS,
+    LIVE_DIMENSIONS,
     sessionize,
     view_slices,
     views,
 )
 
-__all__ = ["ATTRIBUTE_COLUMNS", "sessionize", "view_slices", "views"]
+__all__ = ["ATTRIBUTE_COLUMNS", "LIVE_DIMENSIONS", "sessionize", "view_slices", "views"]

@@ -22,6 +22,8 @@ ATTRIBUTE_COLUMNS = (
 )
 # What an event says of the picture besides its bitrate (held by the view until changed).
 PICTURE_FIELDS = ("video_width", "video_height", "player_width", "player_height")
+# The descriptive columns the live view is broken down by.
+LIVE_DIMENSIONS = ("cdn", "country")
 # The one figure of a CDN request the sessionizer attributes that is not a column of its
 # cdn_requests row: CMCD ``bs`` (buffer starvation).
 _STARVED = "starved"
@@ -39,7 +41,10 @@ def sessionize(
     Returns one row per emitted slice: struct ``slice`` and, on the slice that ends a view,
     struct ``closed_view``; descriptive columns travel in ``attrs`` (see :func:`view_slices`).
     An event the sessionizer rejects (``late``, ``duplicate``) is a row with struct
-    ``rejected`` instead (see :func:`rejected_events`).
+    ``rejected`` instead (see :func:`rejected_events`). A session's part of the live view is a
+    row with struct ``live`` (see :func:`vsa.kpis.live.live_rows`): each micro-batch that
+    brings a session events gives one per 10-s tick its events touch, with its view's ``cdn``
+    and ``country``.
 
     ``events`` may carry ``clock_offset`` (receipt time - ``ts``, ms, within the bound: see
     :func:`vsa.pipeline.player_records`): the sessionizer places each session in server time
@@ -85,6 +90,7 @@ def sessionize(
         config.view_timeout_seconds * 1000,
         config.max_event_gap_seconds * 1000,
         config.max_pending_events_per_session,
+        *[attributes.index(c) if c in attributes else -1 for c in LIVE_DIMENSIONS],
     )
     types = dict(events.dtypes)
     return out.withColumns(

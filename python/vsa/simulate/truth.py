@@ -22,7 +22,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -300,6 +300,8 @@ class _View:
         # (start, end, state, bitrate, scale) with end > start, in order; scale: the picture's
         # (display size / rendition size, aspect kept), None when either is unknown
         self.segments: list[Segment] = []
+        # (ts, state) the view is left in by each event but its last: "ad" inside a break
+        self.instants: list[tuple[int, str]] = []
         self.end_reason: str | None = None
         self.closed_at: int | None = None
         self.ended_before_first_frame = False
@@ -309,6 +311,7 @@ class _View:
             self.state = "startup"
         self._take_fields(first)
         self._apply(first, opening=True)
+        self._left_at(first["ts"])
 
     # -- events
 
@@ -328,6 +331,11 @@ class _View:
         self.last_ts = event["ts"]
         self._take_fields(event)
         self._apply(event, opening=False)
+        self._left_at(event["ts"])
+
+    def _left_at(self, ts: int) -> None:
+        if not self.closed:
+            self.instants.append((ts, "ad" if self.in_ad else self.state))
 
     def _spend(self, until: int) -> None:
         """Time from the last event to ``until`` in the current state, capped."""
@@ -621,18 +629,20 @@ def compute(events: Iterable[dict], rules: Rules | None = None) -> Truth:
     once its watermark passes their last event + ``view_timeout``. Rows are ordered by
     ``view_id``'s session, then view number; slices by view, then minute.
     """
-    rules = rules or Rules()
-    by_session: dict[str, list[dict]] = defaultdict(list)
-    for event in events:
-        by_session[str(event["session_id"])].append(event)
     views: list[dict] = []
     slices: list[dict] = []
-
-    def finish(view: _View) -> None:
+    for view in closed_views(events, rules or Rules()):
         row = view.row()
         views.append(row)
         slices.extend(view.slices(row))
+    return Truth(views, slices)
 
+
+def closed_views(events: Iterable[dict], rules: Rules) -> Iterator[_View]:
+    """The views of ``events`` (see :func:`compute`), each once it is closed, by session."""
+    by_session: dict[str, list[dict]] = defaultdict(list)
+    for event in events:
+        by_session[str(event["session_id"])].append(event)
     for session_id in sorted(by_session):
         n = 0
         view: _View | None = None
@@ -642,7 +652,7 @@ def compute(events: Iterable[dict], rules: Rules | None = None) -> Truth:
             at = {**event, "ts": event["ts"] + offset}
             if view is not None and at["ts"] - view.last_ts >= rules.view_timeout_ms:
                 view.close_timeout()
-                finish(view)
+                yield view
                 view = None
             if (
                 view is not None
@@ -650,7 +660,7 @@ def compute(events: Iterable[dict], rules: Rules | None = None) -> Truth:
                 and view.is_new_video(at)
             ):
                 view.close_new_video(at["ts"])
-                finish(view)
+                yield view
                 view = None
             if view is None:
                 n += 1
@@ -659,12 +669,11 @@ def compute(events: Iterable[dict], rules: Rules | None = None) -> Truth:
             else:
                 view.add(at)
             if view.closed:
-                finish(view)
+                yield view
                 view = None
         if view is not None:
             view.close_timeout()
-            finish(view)
-    return Truth(views, slices)
+            yield view
 
 
 def scores(view: dict, started: bool) -> dict:

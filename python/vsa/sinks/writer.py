@@ -30,7 +30,7 @@ from vsa.sinks.parquet import (
 from vsa.tables import BY_NAME, PLAYER_EVENTS, SOURCES, Batch, Table, tables_of
 
 # The structs of transform's rows, one per kind of row a table is built from.
-KINDS = ("player_event", "dead_letter", "rejected", "slice", "closed_view", "cdn_request")
+KINDS = ("player_event", "dead_letter", "rejected", "slice", "closed_view", "live", "cdn_request")
 
 
 def split(
@@ -63,6 +63,7 @@ def split(
         dead_letters=letters,
         view_slices=slices,
         views=views(slices) if slices is not None and "closed_view" in present else None,
+        live=_rows_of(transformed, "live") if "live" in present else None,
         cdn_requests=_rows_of(transformed, "cdn_request") if "cdn_request" in present else None,
         closed_windows=closed_windows,
         sources=sources,
@@ -165,6 +166,7 @@ class TablePlans:
                 ("dead_letters", s.dead_letters),
                 ("view_slices", s.view_slices),
                 ("views", s.views),
+                ("live", s.live),
                 ("cdn_requests", s.cdn_requests),
             )
         }

@@ -107,8 +107,15 @@ object PythonApi {
   // The stages in the jar.
 
   /** See [[Sessionizer.sessionize]]. */
-  def sessionize(events: DataFrame, viewTimeoutMs: Long, maxEventGapMs: Long, maxPendingEvents: Int): DataFrame =
-    Sessionizer.sessionize(events, viewTimeoutMs, maxEventGapMs, maxPendingEvents)
+  def sessionize(
+      events: DataFrame,
+      viewTimeoutMs: Long,
+      maxEventGapMs: Long,
+      maxPendingEvents: Int,
+      cdnAttr: Int,
+      countryAttr: Int
+  ): DataFrame =
+    Sessionizer.sessionize(events, viewTimeoutMs, maxEventGapMs, maxPendingEvents, cdnAttr, countryAttr)
 
   /** The writer of the table at `location`, partitioned by `partitionColumns`: a handle for the three calls below. */
   def tableWriter(spark: SparkSession, location: String, partitionColumns: java.util.List[String]): TableWriter =

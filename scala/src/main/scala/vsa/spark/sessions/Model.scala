@@ -144,14 +144,30 @@ final case class RejectedEvent(
     kafka_offset: Option[Long]
 )
 
-/** The sessionizer's output: a slice (and on the slice that ends its view, the view), a rejected event, or a record
-  * passed through.
+/** A session's part of one 10-s tick of the live view (docs/kpis.md, "Live"), as one micro-batch saw it: a `live` row
+  * before the batch adds up its sessions. `tick` is the tick's start (epoch ms); `cdn` and `country` are the view's.
+  */
+final case class LiveRow(
+    tick: Long,
+    cdn: String,
+    country: String,
+    concurrent_viewers: Int,
+    stalled_viewers: Int,
+    start_attempts: Int,
+    start_failures: Int,
+    exits_before_start: Int,
+    playback_failures: Int
+)
+
+/** The sessionizer's output: a slice (and on the slice that ends its view, the view), a rejected event, a record passed
+  * through, or a session's part of the live view.
   */
 final case class SessionOutput(
     slice: Option[SliceRow],
     closed_view: Option[ViewRow],
     rejected: Option[RejectedEvent],
-    passthrough: Option[Array[Byte]] = None
+    passthrough: Option[Array[Byte]] = None,
+    live: Option[LiveRow] = None
 )
 
 /** Time and counts of a view within one minute, until the minute is emitted. */
@@ -261,7 +277,8 @@ final case class ViewState(
 
 /** All a session keeps between micro-batches: events (and attributable CDN requests) waiting for the watermark (to be
   * applied in event-time order), the open view, views closed in a minute that is not over yet, the ordinal of its last
-  * view, and its device's clock offset (ms; none before its first event).
+  * view, its device's clock offset (ms; none before its first event), and the last ticks the live view counted it in as
+  * a concurrent and as a stalled viewer (`LiveReplay`).
   */
 final case class SessionState(
     lastOrdinal: Int,
@@ -269,5 +286,7 @@ final case class SessionState(
     pending: Seq[SessionEvent],
     view: Option[ViewState],
     closing: Seq[ViewState],
-    offset: Option[Long]
+    offset: Option[Long],
+    concurrentTick: Long = Long.MinValue,
+    stalledTick: Long = Long.MinValue
 )

@@ -32,13 +32,7 @@ object Sessionizer {
     */
   private val SessionMemory = 6
 
-  // Player states (docs/views.md).
-  private val Startup = 1
-  private val Waiting = 2
-  private val Playing = 3
-  private val Stalled = 4
-  private val Seeking = 5
-  private val Paused = 6
+  import Player.{Paused, Playing, Stalled}
 
   /** The player event types the sessionizer knows, in the order it applies them at the same instant: closes first,
     * heartbeats last (CDN requests come after every event). Validation reads this list (`PythonApi.eventTypes`).
@@ -64,7 +58,16 @@ object Sessionizer {
   /** Rows only passed through are spread over this many groups (a null key would put them all in one task). */
   private val PassthroughGroups = 256
 
-  final case class Settings(viewTimeoutMs: Long, maxEventGapMs: Long, maxPendingEvents: Int) {
+  /** `cdnAttr`, `countryAttr`: where an event's `attrs` hold its CDN and country, the live view's dimensions (-1: not
+    * there).
+    */
+  final case class Settings(
+      viewTimeoutMs: Long,
+      maxEventGapMs: Long,
+      maxPendingEvents: Int,
+      cdnAttr: Int = -1,
+      countryAttr: Int = -1
+  ) {
     require(maxEventGapMs > 0, "max_event_gap must be positive")
     require(viewTimeoutMs > maxEventGapMs, "view_timeout must be longer than max_event_gap")
     require(maxPendingEvents > 0, "max_pending_events_per_session must be positive")
@@ -84,9 +87,19 @@ object Sessionizer {
     * A row with `request` is a CDN request keyed by its CMCD `sid`: it waits for the watermark like an event, and is
     * then attributed to the view of its key open at its time (after the events of the same instant), if any; behind the
     * watermark it is not attributed (never rejected: it is a valid request).
+    *
+    * Each micro-batch that brings a session events also gives the session's part of the live view (`live` rows,
+    * [[LiveReplay]]), its dimensions the `attrs` at `cdnAttr` and `countryAttr`.
     */
-  def sessionize(events: DataFrame, viewTimeoutMs: Long, maxEventGapMs: Long, maxPendingEvents: Int): DataFrame = {
-    val settings = Settings(viewTimeoutMs, maxEventGapMs, maxPendingEvents)
+  def sessionize(
+      events: DataFrame,
+      viewTimeoutMs: Long,
+      maxEventGapMs: Long,
+      maxPendingEvents: Int,
+      cdnAttr: Int = -1,
+      countryAttr: Int = -1
+  ): DataFrame = {
+    val settings = Settings(viewTimeoutMs, maxEventGapMs, maxPendingEvents, cdnAttr, countryAttr)
     val streaming = events.isStreaming
     val carried = events.schema.find(_.name == Passthrough).map(_.dataType.asInstanceOf[StructType])
     val keyed = Seq(
@@ -161,6 +174,8 @@ object Sessionizer {
     private var view: Option[ViewState] = saved.flatMap(_.view)
     private var closing: Seq[ViewState] = saved.map(_.closing).getOrElse(Seq.empty)
     private var offset: Option[Long] = saved.flatMap(_.offset)
+    private var concurrentTick = saved.fold(Long.MinValue)(_.concurrentTick)
+    private var stalledTick = saved.fold(Long.MinValue)(_.stalledTick)
 
     def run(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
       val keyed = incoming.filter { e => passedThrough(e).foreach(out += _); e.key != null }.toVector
@@ -204,14 +219,33 @@ object Sessionizer {
           room -= 1
         }
       }
+      val arrivedNow = fresh.result()
       val ordered =
-        (waiting ++ fresh.result()).sortBy(e => (time(e, shift), priority(e), Option(e.event_id).getOrElse("")))
+        (waiting ++ arrivedNow).sortBy(e => (time(e, shift), priority(e), Option(e.event_id).getOrElse("")))
+      val newEvents = arrivedNow.iterator.filter(_.request.isEmpty).map(_.event_id).toSet
+      if (newEvents.nonEmpty) replayLive(ordered, newEvents)
       val (ready, later) = ordered.partition(time(_, shift) <= watermark)
       ready.foreach(apply)
       advanceTo(watermark)
       save(later, shift)
       out.iterator
     }
+
+    /** The session's part of the live view: `ordered` (its events and requests waiting in event-time order) replayed
+      * from the open view as the watermark left it, `newEvents` (ids) counted as this batch's.
+      */
+    private def replayLive(ordered: Seq[SessionEvent], newEvents: Set[String]): Unit = {
+      val from = view.map { v =>
+        LiveReplay.Open(v.videoId, v.player, v.inAd, pastFirstFrame(v), v.lastTs, v.offset, v.attrs)
+      }
+      val replay = new LiveReplay(settings, from, concurrentTick, stalledTick)
+      ordered.foreach(e => if (e.request.isEmpty) replay(e, newEvents(e.event_id)))
+      concurrentTick = replay.concurrentTick
+      stalledTick = replay.stalledTick
+      replay.rows.foreach(row => out += SessionOutput(None, None, None, live = Some(row)))
+    }
+
+    private def pastFirstFrame(v: ViewState): Boolean = v.startMissing || v.firstFrameTs.isDefined
 
     /** Takes in what `events` say of the device clock: the session's offset only decreases (see the object's doc). A
       * session whose first events say nothing (no receipt time within the bound: a replay) keeps their `ts`: offset 0.
@@ -298,15 +332,6 @@ object Sessionizer {
     private def open(e: SessionEvent): Long = {
       lastOrdinal += 1
       val startMissing = e.event_type != "playback_request"
-      val player =
-        if (!startMissing) Startup
-        else
-          e.event_type match {
-            case "playback_pause" => Paused
-            case "playback_stall" => Stalled
-            case "seek_start"     => Seeking
-            case _                => Playing
-          }
       val v = ViewState(
         sessionId = e.session_id,
         ordinal = lastOrdinal,
@@ -317,7 +342,7 @@ object Sessionizer {
         viewStart = e.ts,
         lastTs = e.ts,
         accountedTo = e.ts,
-        player = player,
+        player = Player.opening(e.event_type),
         firstFrameTs = None,
         startupTimeMs = None,
         startupSpoiled = false,
@@ -337,9 +362,10 @@ object Sessionizer {
         v.lastTs = e.ts
         v.accountedTo = e.ts
       }
-      if (v.attrs.contains(null)) v.attrs = v.attrs.zip(e.attrs).map { case (a, b) => if (a != null) a else b }
+      if (v.attrs.contains(null)) v.attrs = filled(v.attrs, e.attrs)
       val acc = minute(v, e.ts)
-      val pastFirstFrame = v.startMissing || v.firstFrameTs.isDefined
+      val pastFirstFrame = this.pastFirstFrame(v)
+      val inAd = v.inAd
       // Only a rendition_update counts as a switch, and one to a lower bitrate as a downshift.
       val downshift =
         e.event_type == "rendition_update" && pastFirstFrame && e.bitrate_kbps.exists(b => v.bitrate.exists(b < _))
@@ -359,34 +385,20 @@ object Sessionizer {
         case "playback_fail"           => close(v, e.ts, "fail", failed = true)
         case "view_end"                => close(v, e.ts, "close", failed = false)
         case _ if v.inAd               => () // the ad's own playback, not the content's
-        case "playback_request" if !opening =>
-          v.player = if (pastFirstFrame) Waiting else Startup
-        case "playback_start" =>
-          if (!pastFirstFrame) {
-            v.firstFrameTs = Some(e.ts)
-            // Content startup leaves the pre-roll out (all ad time so far came before this frame).
-            v.startupTimeMs = if (v.startupSpoiled) None else Some(e.ts - v.viewStart - v.ads.timeMs)
-            v.startupWithAdsMs = if (v.startupSpoiled) None else Some(v.firstAnyFrameTs.getOrElse(e.ts) - v.viewStart)
-            acc.firstFrame = true
-          }
-          v.player = Playing
-        case "playback_stall" =>
-          if (pastFirstFrame) {
-            v.player = Stalled
-            v.stallCount += 1
-            acc.stallCount += 1
-          }
-        case "playback_pause" =>
-          if (!pastFirstFrame) v.startupSpoiled = true
-          v.player = Paused
-        case "seek_start" =>
-          if (!pastFirstFrame) v.startupSpoiled = true
-          v.player = Seeking
-        case "seek_end" => v.player = if (pastFirstFrame) Playing else Startup
-        case "rendition_update" =>
-          if (pastFirstFrame) v.bitrateSwitches += 1
-        case _ => ()
+        case "playback_start" if !pastFirstFrame =>
+          v.firstFrameTs = Some(e.ts)
+          // Content startup leaves the pre-roll out (all ad time so far came before this frame).
+          v.startupTimeMs = if (v.startupSpoiled) None else Some(e.ts - v.viewStart - v.ads.timeMs)
+          v.startupWithAdsMs = if (v.startupSpoiled) None else Some(v.firstAnyFrameTs.getOrElse(e.ts) - v.viewStart)
+          acc.firstFrame = true
+        case "playback_stall" if pastFirstFrame =>
+          v.stallCount += 1
+          acc.stallCount += 1
+        case "playback_pause" | "seek_start" if !pastFirstFrame => v.startupSpoiled = true
+        case "rendition_update" if pastFirstFrame               => v.bitrateSwitches += 1
+        case _                                                  => ()
       }
+      v.player = Player.after(v.player, inAd, pastFirstFrame, e.event_type)
     }
 
     /** What an event says of the picture, held until an event says otherwise: any event may say which rendition plays
@@ -497,7 +509,7 @@ object Sessionizer {
     }
 
     private def viewRow(v: ViewState): ViewRow = {
-      val pastFirstFrame = v.startMissing || v.firstFrameTs.isDefined
+      val pastFirstFrame = this.pastFirstFrame(v)
       val cdn = v.cdn.getOrElse(CdnFigures())
       val picture = v.picture
       ViewRow(
@@ -608,7 +620,9 @@ object Sessionizer {
           v.cdn.foreach(_.flush())
           v.minutes.foreach(_.cdn.foreach(_.flush()))
         }
-        state.update(SessionState(lastOrdinal, lastActivity, pending, view, closing, offset))
+        state.update(
+          SessionState(lastOrdinal, lastActivity, pending, view, closing, offset, concurrentTick, stalledTick)
+        )
         // Spark calls back once the watermark is past a timestamp: wake up when the next
         // event is ready, the next minute is over, or a view times out.
         val wakeUps = pending.headOption.map(time(_, shift) - 1).toSeq ++
@@ -618,6 +632,13 @@ object Sessionizer {
         state.setTimeoutTimestamp(math.max(wakeUps.min, watermark + 1))
       }
   }
+
+  /** `attrs` with each null filled from `more` (a view takes each descriptive column from its first event that has it).
+    */
+  private[sessions] def filled(attrs: Seq[String], more: Seq[String]): Seq[String] =
+    if (attrs == null) more
+    else if (more == null) attrs
+    else attrs.zipAll(more, null, null).map { case (a, b) => if (a != null) a else b }
 
   private def minuteOf(ts: Long): Long = Math.floorDiv(ts, MinuteMs) * MinuteMs
 }

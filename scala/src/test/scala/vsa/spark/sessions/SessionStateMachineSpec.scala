@@ -1,16 +1,10 @@
 package vsa.spark.sessions
 
-import org.apache.spark.api.java.Optional
-import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder
-import org.apache.spark.sql.streaming.{GroupStateTimeout, TestGroupState}
 import org.scalatest.funsuite.AnyFunSuite
 
 /** The sessionizer's state machine (docs/views.md) driven directly, one session key and one micro-batch at a time,
-  * without a SparkSession: each call gets Spark's own `GroupState` (`TestGroupState`, Spark's public API for testing
-  * state functions) with the batch's watermark, and the state goes from one call to the next through Spark's encoder of
-  * `SessionState`, as the state store keeps it. The function is called as Spark calls it: in a batch that has rows of
-  * the key, or once the watermark is past the timeout the previous call set. Every expected value is worked out by hand
-  * from the events of its test (times in seconds after `T`, a minute's start).
+  * without a SparkSession ([[SessionRuns]]). Every expected value is worked out by hand from the events of its test
+  * (times in seconds after `T`, a minute's start).
   */
 class SessionStateMachineSpec extends AnyFunSuite {
   private val S = 1000L
@@ -32,51 +26,10 @@ class SessionStateMachineSpec extends AnyFunSuite {
   ): SessionEvent =
     SessionEvent(session, session, id, kind, T + at, video, bitrate, Seq.empty, id, null, None, None, null, None)
 
-  private val stateEncoder = ExpressionEncoder[SessionState]()
-  private val toRow = stateEncoder.createSerializer()
-  private val fromRow = stateEncoder.resolveAndBind().createDeserializer()
-
-  /** One session key in a stream: its state between micro-batches and the timeout its last call set. */
-  private final class StreamedSession(maxPending: Int = 10000) {
-    private var stored: Option[SessionState] = None
-    private var timeoutAt: Option[Long] = None
-
-    def remembered: Boolean = stored.isDefined
-
-    /** A micro-batch whose watermark is `T` + `watermark` (0: the first batch, no watermark yet) with `rows` of this
-      * key; the function runs if there are rows or the watermark has passed the timeout, as in Spark.
-      */
-    def batch(watermark: Long, rows: SessionEvent*): Seq[SessionOutput] = {
-      val w = if (watermark == 0) 0L else T + watermark
-      val timedOut = rows.isEmpty && timeoutAt.exists(_ < w)
-      if (rows.isEmpty && !timedOut) Seq.empty
-      else {
-        val state = TestGroupState.create[SessionState](
-          Optional.ofNullable(stored.orNull),
-          GroupStateTimeout.EventTimeTimeout(),
-          0L,
-          Optional.of(w),
-          timedOut
-        )
-        val out = new Sessionizer.SessionRun(settings(maxPending), streaming = true, state).run(rows.iterator).toVector
-        stored = state.getOption.map(s => fromRow(toRow(s).copy()))
-        timeoutAt = if (state.exists) Some(state.getTimeoutTimestampMs.get) else None
-        out
-      }
-    }
-  }
+  private final class StreamedSession(maxPending: Int = 10000) extends SessionRuns.Streamed(settings(maxPending), T)
 
   /** A batch run (`vsa batch`): every row at once, no watermark, every view closes. */
-  private def batchRun(rows: SessionEvent*): Seq[SessionOutput] = {
-    val state = TestGroupState.create[SessionState](
-      Optional.empty[SessionState](),
-      GroupStateTimeout.EventTimeTimeout(),
-      0L,
-      Optional.empty[Long](),
-      false
-    )
-    new Sessionizer.SessionRun(settings(maxPending = 3), streaming = false, state).run(rows.iterator).toVector
-  }
+  private def batchRun(rows: SessionEvent*): Seq[SessionOutput] = SessionRuns.batch(settings(maxPending = 3), rows)
 
   private def views(out: Seq[SessionOutput]): Map[String, ViewRow] =
     out.flatMap(_.closed_view).map(v => v.view_id -> v).toMap
@@ -385,7 +338,9 @@ class SessionStateMachineSpec extends AnyFunSuite {
       ev("e", "heartbeat", 110 * S),
       ev("f", "playback_finish", 130 * S)
     )
-    assert(session.batch(0, events: _*).isEmpty) // the first batch has no watermark: everything waits
+    // The first batch has no watermark: everything waits (but the live view, LiveViewSpec).
+    val first = session.batch(0, events: _*)
+    assert(slices(first).isEmpty && views(first).isEmpty && first.flatMap(_.live).nonEmpty)
 
     // Watermark at 100 s: minute 0 is over, minute 1 is not.
     val early = session.batch(100 * S)
