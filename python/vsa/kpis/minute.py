@@ -182,16 +182,11 @@ def _served_parts() -> list[Column]:
 
 # The picture's parts of view slices, summed per window (docs/kpis.md, "Picture quality"):
 # kbps·ms over playing time with a known bitrate, upscale and downscale basis points · ms over
-# playing time with a known scale, and bitrate downshifts (last). All whole numbers: their sums
-# do not depend on the order Spark adds them in.
-PICTURE_PARTS = (
-    "bitrate_kbps_ms",
-    "bitrate_ms",
-    "upscale_bp_ms",
-    "downscale_bp_ms",
-    "scaled_ms",
-    "bitrate_downshifts",
-)
+# playing time with a known scale (the weights the KPI tables keep beside their averages), and
+# bitrate downshifts (a KPI of its own). All whole numbers: their sums do not depend on the
+# order Spark adds them in.
+PICTURE_WEIGHTS = ("bitrate_kbps_ms", "bitrate_ms", "upscale_bp_ms", "downscale_bp_ms", "scaled_ms")
+PICTURE_PARTS = (*PICTURE_WEIGHTS, "bitrate_downshifts")
 
 # Ad breaks of view slices, summed per window (docs/kpis.md, "Ads"): time in breaks, breaks
 # begun, ads failed inside them.
@@ -258,7 +253,7 @@ def finish_columns(window_seconds: int, served: bool = False) -> list[Column]:
         "startup_time_count",
         "startup_time_sketch",
         *SCORE_PARTS,
-        *PICTURE_PARTS[:-1],
+        *PICTURE_WEIGHTS,
         *AD_PARTS,
         *(_served_columns() if served else []),
     ]

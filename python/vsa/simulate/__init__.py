@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-from vsa.simulate.faults import Delivery, Faults, deliver
+from vsa.simulate.faults import Delivery, Faults, decode_objects, deliver
 from vsa.simulate.fusion_truth import Fusion, fuse
 from vsa.simulate.model import (
     Behaviour,
@@ -121,15 +121,7 @@ class Simulation:
     def events(self) -> list[dict]:
         """Every record that is a JSON object, in delivery order (what players sent, wrong
         beacons included: :func:`vsa.simulate.cdn.cdn_requests` skips those)."""
-        out = []
-        for _, value in self.records:
-            try:
-                event = json.loads(value)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                out.append(event)
-        return out
+        return decode_objects(self.records)
 
     def cdn(self, vendor: str, name: str | None = None) -> tuple[list[Request], Fusion]:
         """The CDN requests of these sessions, served by ``vendor`` (with the spec's faulty

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from vsa.simulate.faults import decode_objects
 from vsa.simulate.model import POPS, FaultyPop, serving_pop
 from vsa.simulate.truth import parse
 
@@ -259,14 +260,7 @@ def log_lines(
 ) -> list[str]:
     """The ``fmt`` log lines of the requests behind player ``records`` as sent (key, JSON
     text), served by ``fmt``'s vendor (:func:`cdn_requests`)."""
-    events = []
-    for _, value in records:
-        try:
-            event = json.loads(value)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
+    events = decode_objects(records)
     return [log_line(r, fmt) for r in cdn_requests(events, VENDOR[fmt], seed, faulty_pop)]
 
 

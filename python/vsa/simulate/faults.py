@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -76,6 +77,20 @@ class Delivery:
 
 def encode(event: dict) -> str:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_objects(records: Iterable[tuple[str | None, str]]) -> list[dict]:
+    """The records (key, text) that are JSON objects, decoded, in order: what players sent,
+    wrong beacons included; malformed ones left out."""
+    out = []
+    for _, value in records:
+        try:
+            event = json.loads(value)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            out.append(event)
+    return out
 
 
 def deliver(events: list[dict], faults: Faults, watermark_ms: int, rng: random.Random) -> Delivery:
