@@ -20,6 +20,8 @@ from vsa import generate, pipeline
 from vsa.cluster import LocalCluster
 from vsa.config import GEOIP_ASN_DB_KEY, GEOIP_CITY_DB_KEY, VsaConfig, embedded_city_db
 from vsa.kafka import produce
+from vsa.kpis.live import COUNTS as LIVE_COUNTS
+from vsa.kpis.live import DIMENSIONS as LIVE_DIMENSIONS
 from vsa.sinks import read_table
 from vsa.spark_session import EXTENSION_CLASS, bundled_jars
 from vsa.tables import TABLES
@@ -74,8 +76,10 @@ def submit(master: str, config_file: Path, cwd: Path) -> subprocess.CompletedPro
 
 def table_rows(spark, config: VsaConfig, table: str) -> list[str]:
     """Every row of ``table`` but its processing-time columns, sketches by what they say,
-    sorted."""
+    sorted; ``live`` added up per tick."""
     df = read_table(spark, config, table)
+    if table == "live":  # provisional parts of each batch: what they add up to
+        df = df.groupBy("tick", *LIVE_DIMENSIONS).agg(*[F.sum(c).alias(c) for c in LIVE_COUNTS])
     columns = [
         SKETCHES[c](c).alias(c) if c in SKETCHES else c for c in sorted(set(df.columns) - VOLATILE)
     ]
