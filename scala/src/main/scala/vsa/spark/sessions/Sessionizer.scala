@@ -186,7 +186,7 @@ object Sessionizer {
       Option(e.passthrough).map(bytes => SessionOutput(None, None, None, Some(bytes)))
 
     private def sessionize(incoming: Iterator[SessionEvent]): Iterator[SessionOutput] = {
-      val waiting = saved.map(_.pending).getOrElse(Seq.empty)
+      val waiting = saved.map(s => Pending.unpack(s.pending)).getOrElse(Seq.empty)
       val arrived = incoming.toVector
       learnOffset(arrived.filter(_.request.isEmpty))
       val shift = offset.getOrElse(0L)
@@ -621,7 +621,16 @@ object Sessionizer {
           v.minutes.foreach(_.cdn.foreach(_.flush()))
         }
         state.update(
-          SessionState(lastOrdinal, lastActivity, pending, view, closing, offset, concurrentTick, stalledTick)
+          SessionState(
+            lastOrdinal,
+            lastActivity,
+            Pending.pack(pending),
+            view,
+            closing,
+            offset,
+            concurrentTick,
+            stalledTick
+          )
         )
         // Spark calls back once the watermark is past a timestamp: wake up when the next
         // event is ready, the next minute is over, or a view times out.
@@ -641,4 +650,29 @@ object Sessionizer {
     else attrs.zipAll(more, null, null).map { case (a, b) => if (a != null) a else b }
 
   private def minuteOf(ts: Long): Long = Math.floorDiv(ts, MinuteMs) * MinuteMs
+
+  /** Events waiting for the watermark as the state keeps them. A session's events nearly all carry the same `attrs`
+    * (its viewer, player, agent and place), and a backlog's first micro-batch keeps every event waiting (no watermark
+    * yet): so an event keeps its `attrs` only where they differ from the previous waiting event's, null standing for
+    * "the same" (an event's `attrs` are never null: the view merges them).
+    */
+  private[sessions] object Pending {
+    def pack(events: Seq[SessionEvent]): Seq[SessionEvent] = {
+      var last: Seq[String] = null
+      events.map { e =>
+        if (e.request.isDefined) e
+        else if (last != null && e.attrs == last) e.copy(attrs = null)
+        else { last = e.attrs; e }
+      }
+    }
+
+    def unpack(events: Seq[SessionEvent]): Seq[SessionEvent] = {
+      var last: Seq[String] = null
+      events.map { e =>
+        if (e.request.isDefined) e
+        else if (e.attrs == null) e.copy(attrs = last)
+        else { last = e.attrs; e }
+      }
+    }
+  }
 }

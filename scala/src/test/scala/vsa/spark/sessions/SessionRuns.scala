@@ -23,6 +23,9 @@ object SessionRuns {
 
     def remembered: Boolean = stored.isDefined
 
+    /** The `attrs` of the events waiting in the state, as the state keeps them. */
+    def waitingAttrs: Seq[Seq[String]] = stored.toSeq.flatMap(_.pending.map(_.attrs))
+
     /** A micro-batch whose watermark is `origin` + `watermark` (0: the first batch, no watermark yet) with `rows` of
       * this key; the function runs if there are rows or the watermark has passed the timeout, as in Spark.
       */

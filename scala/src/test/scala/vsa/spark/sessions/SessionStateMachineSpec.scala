@@ -298,6 +298,27 @@ class SessionStateMachineSpec extends AnyFunSuite {
     assert(first.watch_time_ms + second.watch_time_ms == 35000L)
   }
 
+  test("events waiting for the watermark keep their attributes once, and the view gets them all") {
+    val session = new StreamedSession()
+    val gb = Seq("viewer-1", "vod", null)
+    val filled = Seq("viewer-1", "vod", "GB")
+    // The first batch has no watermark: every event waits.
+    session.batch(
+      0,
+      ev("a", "playback_request", 0).copy(attrs = gb),
+      ev("b", "playback_start", 1 * S).copy(attrs = gb),
+      ev("c", "heartbeat", 10 * S).copy(attrs = gb),
+      ev("d", "heartbeat", 20 * S).copy(attrs = filled),
+      ev("e", "heartbeat", 30 * S).copy(attrs = filled)
+    )
+    assert(session.waitingAttrs == Seq(gb, null, null, filled, null))
+    // Up to 30 s applied; the close waits, its attributes kept (the first waiting event's).
+    val applied = session.batch(30 * S, ev("f", "view_end", 31 * S).copy(attrs = filled))
+    assert(session.waitingAttrs == Seq(filled))
+    val out = applied ++ session.batch(2 * Minute) // the close applied, and its minute over
+    assert(only(out).attrs == filled) // its first event's, the null filled by a later event
+  }
+
   test("no display size: no upscale, and no video quality score") {
     val v = only(
       batchRun(
