@@ -34,6 +34,7 @@ from pathlib import Path
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from vsa import jvm
 from vsa.config import CDN_LOG_FORMATS, VsaConfig
 from vsa.functions import geo_lookup, mask_ip, parse_cmcd, parse_user_agent
 from vsa.normalize.cdn import CLOUDFRONT_FIELDS, CLOUDFRONT_REALTIME_FIELDS, parse_cdn_logs
@@ -350,7 +351,7 @@ def main() -> None:
     spark: SparkSession = build_session(config, app_name="vsa-bench-cdn", master="local[2]")
     reqs = requests(args.lines)
     print(f"{args.lines} lines per format, best of {args.runs} runs, local[2]")
-    jvm_pid = spark._jvm.java.lang.ProcessHandle.current().pid()  # type: ignore[union-attr]
+    jvm_pid = jvm.process_id(spark)
     print(
         "| format | vsa lines/s | hand-written lines/s | vsa/hand "
         "| vsa lines/CPU-s | hand-written lines/CPU-s | vsa/hand (CPU) | load average |"

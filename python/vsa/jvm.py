@@ -208,6 +208,11 @@ def use_nio_local_file_system(spark: SparkSession) -> bool:
     return bool(_api(spark).useNioLocalFileSystem(_session(spark)))
 
 
+def process_id(spark: SparkSession) -> int:
+    """The driver JVM's process id (benchmarks read its CPU time)."""
+    return int(spark._jvm.java.lang.ProcessHandle.current().pid())  # type: ignore[attr-defined]
+
+
 def exists(spark: SparkSession, location: str) -> bool:
     """Whether ``location`` exists (Hadoop's file system: a path or a URI)."""
     return bool(_api(spark).exists(_session(spark), location))

@@ -36,28 +36,29 @@ def with_partitions(df: DataFrame, time_column: str) -> DataFrame:
 
 
 class TableSink:
-    """One table's writer: ``write(batch_id, df)`` commits ``df`` as that batch, once."""
+    """One table's writer: ``write(batch_id, df)`` commits ``df`` as that batch, once;
+    ``writer`` is its handle in the jar, which :class:`TableWrites` writes many tables with."""
 
     def __init__(self, spark: SparkSession, config: VsaConfig, table: str, time_column: str):
         self.table = table
         self.time_column = time_column
         self.location = config.table_path(table)
-        self._writer = jvm.TableWriter(spark, self.location, PARTITION_COLUMNS)
+        self.writer = jvm.TableWriter(spark, self.location, PARTITION_COLUMNS)
 
     @property
     def last_committed(self) -> int:
         """The last batch id the table committed, -1 if none."""
-        return self._writer.last_committed()
+        return self.writer.last_committed()
 
     def write(self, batch_id: int, df: DataFrame | None) -> int:
         """Writes ``df`` as batch ``batch_id`` unless committed already; the rows written.
         None commits the batch with no rows, without a Spark job (every batch id must be in
         a table's log, empty or not)."""
         if df is None:
-            self._writer.commit_empty(batch_id)
+            self.writer.commit_empty(batch_id)
             return 0
         partitioned = with_partitions(df, self.time_column)
-        return self._writer.write(batch_id, partitioned)
+        return self.writer.write(batch_id, partitioned)
 
 
 @dataclass
@@ -96,7 +97,7 @@ class TableWrites:
         rows = jvm.write_tables(
             self.spark,
             self.batch_id,
-            [sink._writer for sink in sinks],
+            [sink.writer for sink in sinks],
             [df for _, df in self._pending.values()],
         )
         self.written.update({sink.table: int(n) for sink, n in zip(sinks, rows, strict=True)})
@@ -105,7 +106,7 @@ class TableWrites:
 
 def last_committed(spark: SparkSession, sinks: list[TableSink]) -> list[int]:
     """:attr:`TableSink.last_committed` of each of ``sinks``, in one call to the JVM."""
-    return jvm.tables_last_committed(spark, [sink._writer for sink in sinks])
+    return jvm.tables_last_committed(spark, [sink.writer for sink in sinks])
 
 
 def read_table(spark: SparkSession, config: VsaConfig, table: str) -> DataFrame:
