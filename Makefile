@@ -20,11 +20,12 @@ test-scala:
 	$(SBT) vsaSpark/test
 
 # Python tests on PYTEST_WORKERS processes (pytest-xdist), each with its own Spark and Kafka, each
-# module on one worker, in tests/conftest.py's order (docs/testing.md).
+# module on one worker, in tests/conftest.py's order (docs/testing.md). The 25 slowest steps are
+# listed at the end: where the suite's time goes (issue 23).
 PYTEST_WORKERS ?= 3
 
 test-python: install kafka-lib chromium player
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 install: $(VENV)/.installed
 
