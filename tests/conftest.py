@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,9 +89,22 @@ def spark(third_party: Path) -> Iterator[SparkSession]:
 
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
-    """A real single-node Kafka (KRaft) on free loopback ports, removed after the session."""
+    """A real single-node Kafka (KRaft) on free loopback ports, removed after the session.
+
+    The modules a worker runs share it, so a topic belongs to the module that created it: a
+    second module creating the same name would silently read the first one's records."""
     broker = LocalKafka(tmp_path_factory.mktemp("kafka"))
     broker.start()
+    owners: dict[str, str] = {}
+    create = broker.create_topic
+
+    def create_topic(topic: str, partitions: int = 1) -> None:
+        module = os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[0]
+        if owners.setdefault(topic, module) != module:
+            raise AssertionError(f"topic {topic!r} is {owners[topic]}'s: name one of {module}'s")
+        create(topic, partitions)
+
+    broker.create_topic = create_topic  # type: ignore[method-assign]
     yield broker
     broker.stop()
 

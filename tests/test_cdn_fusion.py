@@ -203,7 +203,7 @@ def test_batch_attributes_requests_to_the_views_they_served(spark, tmp_path):
 
 
 def test_stream_attributes_the_same_and_passes_every_line_through_once(spark, kafka, tmp_path):
-    player_topic, cdn_topic = "fusion-events", "fusion-cdn"
+    player_topic, cdn_topic = "cdn-fusion-events", "cdn-fusion-lines"
     kafka.create_topic(player_topic, partitions=2)
     kafka.create_topic(cdn_topic, partitions=1)
     config = VsaConfig(
