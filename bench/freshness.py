@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from vsa import pipeline
@@ -112,10 +113,9 @@ def main() -> None:
     query.stop()
     broker.stop()
     if durations:
-        p95 = durations[round(0.95 * (len(durations) - 1))]
         print(
             f"micro-batches after the first minute: {len(durations)}, "
-            f"{statistics.median(durations):.1f} s median, p95 {p95:.1f} s, "
+            f"{statistics.median(durations):.1f} s median, p95 {p95(durations):.1f} s, "
             f"max {durations[-1]:.1f} s"
         )
     if args.table == "live":
@@ -124,19 +124,34 @@ def main() -> None:
         report_minutes(published, start_ms, config)
 
 
-def watch_minutes(spark, config: VsaConfig, deadline: float) -> dict[datetime, float]:
-    """When each minute's `kpi_minute` row was first readable (wall clock)."""
-    seen: dict[datetime, float] = {}
-    path = Path(config.table_path("kpi_minute"))
+def p95(ordered: list[float]) -> float:
+    """The 95th percentile of ``ordered`` (sorted, not empty): its nearest-rank value."""
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def polled(spark, config: VsaConfig, table: str, deadline: float, every: float, query):
+    """(wall clock, rows) of ``query`` over ``table``, every ``every`` seconds until
+    ``deadline``, from the table's first commit on."""
+    path = Path(config.table_path(table))
     while time.time() < deadline:
-        time.sleep(2)
+        time.sleep(every)
         if not (path / "_spark_metadata").exists():
             continue
         now = time.time()
         try:
-            rows = spark.read.parquet(str(path)).select("window_end").distinct().collect()
+            rows = query(spark.read.parquet(str(path))).collect()
         except AnalysisException:  # the sink committed no file yet
             continue
+        yield now, rows
+
+
+def watch_minutes(spark, config: VsaConfig, deadline: float) -> dict[datetime, float]:
+    """When each minute's `kpi_minute` row was first readable (wall clock)."""
+    seen: dict[datetime, float] = {}
+    windows = polled(
+        spark, config, "kpi_minute", deadline, 2, lambda df: df.select("window_end").distinct()
+    )
+    for now, rows in windows:
         for row in rows:
             seen.setdefault(row.window_end, now)
     return seen
@@ -151,14 +166,13 @@ def report_minutes(seen: dict[datetime, float], start_ms: int, config: VsaConfig
     if not delays:
         print("no complete minute was published; run longer")
         return
-    p95 = delays[min(len(delays) - 1, round(0.95 * (len(delays) - 1)))]
     print(
         f"minutes published: {len(delays)}  (watermark {config.watermark_seconds} s, "
         f"trigger {config.trigger_interval})"
     )
     print(
         f"delay from minute end to kpi_minute row: p50 {statistics.median(delays):.0f} s, "
-        f"p95 {p95:.0f} s, max {max(delays):.0f} s"
+        f"p95 {p95(delays):.0f} s, max {max(delays):.0f} s"
     )
     trigger_s = int(config.trigger_interval.split()[0])
     target = config.watermark_seconds + 2 * trigger_s + 15
@@ -169,21 +183,13 @@ def watch_live(spark, config: VsaConfig, deadline: float) -> dict[int, list[tupl
     """Per tick (epoch ms): (wall clock, start attempts the `live` table counts) each time the
     count grew, polled every second."""
     counted: dict[int, list[tuple[float, int]]] = {}
-    path = Path(config.table_path("live"))
-    while time.time() < deadline:
-        time.sleep(1)
-        if not (path / "_spark_metadata").exists():
-            continue
-        now = time.time()
-        try:
-            rows = (
-                spark.read.parquet(str(path))
-                .groupBy(F.unix_millis("tick").alias("tick"))
-                .agg(F.sum("start_attempts").alias("n"))
-                .collect()
-            )
-        except AnalysisException:  # the sink committed no file yet
-            continue
+
+    def attempts_per_tick(live: DataFrame) -> DataFrame:
+        return live.groupBy(F.unix_millis("tick").alias("tick")).agg(
+            F.sum("start_attempts").alias("n")
+        )
+
+    for now, rows in polled(spark, config, "live", deadline, 1, attempts_per_tick):
         for row in rows:
             history = counted.setdefault(row.tick, [])
             if not history or row.n > history[-1][1]:
@@ -216,11 +222,10 @@ def report_live(
         print("no start attempt was counted; run longer")
         return
     delays.sort()
-    p95 = delays[min(len(delays) - 1, round(0.95 * (len(delays) - 1)))]
     print(f"start attempts counted: {len(delays)} of {len(delays) + unseen}  (trigger {trigger})")
     print(
         f"delay from event time to live row: p50 {statistics.median(delays):.1f} s, "
-        f"p95 {p95:.1f} s, max {max(delays):.1f} s"
+        f"p95 {p95(delays):.1f} s, max {max(delays):.1f} s"
     )
     print("target p95 <= 20 s")
 

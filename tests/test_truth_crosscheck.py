@@ -139,20 +139,20 @@ def test_slices_equal_the_truth(spark, run):
 
 @pytest.fixture(scope="module")
 def batch_run(spark, run, tmp_path_factory):
-    """`vsa batch` over the same records, and the events it accepts: a batch run sees every
-    event at once, so nothing is late; copies are still dropped."""
+    """`vsa batch` over the same records, the events it accepts and their truth: a batch run
+    sees every event at once, so nothing is late; copies are still dropped."""
     sim, _, _ = run
     out = tmp_path_factory.mktemp("truth-batch")
     (out / "events.jsonl").write_text("\n".join(sim.records) + "\n")
     config = VsaConfig(output_root=str(out / "tables"))
     pipeline.run_batch(spark, config, str(out / "events.jsonl"))
-    return config, classify(sim.records, watermark_ms=10**15)
+    classified = classify(sim.records, watermark_ms=10**15)
+    return config, classified, compute(classified.accepted, sim.rules)
 
 
 def test_a_batch_run_equals_the_truth_without_lateness(spark, run, batch_run):
     sim, _, _ = run
-    config, classified = batch_run
-    truth = compute(classified.accepted, sim.rules)
+    config, classified, truth = batch_run
     got = {v["view_id"]: v for v in table_rows(spark, config, "views")}
     expected = {v["view_id"]: v for v in truth.views if v["session_id"] != FLUSH_SESSION}
     assert got.keys() == expected.keys()
@@ -169,7 +169,7 @@ def test_a_batch_run_equals_the_truth_without_lateness(spark, run, batch_run):
 
 def test_the_live_view_of_a_batch_run_equals_the_truth(spark, run, batch_run):
     sim, _, _ = run
-    config, classified = batch_run
+    config, classified, truth = batch_run
     expected = live_truth.live(classified.accepted, sim.rules)
     got = {
         (epoch_ms(r["tick"]), r["cdn"]): {c: r[c] for c in live_truth.COUNTS}
@@ -181,7 +181,7 @@ def test_the_live_view_of_a_batch_run_equals_the_truth(spark, run, batch_run):
     assert got.keys() == expected.keys()
     assert got == expected
     totals = {c: sum(f[c] for f in expected.values()) for c in live_truth.COUNTS}
-    assert totals["start_attempts"] == len(compute(classified.accepted, sim.rules).views)
+    assert totals["start_attempts"] == len(truth.views)
     assert min(totals.values()) > 0, totals
     # A minute's six ticks add up to its kpi_minute views and video start failures.
     minutes = read_table(spark, config, "live").groupBy(

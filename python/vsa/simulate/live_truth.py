@@ -8,18 +8,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from vsa.kpis.live import COUNTS
 from vsa.simulate.truth import Rules, closed_views
 
 TICK_MS = 10_000
 WATCHING = frozenset({"playing", "stalled", "ad"})
-COUNTS = (
-    "concurrent_viewers",
-    "stalled_viewers",
-    "start_attempts",
-    "start_failures",
-    "exits_before_start",
-    "playback_failures",
-)
 
 
 def tick(ts: int) -> int:
