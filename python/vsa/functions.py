@@ -595,10 +595,11 @@ def parse_fastly(line: ColumnOrName, field_map: Mapping[str, str] | None = None)
     return F.call_function("vsa_parse_fastly", *args)
 
 
-def map_without(m: ColumnOrName, keys: Sequence[str]) -> Column:
-    """A string-to-string map without the entries whose key is in ``keys`` (SQL:
-    ``vsa_map_without``). What ``map_filter(m, (k, v) -> NOT k IN (...))`` gives, computed in
-    generated code instead of an interpreted lambda.
+def map_without(m: ColumnOrName, keys: Sequence[str], prefix: str = "") -> Column:
+    """A string-to-string map without the entries whose key is in ``keys``, the keys it keeps
+    prefixed by ``prefix`` (SQL: ``vsa_map_without``). What ``map_filter(m, (k, v) -> NOT k IN
+    (...))`` and then ``transform_keys`` give, computed in generated code instead of
+    interpreted lambdas.
 
     Examples
     --------
@@ -610,8 +611,17 @@ def map_without(m: ColumnOrName, keys: Sequence[str]) -> Column:
     |{mood -> happy}|
     +---------------+
     <BLANKLINE>
+    >>> df.select(map_without("m", ["ts"], prefix="x_").alias("extra")).show(truncate=False)
+    +-------------------------------+
+    |extra                          |
+    +-------------------------------+
+    |{x_mood -> happy, x_seat -> 12}|
+    +-------------------------------+
+    <BLANKLINE>
     """
-    return F.call_function("vsa_map_without", _col(m), F.array(*(F.lit(k) for k in keys)))
+    return F.call_function(
+        "vsa_map_without", _col(m), F.array(*(F.lit(k) for k in keys)), F.lit(prefix)
+    )
 
 
 def _col(c: ColumnOrName) -> Column:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from vsa.functions import map_without
+
 # The play states (`sta`) of an `e=ps` report, as event types of the event model.
 STATE_EVENTS = {
     "s": "playback_request",  # starting
@@ -77,26 +79,26 @@ def report_fields(text: Column, cmcd: Column, envelope: Column) -> Column:
         .when((event == "t") & state.isin(*LIVE_STATES), F.lit("heartbeat"))
         .when(event == "c", F.lit("playback_request"))
     )
-    fields = F.create_map(
-        *[F.lit("event_id"), F.sha2(text, 256).substr(1, 32)],
-        *[F.lit("event_type"), event_type],
-        *[F.lit("ts"), cmcd["ts"].cast("string")],
-        *[F.lit("session_id"), cmcd["sid"]],
-        *[F.lit("video_id"), cmcd["cid"]],
-        *[F.lit("bitrate_kbps"), cmcd["br"].cast("string")],
-        *[F.lit("playhead_ms"), other["pt"]],
-        *[F.lit("error_code"), other["ec"]],
-        *[F.lit("client_ip"), envelope["client_ip"]],
-        *[F.lit("user_agent"), envelope["user_agent"]],
-        *[F.lit("received_at"), envelope["received_at"]],
-        *[F.lit("cmcd_e"), event],
-        *[F.lit("cmcd_sta"), state],
+    fields = _present(
+        {
+            "event_id": F.sha2(text, 256).substr(1, 32),
+            "event_type": event_type,
+            "ts": cmcd["ts"].cast("string"),
+            "session_id": cmcd["sid"],
+            "video_id": cmcd["cid"],
+            "bitrate_kbps": cmcd["br"].cast("string"),
+            "playhead_ms": other["pt"],
+            "error_code": other["ec"],
+            "client_ip": envelope["client_ip"],
+            "user_agent": envelope["user_agent"],
+            "received_at": envelope["received_at"],
+            "cmcd_e": event,
+            "cmcd_sta": state,
+        }
     )
-    rest = F.map_filter(F.coalesce(other, F.create_map()), lambda k, _: ~k.isin(*FIELD_KEYS))
-    kept = F.map_filter(
-        F.map_concat(fields, F.transform_keys(rest, lambda k, _: F.concat(F.lit("cmcd_"), k))),
-        lambda _, v: v.isNotNull(),
-    )
+    # The parser's `other` has no null value.
+    rest = map_without(F.coalesce(other, _empty()), FIELD_KEYS, prefix="cmcd_")
+    kept = F.map_concat(fields, rest)
     error = F.coalesce(
         cmcd["error"], F.when(event.isNull(), F.lit("no event key e: not an event report"))
     )
@@ -110,6 +112,21 @@ def report_time(raw: Column) -> Column:
     parsing the dictionary: what a source's watermark follows, as ``$.ts`` of a JSON event."""
     line = F.coalesce(F.get_json_object(raw, "$.cmcd"), raw)
     return F.nullif(F.regexp_extract(line, r"(?:^|,)ts=(-?[0-9]{1,15})(?:,|;|$)", 1), F.lit(""))
+
+
+def _present(fields: dict[str, Column]) -> Column:
+    """The map of ``fields`` whose value is not null: a map per field, concatenated, where
+    ``map_filter`` would take the projection out of generated code (docs/performance.md)."""
+    return F.map_concat(
+        *[
+            F.when(v.isNotNull(), F.create_map(F.lit(k), v)).otherwise(_empty())
+            for k, v in fields.items()
+        ]
+    )
+
+
+def _empty() -> Column:
+    return F.create_map().cast("map<string,string>")
 
 
 def _pairs(mapping: dict[str, str]) -> list[Column]:

@@ -102,11 +102,14 @@ object FunctionCatalog {
     function[MapWithout](
       "vsa_map_without",
       usage =
-        "_FUNC_(map, keys) - The string-to-string map without the entries whose key is in keys (a constant array).",
+        "_FUNC_(map, keys[, prefix]) - The string-to-string map without the entries whose key is in keys (a constant array), the keys it keeps prefixed by prefix (a constant string; none by default).",
       example =
-        "> SELECT array_join(map_keys(_FUNC_(map('a', '1', 'b', '2', 'c', '3'), array('a', 'c'))), ',');\n       b",
+        "> SELECT array_join(map_keys(_FUNC_(map('a', '1', 'b', '2', 'c', '3'), array('a', 'c'), 'x_')), ',');\n       x_b",
       group = "map_funcs"
-    ) { case Seq(map, keys) => MapWithout(map, keys) },
+    ) {
+      case Seq(map, keys)         => new MapWithout(map, keys)
+      case Seq(map, keys, prefix) => MapWithout(map, keys, prefix)
+    },
     function[IsJsonObject](
       "vsa_is_json_object",
       usage =

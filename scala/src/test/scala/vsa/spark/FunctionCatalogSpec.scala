@@ -85,6 +85,24 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
     assert(error.getMessage.contains("constant array"))
   }
 
+  test("vsa_map_without prefixes the keys it keeps, generated or interpreted") {
+    val query =
+      """SELECT vsa_map_without(m, array('sid'), 'cmcd_') AS kept FROM VALUES
+        |  (map('sid', 's', 'bl', '2500', 'su', 'true')), (map('sid', 's')), (map()),
+        |  (CAST(NULL AS MAP<STRING, STRING>)) AS t(m)""".stripMargin
+    for (codegen <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) {
+      spark.conf.set("spark.sql.codegen.factoryMode", codegen)
+      try {
+        val kept = spark.sql(query).collect().map(r => Option(r.getMap[String, String](0)).map(_.toMap)).toSeq
+        assert(kept == Seq(Some(Map("cmcd_bl" -> "2500", "cmcd_su" -> "true")), Some(Map()), Some(Map()), None))
+      } finally spark.conf.unset("spark.sql.codegen.factoryMode")
+    }
+    val error = intercept[org.apache.spark.sql.AnalysisException](
+      spark.sql("SELECT vsa_map_without(map('a', 'b'), array('x'), p) FROM VALUES ('a') AS t(p)").collect()
+    )
+    assert(error.getMessage.contains("constant string"))
+  }
+
   test("vsa_mask_ips_in_text masks IPv4 and IPv6 addresses inside text, and nothing else") {
     val cases = Seq(
       """{"client_ip":"81.2.69.142","ts":"12:30:45"}""" -> """{"client_ip":"81.2.69.0","ts":"12:30:45"}""",
