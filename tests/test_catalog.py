@@ -14,7 +14,7 @@ def wrapped_functions() -> dict[str, str]:
     for name, fn in inspect.getmembers(vf, inspect.isfunction):
         if fn.__module__ != vf.__name__ or name.startswith("_"):
             continue
-        calls = re.findall(r'call_function\("(\w+)"', inspect.getsource(fn))
+        calls = re.findall(r'call_function\(\s*"(\w+)"', inspect.getsource(fn))
         assert len(calls) == 1, f"{name} should call exactly one SQL function, calls {calls}"
         out[calls[0]] = name
     return out

@@ -117,6 +117,31 @@ def is_json_object(text: ColumnOrName) -> Column:
     return F.call_function("vsa_is_json_object", _col(text))
 
 
+def json_object_fields(text: ColumnOrName) -> Column:
+    """The top-level fields of the text, when it is one JSON object (:func:`is_json_object`), as
+    a ``map<string,string>``; null for anything else (SQL: ``vsa_json_object_fields``).
+
+    Each value is what ``from_json(text, 'map<string,string>')`` makes of it: a string's text,
+    any other value as JSON (``null`` a null). It is Spark's ``from_json`` that reads the
+    object, called from generated code: ``from_json`` itself has none, and takes the
+    projection it sits in out of whole-stage code generation.
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([('{"a": "x", "n": 1, "o": {"b": [2]}}',), ('{"a": 1} xx',)],
+    ...     ["raw"])
+    >>> df.select(json_object_fields("raw").alias("fields")).show(truncate=False)
+    +--------------------------------+
+    |fields                          |
+    +--------------------------------+
+    |{a -> x, n -> 1, o -> {"b":[2]}}|
+    |NULL                            |
+    +--------------------------------+
+    <BLANKLINE>
+    """
+    return F.call_function("vsa_json_object_fields", _col(text))
+
+
 def geo_lookup(ip: ColumnOrName) -> Column:
     """Country, region, city, location and autonomous system of an IP address (SQL:
     ``vsa_geoip``).

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import MapType, StringType
 
 from vsa import jvm
-from vsa.functions import is_json_object, map_without, parse_cmcd
+from vsa.functions import json_object_fields, map_without, parse_cmcd
 from vsa.normalize import cmcd_reports
 
 # The detail of a `bad_encoding` dead letter, player record or CDN line alike.
@@ -75,8 +74,7 @@ def parse_player_events(raw: DataFrame) -> DataFrame:
     size = F.octet_length("raw")
     utf8 = F.is_valid_utf8("raw")
     readable = utf8 & (size <= MAX_RECORD_BYTES)
-    one_object = readable & is_json_object("raw")
-    json_fields = F.from_json(F.when(one_object, F.col("raw")), MapType(StringType(), StringType()))
+    json_fields = F.when(readable, json_object_fields("raw"))
     # A CMCD v2 event report (an envelope of vsa collect, or a bare line) becomes the fields a
     # JSON event would have; a report of no use to the model is ignored (cmcd_reports).
     text = cmcd_reports.report_text(F.col("_json"), F.col("raw"))

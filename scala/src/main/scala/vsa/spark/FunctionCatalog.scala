@@ -117,6 +117,13 @@ object FunctionCatalog {
       example = "> SELECT _FUNC_('{\"a\": 1}{\"b\": 2}');\n       false",
       group = "json_funcs"
     ) { case Seq(text) => IsJsonObject(text) },
+    function[JsonObjectFields](
+      "vsa_json_object_fields",
+      usage =
+        "_FUNC_(text) - The top-level fields of text, when it is one JSON object (vsa_is_json_object), as a map<string,string>: each value as from_json(text, 'map<string,string>') gives it (a string's text, any other value as JSON). Null for anything else.",
+      example = "> SELECT _FUNC_('{\"a\": \"x\", \"n\": 1, \"o\": {\"b\": [2]}}')['o'];\n       {\"b\":[2]}",
+      group = "json_funcs"
+    ) { case Seq(text) => JsonObjectFields(text) },
     // Privacy
     function[MaskIp](
       "vsa_mask_ip",

@@ -103,6 +103,38 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
     assert(error.getMessage.contains("constant string"))
   }
 
+  test("vsa_json_object_fields is from_json's map of one JSON object, and null for anything else, generated or not") {
+    val records = Seq(
+      """{"event_id": "e1", "ts": 1700000000123, "f": 1.7961112862005e12, "b": true, "n": null, "o": {"x": [1, "y"]}}""",
+      """  {"a": "\u00e9\"q\"", "a": "dup"}  """,
+      """{}""",
+      """{"a": 1}{"b": 2}""",
+      """{"a": 1} xx""",
+      """[1, 2]""",
+      """"just a string"""",
+      """{"a": """,
+      """{"a": tru}""",
+      """not json at all""",
+      null
+    )
+    val session = spark
+    import session.implicits._
+    val table = records.map(Tuple1(_)).toDF("raw")
+    val expected = table
+      .selectExpr("CASE WHEN vsa_is_json_object(raw) THEN from_json(raw, 'map<string,string>') END AS m")
+      .collect()
+      .map(_.get(0))
+      .toSeq
+    assert(expected.count(_ != null) == 3)
+    for (codegen <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) {
+      spark.conf.set("spark.sql.codegen.factoryMode", codegen)
+      try {
+        val got = table.selectExpr("vsa_json_object_fields(raw) AS m").collect().map(_.get(0)).toSeq
+        assert(got == expected, codegen)
+      } finally spark.conf.unset("spark.sql.codegen.factoryMode")
+    }
+  }
+
   test("vsa_mask_ips_in_text masks IPv4 and IPv6 addresses inside text, and nothing else") {
     val cases = Seq(
       """{"client_ip":"81.2.69.142","ts":"12:30:45"}""" -> """{"client_ip":"81.2.69.0","ts":"12:30:45"}""",
