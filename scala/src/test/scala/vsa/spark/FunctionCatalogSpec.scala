@@ -72,12 +72,12 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
       """SELECT vsa_map_without(m, array('ts', 'event_id')) AS kept FROM VALUES
         |  (map('ts', '1', 'event_id', 'e', 'mood', 'happy', 'seat', NULL)),
         |  (map('ts', '1')), (map('x', 'y')), (CAST(NULL AS MAP<STRING, STRING>)) AS t(m)""".stripMargin
-    for (codegen <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) {
-      spark.conf.set("spark.sql.codegen.factoryMode", codegen)
-      try {
-        val kept = spark.sql(query).collect().map(r => Option(r.getMap[String, String](0)).map(_.toMap)).toSeq
-        assert(kept == Seq(Some(Map("mood" -> "happy", "seat" -> null)), Some(Map()), Some(Map("x" -> "y")), None))
-      } finally spark.conf.unset("spark.sql.codegen.factoryMode")
+    inBothCodegenModes { codegen =>
+      val kept = spark.sql(query).collect().map(r => Option(r.getMap[String, String](0)).map(_.toMap)).toSeq
+      assert(
+        kept == Seq(Some(Map("mood" -> "happy", "seat" -> null)), Some(Map()), Some(Map("x" -> "y")), None),
+        codegen
+      )
     }
     val error = intercept[org.apache.spark.sql.AnalysisException](
       spark.sql("SELECT vsa_map_without(map('a', 'b'), array(k)) FROM VALUES ('a') AS t(k)").collect()
@@ -90,12 +90,9 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
       """SELECT vsa_map_without(m, array('sid'), 'cmcd_') AS kept FROM VALUES
         |  (map('sid', 's', 'bl', '2500', 'su', 'true')), (map('sid', 's')), (map()),
         |  (CAST(NULL AS MAP<STRING, STRING>)) AS t(m)""".stripMargin
-    for (codegen <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) {
-      spark.conf.set("spark.sql.codegen.factoryMode", codegen)
-      try {
-        val kept = spark.sql(query).collect().map(r => Option(r.getMap[String, String](0)).map(_.toMap)).toSeq
-        assert(kept == Seq(Some(Map("cmcd_bl" -> "2500", "cmcd_su" -> "true")), Some(Map()), Some(Map()), None))
-      } finally spark.conf.unset("spark.sql.codegen.factoryMode")
+    inBothCodegenModes { codegen =>
+      val kept = spark.sql(query).collect().map(r => Option(r.getMap[String, String](0)).map(_.toMap)).toSeq
+      assert(kept == Seq(Some(Map("cmcd_bl" -> "2500", "cmcd_su" -> "true")), Some(Map()), Some(Map()), None), codegen)
     }
     val error = intercept[org.apache.spark.sql.AnalysisException](
       spark.sql("SELECT vsa_map_without(map('a', 'b'), array('x'), p) FROM VALUES ('a') AS t(p)").collect()
@@ -106,7 +103,7 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
   test("vsa_json_object_fields is from_json's map of one JSON object, and null for anything else, generated or not") {
     val records = Seq(
       """{"event_id": "e1", "ts": 1700000000123, "f": 1.7961112862005e12, "b": true, "n": null, "o": {"x": [1, "y"]}}""",
-      """  {"a": "\u00e9\"q\"", "a": "dup"}  """,
+      "  {\"a\": \"\\u00e9\\\"q\\\"\", \"a\": \"dup\"}  ", // JSON escapes and a duplicate key
       """{}""",
       """{"a": 1}{"b": 2}""",
       """{"a": 1} xx""",
@@ -126,12 +123,9 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
       .map(_.get(0))
       .toSeq
     assert(expected.count(_ != null) == 3)
-    for (codegen <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) {
-      spark.conf.set("spark.sql.codegen.factoryMode", codegen)
-      try {
-        val got = table.selectExpr("vsa_json_object_fields(raw) AS m").collect().map(_.get(0)).toSeq
-        assert(got == expected, codegen)
-      } finally spark.conf.unset("spark.sql.codegen.factoryMode")
+    inBothCodegenModes { codegen =>
+      val got = table.selectExpr("vsa_json_object_fields(raw) AS m").collect().map(_.get(0)).toSeq
+      assert(got == expected, codegen)
     }
   }
 
@@ -144,13 +138,10 @@ class FunctionCatalogSpec extends AnyFunSuite with LocalSpark {
       "version 1.2 build cafe:beef, v2.3.4.5x, 999.1.1.1" -> "version 1.2 build cafe:beef, v2.3.4.0x, 999.1.1.1",
       "" -> ""
     )
-    for (codegen <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) {
-      spark.conf.set("spark.sql.codegen.factoryMode", codegen)
-      try {
-        val input = spark.createDataFrame(cases.map(c => Tuple1(c._1))).toDF("t")
-        val masked = input.selectExpr("vsa_mask_ips_in_text(t)").collect().map(_.getString(0)).toSeq
-        assert(masked == cases.map(_._2), codegen)
-      } finally spark.conf.unset("spark.sql.codegen.factoryMode")
+    inBothCodegenModes { codegen =>
+      val input = spark.createDataFrame(cases.map(c => Tuple1(c._1))).toDF("t")
+      val masked = input.selectExpr("vsa_mask_ips_in_text(t)").collect().map(_.getString(0)).toSeq
+      assert(masked == cases.map(_._2), codegen)
     }
   }
 }

@@ -17,6 +17,17 @@ trait LocalSpark extends BeforeAndAfterAll { self: Suite =>
     .getOrCreate()
 
   override def afterAll(): Unit = spark.stop()
+
+  /** `body` with the session's conf `pairs` set, unset afterwards. */
+  protected def withConf[T](pairs: (String, String)*)(body: => T): T = {
+    pairs.foreach { case (k, v) => spark.conf.set(k, v) }
+    try body
+    finally pairs.foreach { case (k, _) => spark.conf.unset(k) }
+  }
+
+  /** `body` with expressions in generated code only, then interpreted only; it gets the mode, to name it. */
+  protected def inBothCodegenModes(body: String => Unit): Unit =
+    for (mode <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) withConf("spark.sql.codegen.factoryMode" -> mode)(body(mode))
 }
 
 /** The third-party test data vendored in tests/data/third_party (its README.md says what and from where), found from

@@ -60,10 +60,4 @@ class PackedRowSpec extends AnyFunSuite with LocalSpark {
     case _: WholeStageCodegenExec => Seq.empty
     case other                    => other +: other.children.flatMap(outsideGeneratedCode)
   }
-
-  private def withConf[T](pairs: (String, String)*)(body: => T): T = {
-    pairs.foreach { case (k, v) => spark.conf.set(k, v) }
-    try body
-    finally pairs.foreach { case (k, _) => spark.conf.unset(k) }
-  }
 }

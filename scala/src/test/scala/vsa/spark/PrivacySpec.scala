@@ -7,13 +7,6 @@ import org.apache.spark.unsafe.types.UTF8String
 /** Addresses as clients, proxies and hostile senders write them, and the JSON check of player records. */
 class PrivacySpec extends AnyFunSuite with LocalSpark {
 
-  private def bothCodegenModes(body: => Unit): Unit =
-    for (mode <- Seq("CODEGEN_ONLY", "NO_CODEGEN")) {
-      spark.conf.set("spark.sql.codegen.factoryMode", mode)
-      try body
-      finally spark.conf.unset("spark.sql.codegen.factoryMode")
-    }
-
   test("vsa_mask_ips_in_text masks addresses with ports, brackets, zones, escapes and glued to words") {
     val cases = Seq(
       "203.0.113.155:8443" -> "203.0.113.0:8443",
@@ -33,7 +26,7 @@ class PrivacySpec extends AnyFunSuite with LocalSpark {
       "oid 1.3.6.1.4.1, Chrome/120.0.6099.109, 12:30:45, AppleCoreMedia/1.0.0.21A5326a" ->
         "oid 1.3.6.1.4.1, Chrome/120.0.6099.109, 12:30:45, AppleCoreMedia/1.0.0.21A5326a"
     )
-    bothCodegenModes {
+    inBothCodegenModes { _ =>
       val input = spark.createDataFrame(cases.map(c => Tuple1(c._1))).toDF("t")
       assert(input.selectExpr("vsa_mask_ips_in_text(t)").collect().map(_.getString(0)).toSeq == cases.map(_._2))
     }
@@ -62,7 +55,7 @@ class PrivacySpec extends AnyFunSuite with LocalSpark {
       "Chrome/120.0.6099.129 AppleCoreMedia/1.0.0.21A5326a at 12:30:45, v1-256-3-4" ->
         "Chrome/120.0.6099.129 AppleCoreMedia/1.0.0.21A5326a at 12:30:45, v1-256-3-4"
     )
-    bothCodegenModes {
+    inBothCodegenModes { _ =>
       val input = spark.createDataFrame(cases.map(c => Tuple1(c._1))).toDF("t")
       assert(input.selectExpr("vsa_mask_ips_in_text(t)").collect().map(_.getString(0)).toSeq == cases.map(_._2))
     }
@@ -82,7 +75,7 @@ class PrivacySpec extends AnyFunSuite with LocalSpark {
   }
 
   test("vsa_mask_ips_in_text masks the keys and values of a string map") {
-    bothCodegenModes {
+    inBothCodegenModes { _ =>
       val row = spark
         .sql("SELECT vsa_mask_ips_in_text(map('x_forwarded_for', '203.0.113.155, 10.1.2.3', '198.51.100.7', 'k'))")
         .first()
@@ -129,7 +122,7 @@ class PrivacySpec extends AnyFunSuite with LocalSpark {
       "" -> false
     )
     for ((text, expected) <- cases) assert(IsJsonObject.check(UTF8String.fromString(text)) == expected, text)
-    bothCodegenModes {
+    inBothCodegenModes { _ =>
       val input = spark.createDataFrame(cases.map(c => Tuple1(c._1))).toDF("t")
       assert(input.selectExpr("vsa_is_json_object(t)").collect().map(_.getBoolean(0)).toSeq == cases.map(_._2))
     }
