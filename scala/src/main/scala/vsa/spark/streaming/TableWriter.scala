@@ -9,6 +9,7 @@ import org.apache.hadoop.fs.{FileStatus, FileSystem, Path}
 import org.apache.hadoop.mapreduce.task.TaskAttemptContextImpl
 import org.apache.hadoop.mapreduce.{Job, JobID, TaskAttemptID, TaskID, TaskType}
 import org.apache.spark.TaskContext
+import org.apache.spark.broadcast.Broadcast
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.catalog.ExternalCatalogUtils
@@ -150,8 +151,7 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
     val schema = data.schema
     val partitionFields = partitionColumns.map(c => schema(schema.fieldIndex(c)))
     val dataSchema = StructType(schema.filterNot(partitionFields.contains))
-    val job = Job.getInstance(hadoopConf)
-    val factory = new ParquetFileFormat().prepareWrite(spark, job, Map.empty, dataSchema)
+    val (factory, conf) = parquetFor(dataSchema)
     def refs(fields: Seq[String]) = fields.map { name =>
       val i = schema.fieldIndex(name)
       BoundReference(i, schema(i).dataType, schema(i).nullable)
@@ -160,13 +160,34 @@ final class TableWriter(spark: SparkSession, location: String, partitionColumns:
       index,
       path.toString,
       factory,
-      new SerializableConfiguration(job.getConfiguration),
+      conf,
       dataSchema,
       partitionColumns,
       refs(partitionColumns),
       refs(dataSchema.fieldNames.toSeq)
     )
   }
+
+  private var parquet: Option[(StructType, OutputWriterFactory, Broadcast[SerializableConfiguration])] = None
+
+  /** The Parquet writer factory of `dataSchema` and the Hadoop configuration its files are written with, made once per
+    * schema (a query's tables keep theirs). The configuration is broadcast: carried in each task's closure, it was
+    * serialized for every table every batch, on the driver twice (the closure check, the task) and read back by every
+    * task (docs/performance.md).
+    */
+  private def parquetFor(dataSchema: StructType): (OutputWriterFactory, Broadcast[SerializableConfiguration]) =
+    synchronized {
+      parquet match {
+        case Some((schema, factory, conf)) if schema == dataSchema => (factory, conf)
+        case _ =>
+          val job = Job.getInstance(hadoopConf)
+          val factory = new ParquetFileFormat().prepareWrite(spark, job, Map.empty, dataSchema)
+          val conf = spark.sparkContext.broadcast(new SerializableConfiguration(job.getConfiguration))
+          parquet.foreach(_._3.destroy())
+          parquet = Some((dataSchema, factory, conf))
+          (factory, conf)
+      }
+    }
 }
 
 /** One table's write in a task: its rows to Parquet files in its partition folders (`date=…/hour=…`), named as Spark's
@@ -177,7 +198,7 @@ private[spark] final case class TableFiles(
     index: Int,
     location: String,
     factory: OutputWriterFactory,
-    conf: SerializableConfiguration,
+    hadoopConf: Broadcast[SerializableConfiguration],
     dataSchema: StructType,
     partitionNames: Seq[String],
     partitionRefs: Seq[BoundReference],
@@ -191,9 +212,10 @@ private[spark] final case class TableFiles(
     val task = TaskContext.get()
     val jobId = new JobID("vsa", task.stageId())
     val attempt = new TaskAttemptID(new TaskID(jobId, TaskType.MAP, split), task.attemptNumber())
-    val context = new TaskAttemptContextImpl(conf.value, attempt)
-    val partitionOf = UnsafeProjection.create(partitionRefs)
-    val dataOf = UnsafeProjection.create(dataRefs)
+    val conf = hadoopConf.value.value
+    val context = new TaskAttemptContextImpl(conf, attempt)
+    val partitionOf = TableFiles.projection(partitionRefs)
+    val dataOf = TableFiles.projection(dataRefs)
     final class File(val writer: OutputWriter, var rows: Long = 0L)
     // The rows are not sorted by partition (the file sink sorts them): a file per partition stays open, up to a bound
     // (each holds a row group in memory); past it the oldest is closed, and its partition gets a new file if needed.
@@ -217,7 +239,7 @@ private[spark] final case class TableFiles(
       open.values.foreach(close)
       done.toSeq.map { file =>
         val written = new Path(file.writer.path())
-        SinkFileStatus(written.getFileSystem(conf.value).getFileStatus(written)) -> file.rows
+        SinkFileStatus(written.getFileSystem(conf).getFileStatus(written)) -> file.rows
       }
     } catch {
       case failure: Throwable =>
@@ -225,7 +247,7 @@ private[spark] final case class TableFiles(
           val written = new Path(file.writer.path())
           try {
             if (!done.contains(file)) file.writer.close()
-            written.getFileSystem(conf.value).delete(written, false)
+            written.getFileSystem(conf).delete(written, false)
           } catch { case cleanup: Exception => failure.addSuppressed(cleanup) }
         }
         throw failure
@@ -246,6 +268,21 @@ private[spark] object TableFiles {
 
   /** The files a task keeps open at once. */
   val maxOpenFiles = 16
+
+  /** The projection of `columns`, made once per thread: a task's tables are the same every batch, and generating a
+    * projection's code in each task was a cost of every small batch (the compiled class is cached by Spark, its
+    * generation is not). A task thread runs one task at a time, so it may reuse one.
+    */
+  def projection(columns: Seq[BoundReference]): UnsafeProjection =
+    made.get.computeIfAbsent(columns, _ => UnsafeProjection.create(columns))
+
+  private val made = ThreadLocal.withInitial[java.util.Map[Seq[BoundReference], UnsafeProjection]] { () =>
+    // The 64 used last: a long-lived executor may see many queries' tables.
+    new java.util.LinkedHashMap[Seq[BoundReference], UnsafeProjection](16, 0.75f, true) {
+      override def removeEldestEntry(eldest: java.util.Map.Entry[Seq[BoundReference], UnsafeProjection]): Boolean =
+        size > 64
+    }
+  }
 }
 
 object TableWriter {
