@@ -9,9 +9,10 @@ from dataclasses import replace
 
 import pytest
 
-from vsa import generate
+from vsa import generate, jvm
 from vsa.cli import parser as vsa_parser
 from vsa.config import VsaConfig
+from vsa.kafka import produce
 from vsa.simulate import Behaviour, Faults, Spec, simulate
 from vsa.simulate.__main__ import main as simulate_main
 from vsa.simulate.truth import classify, parse
@@ -147,3 +148,40 @@ def test_vsa_simulate_sends_the_simulation_in_delivery_order(spark, kafka, capsy
     sim = simulate(Spec(sessions=4, seed=6, start_ms=T0, faults=Faults(malformed=0.05)))
     assert f"sent {len(sim.records)} records to {topic}" in capsys.readouterr().out
     assert read_topic(spark, kafka, topic) == sim.records
+
+
+def test_produce_sends_each_record_as_given_across_chunks(spark, kafka, monkeypatch):
+    """Records cross to the JVM framed in byte arrays (vsa.jvm.kafka_send): a null key, text
+    beyond ASCII, an empty value, a partition and a timestamp each arrive as given, in order,
+    also when the records span several arrays."""
+    topic = "player-events-framed"
+    kafka.create_topic(topic, partitions=2)
+    monkeypatch.setattr(jvm, "SEND_CHUNK_BYTES", 64)  # a few records an array
+    records = [
+        (None, "zéro"),
+        ("k1", "€ 1 — ünïcode 🎬"),
+        ("k2", ""),
+        *[(f"k{i}", f"v{i}") for i in range(3, 40)],
+    ]
+    timestamps = [1_764_000_000_000 + i for i in range(len(records))]
+    assert produce(
+        spark, kafka.bootstrap_servers, topic, records, partition=1, timestamps=timestamps
+    ) == len(records)
+    rows = (
+        spark.read.format("kafka")
+        .option("kafka.bootstrap.servers", kafka.bootstrap_servers)
+        .option("subscribe", topic)
+        .load()
+        .selectExpr(
+            "CAST(key AS STRING) AS key",
+            "CAST(value AS STRING) AS value",
+            "partition",
+            "unix_millis(timestamp) AS ts",
+            "offset",
+        )
+        .orderBy("offset")
+        .collect()
+    )
+    assert [(r.key, r.value) for r in rows] == records
+    assert {r.partition for r in rows} == {1}
+    assert [r.ts for r in rows] == timestamps

@@ -9,6 +9,7 @@ A JVM exception comes out of these functions as py4j raises it (one of :data:`JV
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -105,12 +106,31 @@ def kafka_send(
     timestamps: list[int],
 ) -> int:
     """Sends the records (a negative partition or timestamp: none) and waits for every
-    acknowledgement; how many were sent."""
-    return int(
-        _api(spark).kafkaSend(
-            bootstrap_servers, dict(options), topic, keys, values, partitions, timestamps
-        )
-    )
+    acknowledgement; how many were sent. They cross to the JVM framed in byte arrays of about
+    :data:`SEND_CHUNK_BYTES` (the jar's ``KafkaSend``: a list crosses Py4J one element at a
+    time), each sent in order before the next."""
+    api = _api(spark)
+    sent = 0
+    chunk = bytearray()
+    for key, value, partition, timestamp in zip(keys, values, partitions, timestamps, strict=True):
+        chunk += _frame(key) + _frame(value) + struct.pack(">iq", partition, timestamp)
+        if len(chunk) >= SEND_CHUNK_BYTES:
+            sent += int(api.kafkaSend(bootstrap_servers, dict(options), topic, bytes(chunk)))
+            chunk = bytearray()
+    if chunk:
+        sent += int(api.kafkaSend(bootstrap_servers, dict(options), topic, bytes(chunk)))
+    return sent
+
+
+# Bytes of framed records per call of the jar's ``KafkaSend``.
+SEND_CHUNK_BYTES = 8 << 20
+
+
+def _frame(text: str | None) -> bytes:
+    if text is None:
+        return b"\xff\xff\xff\xff"  # -1: none
+    data = text.encode()
+    return struct.pack(">i", len(data)) + data
 
 
 # Checks.

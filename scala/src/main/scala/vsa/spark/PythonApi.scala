@@ -153,11 +153,8 @@ object PythonApi {
       bootstrapServers: String,
       options: java.util.Map[String, String],
       topic: String,
-      keys: java.util.List[String],
-      values: java.util.List[String],
-      partitions: java.util.List[java.lang.Number],
-      timestamps: java.util.List[java.lang.Number]
-  ): Int = KafkaSend.send(bootstrapServers, options, topic, keys, values, partitions, timestamps)
+      records: Array[Byte]
+  ): Int = KafkaSend.send(bootstrapServers, options, topic, records)
 
   /** See [[KafkaTopics.partitions]]. */
   def topicPartitions(
