@@ -124,9 +124,9 @@ object Sessionizer {
     val out = typed
       .groupByKey(groupOf)(Encoders.STRING)
       .flatMapGroupsWithState(OutputMode.Append(), GroupStateTimeout.EventTimeTimeout())(
-        (_: String, incoming: Iterator[SessionEvent], state: GroupState[SessionState]) =>
+        (_: String, incoming: Iterator[SessionEvent], state: GroupState[Array[Byte]]) =>
           new SessionRun(settings, streaming, state).run(incoming)
-      )(Encoders.product[SessionState], Encoders.product[SessionOutput])
+      )(Encoders.BINARY, Encoders.product[SessionOutput])
       .toDF()
     carried.fold(out.drop(Passthrough))(schema =>
       out.withColumn(Passthrough, column(UnpackRow(expression(col(Passthrough)), schema)))
@@ -164,11 +164,11 @@ object Sessionizer {
   private[sessions] final class SessionRun(
       settings: Settings,
       streaming: Boolean,
-      state: GroupState[SessionState]
+      state: GroupState[Array[Byte]]
   ) {
     private val watermark = if (streaming) state.getCurrentWatermarkMs() else Long.MaxValue
     private val out = ArrayBuffer.empty[SessionOutput]
-    private val saved = state.getOption
+    private val saved = state.getOption.map(StateBytes.decode)
     private var lastOrdinal = saved.map(_.lastOrdinal).getOrElse(0)
     private var lastActivity = saved.map(_.lastActivity).getOrElse(Long.MinValue)
     private var view: Option[ViewState] = saved.flatMap(_.view)
@@ -621,15 +621,17 @@ object Sessionizer {
           v.minutes.foreach(_.cdn.foreach(_.flush()))
         }
         state.update(
-          SessionState(
-            lastOrdinal,
-            lastActivity,
-            Pending.pack(pending),
-            view,
-            closing,
-            offset,
-            concurrentTick,
-            stalledTick
+          StateBytes.encode(
+            SessionState(
+              lastOrdinal,
+              lastActivity,
+              Pending.pack(pending),
+              view,
+              closing,
+              offset,
+              concurrentTick,
+              stalledTick
+            )
           )
         )
         // Spark calls back once the watermark is past a timestamp: wake up when the next

@@ -1,30 +1,26 @@
 package vsa.spark.sessions
 
 import org.apache.spark.api.java.Optional
-import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder
 import org.apache.spark.sql.streaming.{GroupStateTimeout, TestGroupState}
 
 /** The sessionizer's state function driven directly, one session key and one micro-batch at a time, without a
   * SparkSession: each call gets Spark's own `GroupState` (`TestGroupState`, Spark's public API for testing state
-  * functions) with the batch's watermark, and the state goes from one call to the next through Spark's encoder of
-  * `SessionState`, as the state store keeps it.
+  * functions) with the batch's watermark, and the state goes from one call to the next as the bytes the state store
+  * keeps ([[StateBytes]]).
   */
 object SessionRuns {
-  private val stateEncoder = ExpressionEncoder[SessionState]()
-  private val toRow = stateEncoder.createSerializer()
-  private val fromRow = stateEncoder.resolveAndBind().createDeserializer()
 
   /** One session key in a stream: its state between micro-batches and the timeout its last call set. Watermarks are ms
     * after `origin`.
     */
   class Streamed(settings: Sessionizer.Settings, origin: Long) {
-    private var stored: Option[SessionState] = None
+    private var stored: Option[Array[Byte]] = None
     private var timeoutAt: Option[Long] = None
 
     def remembered: Boolean = stored.isDefined
 
     /** The `attrs` of the events waiting in the state, as the state keeps them. */
-    def waitingAttrs: Seq[Seq[String]] = stored.toSeq.flatMap(_.pending.map(_.attrs))
+    def waitingAttrs: Seq[Seq[String]] = stored.toSeq.flatMap(StateBytes.decode(_).pending.map(_.attrs))
 
     /** A micro-batch whose watermark is `origin` + `watermark` (0: the first batch, no watermark yet) with `rows` of
       * this key; the function runs if there are rows or the watermark has passed the timeout, as in Spark.
@@ -34,7 +30,7 @@ object SessionRuns {
       val timedOut = rows.isEmpty && timeoutAt.exists(_ < w)
       if (rows.isEmpty && !timedOut) Seq.empty
       else {
-        val state = TestGroupState.create[SessionState](
+        val state = TestGroupState.create[Array[Byte]](
           Optional.ofNullable(stored.orNull),
           GroupStateTimeout.EventTimeTimeout(),
           0L,
@@ -42,7 +38,7 @@ object SessionRuns {
           timedOut
         )
         val out = new Sessionizer.SessionRun(settings, streaming = true, state).run(rows.iterator).toVector
-        stored = state.getOption.map(s => fromRow(toRow(s).copy()))
+        stored = state.getOption
         timeoutAt = if (state.exists) Some(state.getTimeoutTimestampMs.get) else None
         out
       }
@@ -51,8 +47,8 @@ object SessionRuns {
 
   /** A batch run (`vsa batch`): every row at once, no watermark, every view closes. */
   def batch(settings: Sessionizer.Settings, rows: Seq[SessionEvent]): Seq[SessionOutput] = {
-    val state = TestGroupState.create[SessionState](
-      Optional.empty[SessionState](),
+    val state = TestGroupState.create[Array[Byte]](
+      Optional.empty[Array[Byte]](),
       GroupStateTimeout.EventTimeTimeout(),
       0L,
       Optional.empty[Long](),
