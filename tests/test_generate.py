@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
+from pyspark.sql import Row
 
 from vsa import generate, jvm
 from vsa.cli import parser as vsa_parser
@@ -100,17 +101,28 @@ def test_without_a_start_the_sessions_start_now():
 # One send: `vsa generate` and `vsa simulate` both produce through vsa.kafka.producer.send
 
 
-def read_topic(spark, kafka, topic: str) -> list[tuple[str, str]]:
-    rows = (
+def topic_rows(spark, kafka, topic: str) -> list[Row]:
+    """The topic's records in offset order: key and value as text, partition, ``ts`` (the
+    Kafka timestamp, epoch ms)."""
+    return (
         spark.read.format("kafka")
         .option("kafka.bootstrap.servers", kafka.bootstrap_servers)
         .option("subscribe", topic)
         .load()
-        .selectExpr("CAST(key AS STRING) AS key", "CAST(value AS STRING) AS value", "offset")
+        .selectExpr(
+            "CAST(key AS STRING) AS key",
+            "CAST(value AS STRING) AS value",
+            "partition",
+            "unix_millis(timestamp) AS ts",
+            "offset",
+        )
         .orderBy("offset")
         .collect()
     )
-    return [(row.key, row.value) for row in rows]
+
+
+def read_topic(spark, kafka, topic: str) -> list[tuple[str, str]]:
+    return [(row.key, row.value) for row in topic_rows(spark, kafka, topic)]
 
 
 def event_ids(records) -> list[tuple[str, str]]:
@@ -167,21 +179,7 @@ def test_produce_sends_each_record_as_given_across_chunks(spark, kafka, monkeypa
     assert produce(
         spark, kafka.bootstrap_servers, topic, records, partition=1, timestamps=timestamps
     ) == len(records)
-    rows = (
-        spark.read.format("kafka")
-        .option("kafka.bootstrap.servers", kafka.bootstrap_servers)
-        .option("subscribe", topic)
-        .load()
-        .selectExpr(
-            "CAST(key AS STRING) AS key",
-            "CAST(value AS STRING) AS value",
-            "partition",
-            "unix_millis(timestamp) AS ts",
-            "offset",
-        )
-        .orderBy("offset")
-        .collect()
-    )
+    rows = topic_rows(spark, kafka, topic)
     assert [(r.key, r.value) for r in rows] == records
     assert {r.partition for r in rows} == {1}
     assert [r.ts for r in rows] == timestamps

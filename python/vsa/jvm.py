@@ -95,6 +95,10 @@ def topic_partitions(
     return list(api.topicPartitions(bootstrap_servers, dict(options), topic, timeout_ms))
 
 
+# Bytes of framed records per call of the jar's ``KafkaSend``.
+SEND_CHUNK_BYTES = 8 << 20
+
+
 def kafka_send(
     spark: SparkSession,
     bootstrap_servers: str,
@@ -120,10 +124,6 @@ def kafka_send(
     if chunk:
         sent += int(api.kafkaSend(bootstrap_servers, dict(options), topic, bytes(chunk)))
     return sent
-
-
-# Bytes of framed records per call of the jar's ``KafkaSend``.
-SEND_CHUNK_BYTES = 8 << 20
 
 
 def _frame(text: str | None) -> bytes:

@@ -68,9 +68,12 @@ object PackRow {
   /** A copy of `row`'s bytes. Never its buffer (what `getBytes` returns when the row fills it): a projection writes
     * every row into one buffer.
     */
-  def bytesOf(row: UnsafeRow): Array[Byte] = {
-    val bytes = new Array[Byte](row.getSizeInBytes)
-    row.writeToMemory(bytes, Platform.BYTE_ARRAY_OFFSET)
+  def bytesOf(row: UnsafeRow): Array[Byte] = bytesOf(row, 0)
+
+  /** The same after `header` bytes left for the caller (overloaded, not a default: generated Java calls the first). */
+  def bytesOf(row: UnsafeRow, header: Int): Array[Byte] = {
+    val bytes = new Array[Byte](header + row.getSizeInBytes)
+    row.writeToMemory(bytes, Platform.BYTE_ARRAY_OFFSET + header)
     bytes
   }
 }
@@ -94,9 +97,12 @@ case class UnpackRow(child: Expression, schema: StructType) extends UnaryExpress
 object UnpackRow {
 
   /** The `UnsafeRow` of `fields` fields whose bytes are `bytes`. */
-  def unpack(bytes: Array[Byte], fields: Int): UnsafeRow = {
+  def unpack(bytes: Array[Byte], fields: Int): UnsafeRow = unpack(bytes, fields, 0)
+
+  /** The same after a `header` of `header` bytes ([[PackRow.bytesOf]]). */
+  def unpack(bytes: Array[Byte], fields: Int, header: Int): UnsafeRow = {
     val row = new UnsafeRow(fields)
-    row.pointTo(bytes, bytes.length)
+    row.pointTo(bytes, Platform.BYTE_ARRAY_OFFSET + header, bytes.length - header)
     row
   }
 }

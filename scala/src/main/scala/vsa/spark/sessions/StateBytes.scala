@@ -6,7 +6,7 @@ import java.util.UUID
 
 import org.apache.spark.sql.catalyst.encoders.ExpressionEncoder
 import org.apache.spark.sql.catalyst.expressions.UnsafeRow
-import org.apache.spark.unsafe.Platform
+import vsa.spark.expressions.{PackRow, UnpackRow}
 
 /** A session's state as the state store keeps it: the `UnsafeRow` of Spark's own encoder of [[SessionState]], behind a
   * mark of that row's schema.
@@ -26,22 +26,20 @@ private[sessions] object StateBytes {
   private val toRow = ThreadLocal.withInitial(() => encoder.createSerializer())
   private val fromRow = ThreadLocal.withInitial(() => encoder.resolveAndBind().createDeserializer())
 
+  private val Header = java.lang.Long.BYTES
+
   def encode(state: SessionState): Array[Byte] = {
-    val row = toRow.get()(state).asInstanceOf[UnsafeRow]
-    val bytes = new Array[Byte](java.lang.Long.BYTES + row.getSizeInBytes)
+    val bytes = PackRow.bytesOf(toRow.get()(state).asInstanceOf[UnsafeRow], Header)
     ByteBuffer.wrap(bytes).putLong(schemaMark)
-    row.writeToMemory(bytes, Platform.BYTE_ARRAY_OFFSET + java.lang.Long.BYTES)
     bytes
   }
 
   def decode(bytes: Array[Byte]): SessionState = {
-    if (bytes.length < java.lang.Long.BYTES || ByteBuffer.wrap(bytes).getLong != schemaMark)
+    if (bytes.length < Header || ByteBuffer.wrap(bytes).getLong != schemaMark)
       throw new IllegalStateException(
         "the checkpoint holds sessions kept by another version of vsa's sessionizer, which this one cannot read: " +
           "let the old job catch up, then start this one with a new checkpoint_root (docs/operations.md, \"Upgrading\")"
       )
-    val row = new UnsafeRow(fields)
-    row.pointTo(bytes, Platform.BYTE_ARRAY_OFFSET + java.lang.Long.BYTES, bytes.length - java.lang.Long.BYTES)
-    fromRow.get()(row)
+    fromRow.get()(UnpackRow.unpack(bytes, fields, Header))
   }
 }
