@@ -2,6 +2,7 @@ package vsa.spark.streaming
 
 import java.nio.file.{Files, Paths}
 import java.util.UUID
+import java.util.concurrent.{ExecutorService, Executors}
 
 import scala.collection.mutable
 
@@ -13,13 +14,15 @@ import org.apache.spark.broadcast.Broadcast
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.catalog.ExternalCatalogUtils
-import org.apache.spark.sql.catalyst.expressions.{BoundReference, UnsafeProjection, UnsafeRow}
+import org.apache.spark.sql.catalyst.expressions.{BoundReference, UnsafeRow}
 import org.apache.spark.sql.execution.datasources.{OutputWriter, OutputWriterFactory}
 import org.apache.spark.sql.execution.datasources.parquet.ParquetFileFormat
 import org.apache.spark.sql.execution.streaming.sinks.{FileStreamSink, FileStreamSinkLog, SinkFileStatus}
 import org.apache.spark.sql.types.StructType
-import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.execution.SQLExecution
+import org.apache.spark.sql.{DataFrame, SparkSession, classic}
 import org.apache.spark.util.SerializableConfiguration
+import org.apache.spark.sql.vsa.ReusedProjections
 
 /** One table's exactly-once writer, with the commit protocol of Spark's own file sink (`FileStreamSink`): called per
   * micro-batch by vsa's one `foreachBatch` writer, which writes all of a batch's tables at once
@@ -214,8 +217,8 @@ private[spark] final case class TableFiles(
     val attempt = new TaskAttemptID(new TaskID(jobId, TaskType.MAP, split), task.attemptNumber())
     val conf = hadoopConf.value.value
     val context = new TaskAttemptContextImpl(conf, attempt)
-    val partitionOf = TableFiles.projection(partitionRefs)
-    val dataOf = TableFiles.projection(dataRefs)
+    val partitionOf = ReusedProjections.projection(partitionRefs, split)
+    val dataOf = ReusedProjections.projection(dataRefs, split)
     final class File(val writer: OutputWriter, var rows: Long = 0L)
     // The rows are not sorted by partition (the file sink sorts them): a file per partition stays open, up to a bound
     // (each holds a row group in memory); past it the oldest is closed, and its partition gets a new file if needed.
@@ -268,21 +271,6 @@ private[spark] object TableFiles {
 
   /** The files a task keeps open at once. */
   val maxOpenFiles = 16
-
-  /** The projection of `columns`, made once per thread: a task's tables are the same every batch, and generating a
-    * projection's code in each task was a cost of every small batch (the compiled class is cached by Spark, its
-    * generation is not). A task thread runs one task at a time, so it may reuse one.
-    */
-  def projection(columns: Seq[BoundReference]): UnsafeProjection =
-    made.get.computeIfAbsent(columns, _ => UnsafeProjection.create(columns))
-
-  private val made = ThreadLocal.withInitial[java.util.Map[Seq[BoundReference], UnsafeProjection]] { () =>
-    // The 64 used last: a long-lived executor may see many queries' tables.
-    new java.util.LinkedHashMap[Seq[BoundReference], UnsafeProjection](16, 0.75f, true) {
-      override def removeEldestEntry(eldest: java.util.Map.Entry[Seq[BoundReference], UnsafeProjection]): Boolean =
-        size > 64
-    }
-  }
 }
 
 object TableWriter {
@@ -309,16 +297,35 @@ object TableWriter {
     * plan and Hadoop configuration to write one table's files (a third of a small batch's task time).
     */
   private[spark] def writeFiles(tables: Seq[(TableFiles, DataFrame)]): Map[Int, Seq[(SinkFileStatus, Long)]] = {
+    // Each table's plan is made on the planners' threads, and its job submitted as soon as it is: planned one after
+    // the other, a small batch's tables waited for the driver's planning more than for their tasks.
     val jobs = tables.map { case (table, data) =>
-      table.index -> data.queryExecution.toRdd
-        .mapPartitionsWithIndex((split, rows) => Iterator(table.write(split, rows)))
-        .collectAsync()
+      val session = data.sparkSession.asInstanceOf[classic.SparkSession]
+      table.index -> SQLExecution.withThreadLocalCaptured(session, planners) {
+        data.queryExecution.toRdd
+          .mapPartitionsWithIndex((split, rows) => Iterator(table.write(split, rows)))
+          .collectAsync()
+      }
     }
-    try jobs.map { case (index, job) => index -> job.get().flatten }.toMap
+    try jobs.map { case (index, job) => index -> job.get().get().flatten }.toMap
     catch {
       case failure: Throwable =>
-        jobs.foreach { case (_, job) => if (!job.isCompleted) job.cancel() }
+        jobs.foreach { case (_, planned) =>
+          planned.cancel(false)
+          if (planned.isDone && !planned.isCompletedExceptionally && !planned.get().isCompleted) planned.get().cancel()
+        }
         throw failure
     }
   }
+
+  /** The threads that plan tables' writes (daemons: they never hold a JVM up). */
+  private lazy val planners: ExecutorService =
+    Executors.newFixedThreadPool(
+      2,
+      { (task: Runnable) =>
+        val thread = new Thread(task, "vsa-table-planner")
+        thread.setDaemon(true)
+        thread
+      }
+    )
 }
