@@ -46,6 +46,7 @@ object BatchSlot {
       // The slot's attributes, which the template refers to, now name the batch's columns.
       Project(slot.output.zip(data.output).map { case (s, d) => Alias(d, s.name)(exprId = s.exprId) }, data)
     }
-    Plans.ofRows(template.sparkSession, filled)
+    // The template and the rows are analyzed, and the projection between them renames columns of the very types.
+    Plans.ofAnalyzed(template.sparkSession, filled)
   }
 }
