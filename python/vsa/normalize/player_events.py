@@ -234,7 +234,9 @@ def _timestamp(ts_text: Column) -> Column:
 
 
 def _latest_event_time() -> Column:
-    return F.current_timestamp() + F.expr(f"INTERVAL {MAX_FUTURE_SKEW}")
+    # The batch's time by reference: written into generated code, it made the stage that reads
+    # Kafka new code (and a new compile) every micro-batch.
+    return jvm.batch_now() + F.expr(f"INTERVAL {MAX_FUTURE_SKEW}")
 
 
 def _as_sent(ts_text: Column) -> Column:

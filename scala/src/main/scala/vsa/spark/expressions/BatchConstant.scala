@@ -12,9 +12,8 @@ import org.apache.spark.sql.types.DataType
   * Spark writes a literal's value into the generated Java source, and compiled classes are cached by their source. The
   * writer's plans are batch plans, filled and optimized each micro-batch, where `current_timestamp()` becomes a new
   * literal each time (a late or duplicate event's dead letter records when it was received): their stage compiled
-  * afresh each batch, on the driver and in its task. Here the source is the same every batch and compiles once. (In the
-  * streaming query itself Spark's `CurrentBatchTimestamp` takes its place, which generated code reads by reference
-  * already: there this changes nothing.)
+  * afresh each batch, on the driver and in its task. Here the source is the same every batch and compiles once. The
+  * streaming query's own plans need it too: there Spark makes `current_timestamp()` the batch's time as a literal.
   */
 case class BatchConstant(child: Expression) extends UnaryExpression {
 
