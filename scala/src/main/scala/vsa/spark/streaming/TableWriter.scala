@@ -2,7 +2,7 @@ package vsa.spark.streaming
 
 import java.nio.file.{Files, Paths}
 import java.util.UUID
-import java.util.concurrent.{ExecutorService, Executors}
+import java.util.concurrent.{CompletableFuture, ExecutionException, ExecutorService, Executors}
 
 import scala.collection.mutable
 
@@ -15,14 +15,14 @@ import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.catalog.ExternalCatalogUtils
 import org.apache.spark.sql.catalyst.expressions.{BoundReference, UnsafeRow}
+import org.apache.spark.sql.execution.SQLExecution
 import org.apache.spark.sql.execution.datasources.{OutputWriter, OutputWriterFactory}
 import org.apache.spark.sql.execution.datasources.parquet.ParquetFileFormat
 import org.apache.spark.sql.execution.streaming.sinks.{FileStreamSink, FileStreamSinkLog, SinkFileStatus}
 import org.apache.spark.sql.types.StructType
-import org.apache.spark.sql.execution.SQLExecution
+import org.apache.spark.sql.vsa.ReusedProjections
 import org.apache.spark.sql.{DataFrame, SparkSession, classic}
 import org.apache.spark.util.SerializableConfiguration
-import org.apache.spark.sql.vsa.ReusedProjections
 
 /** One table's exactly-once writer, with the commit protocol of Spark's own file sink (`FileStreamSink`): called per
   * micro-batch by vsa's one `foreachBatch` writer, which writes all of a batch's tables at once
@@ -307,7 +307,7 @@ object TableWriter {
           .collectAsync()
       }
     }
-    try jobs.map { case (index, job) => index -> job.get().get().flatten }.toMap
+    try jobs.map { case (index, planned) => index -> submitted(planned).get().flatten }.toMap
     catch {
       case failure: Throwable =>
         jobs.foreach { case (_, planned) =>
@@ -317,6 +317,11 @@ object TableWriter {
         throw failure
     }
   }
+
+  /** The job a planner thread submitted; a failure to plan is thrown as itself, not wrapped. */
+  private def submitted[T](planned: CompletableFuture[T]): T =
+    try planned.get()
+    catch { case wrapped: ExecutionException if wrapped.getCause != null => throw wrapped.getCause }
 
   /** The threads that plan tables' writes (daemons: they never hold a JVM up). */
   private lazy val planners: ExecutorService =
