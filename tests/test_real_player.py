@@ -185,7 +185,10 @@ def test_nginx_log_shows_the_faults(playbacks):
         for row in requests(playbacks["stall"])
         if row["path"].endswith(f"-{STALL_SEGMENT:05d}.m4s")
     ]
-    assert delayed and float(delayed[0]["rt"]) >= STALL_DELIVERY_SECONDS * 0.9
+    # nginx's request time ends once the last bytes are in the socket's send buffer, so under
+    # limit_rate it falls short of size / rate by the buffer's share (7.05 s of 8 s seen in a
+    # loaded run); an undelayed segment takes milliseconds.
+    assert delayed and float(delayed[0]["rt"]) >= STALL_DELIVERY_SECONDS * 0.6
     missing = [
         row
         for row in requests(playbacks["fatal"])
