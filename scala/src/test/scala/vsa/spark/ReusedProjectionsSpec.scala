@@ -5,8 +5,8 @@ import org.apache.spark.sql.catalyst.expressions.BoundReference
 import org.apache.spark.sql.execution.{ProjectExec, SparkPlan}
 import org.apache.spark.sql.functions.{col, concat, lit, rand}
 import org.apache.spark.sql.types.LongType
-import org.scalatest.funsuite.AnyFunSuite
 import org.apache.spark.sql.vsa.{ReusedProjectExec, ReusedProjections, ReusedSerializeFromObjectExec}
+import org.scalatest.funsuite.AnyFunSuite
 
 /** Projections that whole-stage code leaves out (here: over more fields than `spark.sql.codegen.maxFields`) are made
   * once per executor thread, and give the rows Spark's own give.

@@ -74,6 +74,10 @@ object ReusedProjections extends Rule[SparkPlan] {
   private def reusable(expressions: Seq[Expression]): Boolean =
     expressions.forall(e => e.deterministic && !e.exists(_.isInstanceOf[ExecSubqueryExpression]))
 
+  /** `rows` through `expressions` (bound to their columns), each task with a projection of [[projection]]. */
+  private[vsa] def project(rows: RDD[InternalRow], expressions: Seq[Expression]): RDD[InternalRow] =
+    rows.mapPartitionsWithIndexInternal((index, part) => part.map(projection(expressions, index)))
+
   /** A projection of `expressions` (bound to their input), for the task that runs on this thread: one the thread made
     * for the same expressions in an earlier task, or a new one. It is the task's until the task ends (two operators of
     * one task with the same expressions get one each: a projection's row is overwritten by its next).
@@ -116,12 +120,8 @@ final case class ReusedProjectExec(projectList: Seq[NamedExpression], child: Spa
 
   override protected def orderingExpressions: Seq[SortOrder] = child.outputOrdering
 
-  override protected def doExecute(): RDD[InternalRow] = {
-    val bound = bindReferences(projectList, child.output)
-    child.execute().mapPartitionsWithIndexInternal { (index, rows) =>
-      rows.map(ReusedProjections.projection(bound, index))
-    }
-  }
+  override protected def doExecute(): RDD[InternalRow] =
+    ReusedProjections.project(child.execute(), bindReferences(projectList, child.output))
 
   override protected def withNewChildInternal(newChild: SparkPlan): ReusedProjectExec = copy(child = newChild)
 }
@@ -136,12 +136,7 @@ final case class ReusedSerializeFromObjectExec(serializer: Seq[NamedExpression],
 
   override def outputPartitioning: Partitioning = child.outputPartitioning
 
-  override protected def doExecute(): RDD[InternalRow] = {
-    val expressions = serializer
-    child.execute().mapPartitionsWithIndexInternal { (index, rows) =>
-      rows.map(ReusedProjections.projection(expressions, index))
-    }
-  }
+  override protected def doExecute(): RDD[InternalRow] = ReusedProjections.project(child.execute(), serializer)
 
   override protected def withNewChildInternal(newChild: SparkPlan): ReusedSerializeFromObjectExec =
     copy(child = newChild)
