@@ -2,16 +2,22 @@ package vsa.spark
 
 import org.apache.spark.sql.Row
 import org.apache.spark.sql.catalyst.expressions.BoundReference
-import org.apache.spark.sql.execution.{ProjectExec, SparkPlan}
-import org.apache.spark.sql.functions.{col, concat, lit, rand}
+import org.apache.spark.sql.execution.adaptive.AdaptiveSparkPlanHelper
+import org.apache.spark.sql.execution.{ProjectExec, SparkPlan, WholeStageCodegenExec}
+import org.apache.spark.sql.functions.{col, concat, count, hll_sketch_agg, hll_sketch_estimate, lit, rand, sum}
 import org.apache.spark.sql.types.LongType
-import org.apache.spark.sql.vsa.{ReusedProjectExec, ReusedProjections, ReusedSerializeFromObjectExec}
+import org.apache.spark.sql.vsa.{
+  ReusedObjectHashAggregateExec,
+  ReusedProjectExec,
+  ReusedProjections,
+  ReusedSerializeFromObjectExec
+}
 import org.scalatest.funsuite.AnyFunSuite
 
-/** Projections that whole-stage code leaves out (here: over more fields than `spark.sql.codegen.maxFields`) are made
-  * once per executor thread, and give the rows Spark's own give.
+/** Projections that run outside whole-stage code (over more fields than `spark.sql.codegen.maxFields`, or in a stage
+  * whose code is over the huge-method limit) are made once per executor thread, and give the rows Spark's own give.
   */
-class ReusedProjectionsSpec extends AnyFunSuite with LocalSpark {
+class ReusedProjectionsSpec extends AnyFunSuite with LocalSpark with AdaptiveSparkPlanHelper {
   import spark.implicits._
 
   private def nodes(plan: SparkPlan): Seq[String] = plan.collect { case p => p.nodeName }
@@ -32,9 +38,42 @@ class ReusedProjectionsSpec extends AnyFunSuite with LocalSpark {
     }
   }
 
-  test("within whole-stage code, and with nondeterministic expressions, Spark's projection stays") {
-    val inStage = spark.range(5).select((col("id") + 1).as("next"))
-    assert(!nodes(inStage.queryExecution.executedPlan).contains("ReusedProject"))
+  test("a stage over the huge-method limit, run operator by operator, generates its projections once") {
+    withConf("spark.sql.codegen.hugeMethodLimit" -> "1") {
+      val projected = spark
+        .range(0, 40, 1, 4)
+        .select((col("id") * 3).as("thrice"), concat(col("id").cast("string"), lit("?")).as("asked"))
+      val plan = projected.queryExecution.executedPlan
+      assert(plan.collect { case s: WholeStageCodegenExec => s.child }.exists(_.isInstanceOf[ReusedProjectExec]))
+      val expected = (0L until 40L).map(i => Row(i * 3, s"$i?"))
+      val before = ReusedProjections.generated
+      (1 to 4).foreach(_ => assert(projected.collect().toSeq == expected))
+      // Spark's own would generate one in each of the 16 tasks; vsa's, one for each executor thread (local[1]: one,
+      // or two when a task starts before the thread of the one before is back in its pool).
+      val generated = ReusedProjections.generated - before
+      assert(generated >= 1 && generated <= 2, s"$generated projections generated")
+    }
+  }
+
+  test("an aggregation of sketches gives Spark's results, its projections made once per thread") {
+    val byKey = spark
+      .range(0, 200, 1, 4)
+      .groupBy((col("id") % 5).as("k"))
+      .agg(hll_sketch_estimate(hll_sketch_agg(col("id"))).as("distinct"), sum("id").as("total"), count("id").as("n"))
+      .orderBy("k")
+    val expected = (0L until 5L).map(k => Row(k, 40L, (0L until 200L).filter(_ % 5 == k).sum, 40L))
+    val before = ReusedProjections.generated
+    assert(byKey.collect().toSeq == expected)
+    val first = ReusedProjections.generated - before
+    val plan = byKey.queryExecution.executedPlan // adaptive: its stages, planned as they ran
+    assert(collect(plan) { case a: ReusedObjectHashAggregateExec => a }.size == 2, plan) // partial and final
+    (1 to 3).foreach(_ => assert(byKey.collect().toSeq == expected))
+    val later = ReusedProjections.generated - before - first
+    // Spark's own would generate them again in each of the 15 tasks; vsa's, once for each executor thread.
+    assert(first >= 1 && later <= first, s"$first projections generated in the first run, $later in three more")
+  }
+
+  test("with nondeterministic expressions, Spark's projection stays") {
     withConf("spark.sql.codegen.maxFields" -> "1") {
       val random = spark.range(5).select(rand(1).as("r"), col("id"))
       val plan = random.queryExecution.executedPlan

@@ -1,43 +1,44 @@
 package org.apache.spark.sql.vsa
 
+import java.util.concurrent.TimeUnit
+
 import org.apache.spark.TaskContext
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions.BindReferences.bindReferences
-import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback
+import org.apache.spark.sql.catalyst.expressions.aggregate.AggregateExpression
 import org.apache.spark.sql.catalyst.expressions.{
   Alias,
   Attribute,
   Expression,
-  LeafExpression,
+  MutableProjection,
   NamedExpression,
-  SortOrder,
-  UnsafeProjection
+  Projection,
+  UnsafeProjection,
+  UnsafeRow
 }
-import org.apache.spark.sql.catalyst.plans.physical.Partitioning
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.execution.{
-  CodegenSupport,
   ColumnarRule,
   ExecSubqueryExpression,
-  OrderPreservingUnaryExecNode,
-  PartitioningPreservingUnaryExecNode,
   ProjectExec,
   SerializeFromObjectExec,
-  SparkPlan,
-  UnaryExecNode,
-  WholeStageCodegenExec
+  SparkPlan
 }
-import org.apache.spark.sql.internal.SQLConf
+import org.apache.spark.sql.execution.aggregate.{ObjectAggregationIterator, ObjectHashAggregateExec}
 
-/** Projections that whole-stage code leaves out, made once per executor thread instead of once per task.
+/** Projections run outside whole-stage code, made once per executor thread instead of once per task.
   *
-  * Spark generates the code of a `ProjectExec` or `SerializeFromObjectExec` outside whole-stage code in every task (its
-  * compiled class is cached, the generation is not). vsa's rows are wide (more nested fields than
-  * `spark.sql.codegen.maxFields`), so the projections after the sessionizer and those of the wide tables are such
-  * operators, and a micro-batch's plans run them in every task: a fifth of the executors' time in a small batch
-  * (docs/performance.md). Here they are the same operators, whose task takes the projection its thread made for the
-  * same expressions (Spark's own, `UnsafeProjection`).
+  * Spark generates the code of a `ProjectExec` or `SerializeFromObjectExec` that runs on its own in every task (its
+  * compiled class is cached, the generation is not). Two kinds of them run in vsa's micro-batches:
+  *   - those whole-stage code leaves out: vsa's rows are wide (more nested fields than `spark.sql.codegen.maxFields`),
+  *     so the projections after the sessionizer and those of the wide tables;
+  *   - those of a stage whose generated method is over `spark.sql.codegen.hugeMethodLimit`, which Spark runs operator
+  *     by operator when it executes the stage: the stage that reads Kafka and parses.
+  *
+  * Together a fifth of the executors' time in a small batch (docs/performance.md). Here every such operator is Spark's
+  * own, whole-stage code included; only when it runs on its own does its task take the projection its thread made for
+  * the same expressions (Spark's, `UnsafeProjection`).
   *
   * In this package for Spark's `private[spark]` `mapPartitionsWithIndexInternal`, which `ProjectExec` uses too: the
   * public form checks each closure on the driver, a cost of every operator of every batch.
@@ -53,22 +54,12 @@ object ReusedProjections extends Rule[SparkPlan] {
   }
 
   override def apply(plan: SparkPlan): SparkPlan = plan.transformUp {
-    case p: ProjectExec if !wholeStage(p) && reusable(p.projectList) =>
-      ReusedProjectExec(p.projectList, p.child)
-    case s: SerializeFromObjectExec if !wholeStage(s) && reusable(s.serializer) =>
-      ReusedSerializeFromObjectExec(s.serializer, s.child)
-  }
-
-  /** Whether Spark's `CollapseCodegenStages` puts `plan` in whole-stage code: its own test, as Spark 4 has it. */
-  private def wholeStage(plan: SparkPlan with CodegenSupport): Boolean = {
-    val conf = SQLConf.get
-    def tooMany(p: SparkPlan) = WholeStageCodegenExec.isTooManyFields(conf, p.schema)
-    val fallback = plan.expressions.exists(_.exists {
-      case _: LeafExpression  => false
-      case _: CodegenFallback => true
-      case _                  => false
-    })
-    conf.wholeStageEnabled && plan.supportCodegen && !fallback && !tooMany(plan) && !plan.children.exists(tooMany)
+    case p: ProjectExec if !p.isInstanceOf[ReusedProjectExec] && reusable(p.projectList) =>
+      new ReusedProjectExec(p.projectList, p.child)
+    case s: SerializeFromObjectExec if !s.isInstanceOf[ReusedSerializeFromObjectExec] && reusable(s.serializer) =>
+      new ReusedSerializeFromObjectExec(s.serializer, s.child)
+    case a: ObjectHashAggregateExec if !a.isInstanceOf[ReusedObjectHashAggregateExec] && reusable(a.expressions) =>
+      ReusedObjectHashAggregateExec(a, a.child)
   }
 
   private def reusable(expressions: Seq[Expression]): Boolean =
@@ -84,11 +75,22 @@ object ReusedProjections extends Rule[SparkPlan] {
     */
   def projection(expressions: Seq[Expression], partitionIndex: Int): UnsafeProjection = {
     val key = expressions.map { case a: Alias => a.child; case e => e }
+    taken(Key(unsafe = true, key), UnsafeProjection.create(key), partitionIndex)
+  }
+
+  /** A mutable projection of `expressions` bound to `input`, as [[projection]]: Spark's aggregation iterators take
+    * theirs from a factory of this shape.
+    */
+  def mutableProjection(expressions: Seq[Expression], input: Seq[Attribute]): MutableProjection = {
+    val bound = bindReferences(expressions, input)
+    taken(Key(unsafe = false, bound), MutableProjection.create(bound), partitionIndex = 0)
+  }
+
+  private def taken[P <: Projection](key: Key, make: => P, partitionIndex: Int): P = {
     val free = idle.get
-    val kept = free.getOrDefault(key, Nil)
-    val made = kept match {
-      case first :: rest => if (rest.isEmpty) free.remove(key) else free.put(key, rest); first
-      case Nil           => UnsafeProjection.create(key)
+    val made = free.getOrDefault(key, Nil) match {
+      case first :: rest => if (rest.isEmpty) free.remove(key) else free.put(key, rest); first.asInstanceOf[P]
+      case Nil           => generatedCount.increment(); make
     }
     // Task completion listeners run on the task's thread: the projection goes back to this thread's.
     Option(TaskContext.get()).foreach(_.addTaskCompletionListener[Unit] { _ =>
@@ -98,46 +100,147 @@ object ReusedProjections extends Rule[SparkPlan] {
     made
   }
 
-  // The projections of each thread that no running task holds, by their expressions: of the 64 used last, as a
+  /** How many projections this JVM's threads have generated. */
+  def generated: Long = generatedCount.sum
+
+  private val generatedCount = new java.util.concurrent.atomic.LongAdder
+
+  private case class Key(unsafe: Boolean, expressions: Seq[Expression])
+
+  // The projections of each thread that no running task holds, by their expressions: of the 1,024 used last, as a
   // long-lived executor runs many plans.
-  private val idle = ThreadLocal.withInitial[java.util.Map[Seq[Expression], List[UnsafeProjection]]] { () =>
-    new java.util.LinkedHashMap[Seq[Expression], List[UnsafeProjection]](16, 0.75f, true) {
-      override def removeEldestEntry(eldest: java.util.Map.Entry[Seq[Expression], List[UnsafeProjection]]): Boolean =
-        size > 64
+  private val idle = ThreadLocal.withInitial[java.util.Map[Key, List[Projection]]] { () =>
+    new java.util.LinkedHashMap[Key, List[Projection]](16, 0.75f, true) {
+      override def removeEldestEntry(eldest: java.util.Map.Entry[Key, List[Projection]]): Boolean = size > 1024
     }
   }
 }
 
-/** Spark's `ProjectExec` outside whole-stage code, with the projection of [[ReusedProjections.projection]]. */
-final case class ReusedProjectExec(projectList: Seq[NamedExpression], child: SparkPlan)
-    extends UnaryExecNode
-    with PartitioningPreservingUnaryExecNode
-    with OrderPreservingUnaryExecNode {
-
-  override def output: Seq[Attribute] = projectList.map(_.toAttribute)
-
-  override protected def outputExpressions: Seq[NamedExpression] = projectList
-
-  override protected def orderingExpressions: Seq[SortOrder] = child.outputOrdering
+/** Spark's `ProjectExec` (its whole-stage code too) that, run on its own, takes the projection of
+  * [[ReusedProjections.projection]].
+  *
+  * A subclass so that Spark's rules and whole-stage code treat it as the `ProjectExec` it is. It is not equal to
+  * Spark's operator, or a plan's transformation would keep the operator it replaces.
+  */
+final class ReusedProjectExec(expressions: Seq[NamedExpression], input: SparkPlan)
+    extends ProjectExec(expressions, input) {
 
   override protected def doExecute(): RDD[InternalRow] =
     ReusedProjections.project(child.execute(), bindReferences(projectList, child.output))
 
-  override protected def withNewChildInternal(newChild: SparkPlan): ReusedProjectExec = copy(child = newChild)
+  override protected def withNewChildInternal(newChild: SparkPlan): ProjectExec =
+    new ReusedProjectExec(projectList, newChild)
+
+  override def canEqual(other: Any): Boolean = other.isInstanceOf[ReusedProjectExec]
+
+  override def equals(other: Any): Boolean = other.isInstanceOf[ReusedProjectExec] && super.equals(other)
 }
 
-/** Spark's `SerializeFromObjectExec` outside whole-stage code (objects to rows), with the projection of
-  * [[ReusedProjections.projection]].
+/** Spark's `SerializeFromObjectExec` (objects to rows; its whole-stage code too) that, run on its own, takes the
+  * projection of [[ReusedProjections.projection]]. Not equal to Spark's operator, as [[ReusedProjectExec]].
   */
-final case class ReusedSerializeFromObjectExec(serializer: Seq[NamedExpression], child: SparkPlan)
-    extends UnaryExecNode {
-
-  override def output: Seq[Attribute] = serializer.map(_.toAttribute)
-
-  override def outputPartitioning: Partitioning = child.outputPartitioning
+final class ReusedSerializeFromObjectExec(expressions: Seq[NamedExpression], input: SparkPlan)
+    extends SerializeFromObjectExec(expressions, input) {
 
   override protected def doExecute(): RDD[InternalRow] = ReusedProjections.project(child.execute(), serializer)
 
-  override protected def withNewChildInternal(newChild: SparkPlan): ReusedSerializeFromObjectExec =
-    copy(child = newChild)
+  override protected def withNewChildInternal(newChild: SparkPlan): SerializeFromObjectExec =
+    new ReusedSerializeFromObjectExec(serializer, newChild)
+
+  override def canEqual(other: Any): Boolean = other.isInstanceOf[ReusedSerializeFromObjectExec]
+
+  override def equals(other: Any): Boolean = other.isInstanceOf[ReusedSerializeFromObjectExec] && super.equals(other)
+}
+
+/** Spark's `ObjectHashAggregateExec` (the aggregation of typed objects, such as sketches, which has no whole-stage
+  * code) whose task takes its mutable projections from [[ReusedProjections.mutableProjection]]. Spark's generates them
+  * in every task: the aggregation of vsa's KPI tables, a fifth of the executors' time in a small batch. Not equal to
+  * Spark's operator, as [[ReusedProjectExec]].
+  */
+final class ReusedObjectHashAggregateExec private (
+    distribution: Option[Seq[Expression]],
+    streaming: Boolean,
+    shufflePartitions: Option[Int],
+    grouping: Seq[NamedExpression],
+    aggregates: Seq[AggregateExpression],
+    aggregated: Seq[Attribute],
+    bufferOffset: Int,
+    results: Seq[NamedExpression],
+    input: SparkPlan
+) extends ObjectHashAggregateExec(
+      distribution,
+      streaming,
+      shufflePartitions,
+      grouping,
+      aggregates,
+      aggregated,
+      bufferOffset,
+      results,
+      input
+    ) {
+
+  // Spark 4.2's `ObjectHashAggregateExec.doExecute`, with the projections' factory of [[ReusedProjections]].
+  override protected def doExecute(): RDD[InternalRow] = {
+    val numOutputRows = longMetric("numOutputRows")
+    val aggTime = longMetric("aggTime")
+    val spillSize = longMetric("spillSize")
+    val numTasksFallBacked = longMetric("numTasksFallBacked")
+    val fallbackCountThreshold = conf.objectAggSortBasedFallbackThreshold
+    child.execute().mapPartitionsWithIndexInternal { (partIndex, iter) =>
+      val beforeAgg = System.nanoTime()
+      val hasInput = iter.hasNext
+      val res =
+        if (!hasInput && groupingExpressions.nonEmpty) Iterator.empty
+        else {
+          val aggregationIterator = new ObjectAggregationIterator(
+            partIndex,
+            child.output,
+            groupingExpressions,
+            aggregateExpressions,
+            aggregateAttributes,
+            initialInputBufferOffset,
+            resultExpressions,
+            ReusedProjections.mutableProjection,
+            inputAttributes,
+            iter,
+            fallbackCountThreshold,
+            numOutputRows,
+            spillSize,
+            numTasksFallBacked
+          )
+          if (!hasInput && groupingExpressions.isEmpty) {
+            numOutputRows += 1
+            Iterator.single[UnsafeRow](aggregationIterator.outputForEmptyGroupingKeyWithoutInput())
+          } else aggregationIterator
+        }
+      aggTime += TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - beforeAgg)
+      res
+    }
+  }
+
+  override protected def withNewChildInternal(newChild: SparkPlan): ObjectHashAggregateExec =
+    ReusedObjectHashAggregateExec(this, newChild)
+
+  override def canEqual(other: Any): Boolean = other.isInstanceOf[ReusedObjectHashAggregateExec]
+
+  override def equals(other: Any): Boolean = other.isInstanceOf[ReusedObjectHashAggregateExec] && super.equals(other)
+}
+
+object ReusedObjectHashAggregateExec {
+
+  /** `aggregate`, over `input`, with [[ReusedProjections]]' projections. */
+  def apply(aggregate: ObjectHashAggregateExec, input: SparkPlan): ReusedObjectHashAggregateExec = {
+    import aggregate._
+    new ReusedObjectHashAggregateExec(
+      requiredChildDistributionExpressions,
+      isStreaming,
+      numShufflePartitions,
+      groupingExpressions,
+      aggregateExpressions,
+      aggregateAttributes,
+      initialInputBufferOffset,
+      resultExpressions,
+      input
+    )
+  }
 }
