@@ -35,6 +35,11 @@ class ReusedProjectionsSpec extends AnyFunSuite with LocalSpark with AdaptiveSpa
       assert(nodes(projected.queryExecution.executedPlan).contains("ReusedProject"))
       val expected = (0L until 50L).map(i => Row(i * 2, s"$i!", i % 7, i))
       (1 to 3).foreach(_ => assert(projected.collect().toSeq == expected))
+      // Below another operator too: by Spark's case-class equality vsa's would equal the projection it replaces, and
+      // the parent would keep Spark's.
+      val sorted = projected.orderBy(col("twice").desc)
+      assert(sorted.collect().toSeq == expected.reverse)
+      assert(collect(sorted.queryExecution.executedPlan) { case p: ReusedProjectExec => p }.nonEmpty)
     }
   }
 

@@ -116,46 +116,49 @@ object ReusedProjections extends Rule[SparkPlan] {
   }
 }
 
+/** A subclass of one of Spark's operators that is not equal to it. Spark's operators are case classes, whose equality
+  * accepts a subclass with the same fields, and a plan's transformation keeps a node that equals the one it replaces:
+  * the rule's operator would be dropped for Spark's.
+  */
+private[vsa] trait UnequalToSparks extends SparkPlan {
+
+  override def canEqual(other: Any): Boolean = other != null && other.getClass == getClass
+
+  override def equals(other: Any): Boolean = canEqual(other) && super.equals(other)
+}
+
 /** Spark's `ProjectExec` (its whole-stage code too) that, run on its own, takes the projection of
   * [[ReusedProjections.projection]].
   *
-  * A subclass so that Spark's rules and whole-stage code treat it as the `ProjectExec` it is. It is not equal to
-  * Spark's operator, or a plan's transformation would keep the operator it replaces.
+  * A subclass so that Spark's rules and whole-stage code treat it as the `ProjectExec` it is.
   */
 final class ReusedProjectExec(expressions: Seq[NamedExpression], input: SparkPlan)
-    extends ProjectExec(expressions, input) {
+    extends ProjectExec(expressions, input)
+    with UnequalToSparks {
 
   override protected def doExecute(): RDD[InternalRow] =
     ReusedProjections.project(child.execute(), bindReferences(projectList, child.output))
 
   override protected def withNewChildInternal(newChild: SparkPlan): ProjectExec =
     new ReusedProjectExec(projectList, newChild)
-
-  override def canEqual(other: Any): Boolean = other.isInstanceOf[ReusedProjectExec]
-
-  override def equals(other: Any): Boolean = other.isInstanceOf[ReusedProjectExec] && super.equals(other)
 }
 
 /** Spark's `SerializeFromObjectExec` (objects to rows; its whole-stage code too) that, run on its own, takes the
-  * projection of [[ReusedProjections.projection]]. Not equal to Spark's operator, as [[ReusedProjectExec]].
+  * projection of [[ReusedProjections.projection]].
   */
 final class ReusedSerializeFromObjectExec(expressions: Seq[NamedExpression], input: SparkPlan)
-    extends SerializeFromObjectExec(expressions, input) {
+    extends SerializeFromObjectExec(expressions, input)
+    with UnequalToSparks {
 
   override protected def doExecute(): RDD[InternalRow] = ReusedProjections.project(child.execute(), serializer)
 
   override protected def withNewChildInternal(newChild: SparkPlan): SerializeFromObjectExec =
     new ReusedSerializeFromObjectExec(serializer, newChild)
-
-  override def canEqual(other: Any): Boolean = other.isInstanceOf[ReusedSerializeFromObjectExec]
-
-  override def equals(other: Any): Boolean = other.isInstanceOf[ReusedSerializeFromObjectExec] && super.equals(other)
 }
 
 /** Spark's `ObjectHashAggregateExec` (the aggregation of typed objects, such as sketches, which has no whole-stage
   * code) whose task takes its mutable projections from [[ReusedProjections.mutableProjection]]. Spark's generates them
-  * in every task: the aggregation of vsa's KPI tables, a fifth of the executors' time in a small batch. Not equal to
-  * Spark's operator, as [[ReusedProjectExec]].
+  * in every task: the aggregation of vsa's KPI tables, a fifth of the executors' time in a small batch.
   */
 final class ReusedObjectHashAggregateExec private (
     distribution: Option[Seq[Expression]],
@@ -177,7 +180,8 @@ final class ReusedObjectHashAggregateExec private (
       bufferOffset,
       results,
       input
-    ) {
+    )
+    with UnequalToSparks {
 
   // Spark 4.2's `ObjectHashAggregateExec.doExecute`, with the projections' factory of [[ReusedProjections]].
   override protected def doExecute(): RDD[InternalRow] = {
@@ -220,10 +224,6 @@ final class ReusedObjectHashAggregateExec private (
 
   override protected def withNewChildInternal(newChild: SparkPlan): ObjectHashAggregateExec =
     ReusedObjectHashAggregateExec(this, newChild)
-
-  override def canEqual(other: Any): Boolean = other.isInstanceOf[ReusedObjectHashAggregateExec]
-
-  override def equals(other: Any): Boolean = other.isInstanceOf[ReusedObjectHashAggregateExec] && super.equals(other)
 }
 
 object ReusedObjectHashAggregateExec {
