@@ -142,6 +142,62 @@ def json_object_fields(text: ColumnOrName) -> Column:
     return F.call_function("vsa_json_object_fields", _col(text))
 
 
+def parse_player_event(
+    raw: ColumnOrName,
+    received: ColumnOrName,
+    clock_offset_bound_seconds: int,
+    now: ColumnOrName | None = None,
+) -> Column:
+    """A player record read in one pass (SQL: ``vsa_parse_player_event``): a JSON event of
+    docs/events.md, or a CMCD v2 event report (docs/views.md, "CMCD v2 event reports").
+
+    Parameters
+    ----------
+    raw
+        A string column: the record's text.
+    received
+        A timestamp column: when the record's transport received it (Kafka's timestamp), which
+        the record's own ``received_at`` overrides; may be null.
+    clock_offset_bound_seconds
+        The largest device clock offset believed (docs/views.md, "Device clocks").
+    now
+        The batch's time, which ``future_timestamp`` is judged by; default
+        ``current_timestamp()``.
+
+    Returns
+    -------
+    Column
+        A struct of ``event`` (the typed event: its string fields, its integer fields as
+        long, ``ts`` and ``extra``, the fields it does not know; null where absent or not of
+        their type), ``reason`` and ``detail`` (why the record is not a valid event, in
+        docs/tables.md's order; null for a valid one), ``ignored`` (a CMCD report of no use to
+        the model), ``clock_offset`` (the record's receipt minus its ``ts`` in ms, null beyond
+        the bound) and ``event_time`` (what a source's watermark follows).
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([
+    ...     ('{"event_id": "e1", "event_type": "heartbeat", "ts": 1764000000000, '
+    ...      '"session_id": "s1", "bitrate_kbps": "3000", "x": 1}',),
+    ...     ('{"event_id": "e2", "event_type": "heartbeat", "ts": 1764000000, '
+    ...      '"session_id": "s1"}',),
+    ...     ("e=ps,sta=p,sid=\\"s2\\",ts=1764000000000",)], ["raw"])
+    >>> p = parse_player_event("raw", F.lit(None).cast("timestamp"), 3600).alias("p")
+    >>> df.select(p).select("p.event.event_type", "p.event.bitrate_kbps", "p.event.extra",
+    ...     "p.reason").show(truncate=False)
+    +--------------+------------+-----------------------------+-------------+
+    |event_type    |bitrate_kbps|extra                        |reason       |
+    +--------------+------------+-----------------------------+-------------+
+    |heartbeat     |3000        |{x -> 1}                     |NULL         |
+    |heartbeat     |NULL        |{}                           |bad_timestamp|
+    |playback_start|NULL        |{cmcd_e -> ps, cmcd_sta -> p}|NULL         |
+    +--------------+------------+-----------------------------+-------------+
+    <BLANKLINE>
+    """
+    args = [_col(raw), _col(received), F.lit(clock_offset_bound_seconds)]
+    return F.call_function("vsa_parse_player_event", *args, *([] if now is None else [_col(now)]))
+
+
 def geo_lookup(ip: ColumnOrName) -> Column:
     """Country, region, city, location and autonomous system of an IP address (SQL:
     ``vsa_geoip``).

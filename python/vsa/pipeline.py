@@ -26,13 +26,7 @@ from vsa.config import VsaConfig
 from vsa.enrich import apply_ip_privacy, with_geo, with_user_agent
 from vsa.functions import viewer_key
 from vsa.kpis import rollup
-from vsa.normalize import (
-    clock_offset_ms,
-    dead_letter,
-    event_time,
-    parse_player_events,
-    receipt_time,
-)
+from vsa.normalize import dead_letter, parse_player_events, with_parse
 from vsa.normalize.cdn import DOCUMENT_FORMATS, parse_cdn_logs, with_cmcd
 from vsa.sessions import sessionize
 from vsa.sinks import (
@@ -59,16 +53,13 @@ KAFKA_COORDINATES = ("kafka_topic", "kafka_partition", "kafka_offset")
 
 
 def player_records(raw: DataFrame, config: VsaConfig) -> DataFrame:
-    """Raw player records → the sessionizer's input, one row per record: the event's columns,
-    ``clock_offset`` (what the record says of its device's clock, see
-    :func:`vsa.normalize.player_events.clock_offset_ms`), and ``passthrough`` holding
-    ``player_event`` (the ``player_events`` row of a valid event) or ``dead_letter`` (why the
-    record is not one; its ``session_id`` is then null), or neither (a CMCD report the model has
-    no use for)."""
+    """Raw player records (parsed already or not: :func:`vsa.normalize.with_parse`) → the
+    sessionizer's input, one row per record: the event's columns, ``clock_offset`` (what the
+    record says of its device's clock), and ``passthrough`` holding ``player_event`` (the
+    ``player_events`` row of a valid event) or ``dead_letter`` (why the record is not one; its
+    ``session_id`` is then null), or neither (a CMCD report the model has no use for)."""
     watermarked = ["event_time"] if "event_time" in raw.columns else []
-    received = receipt_time(F.col("raw"), F.col("kafka_timestamp"))
-    offset = clock_offset_ms(F.col("event.ts"), received, config.clock_offset_bound_seconds)
-    parsed = parse_player_events(raw).select(
+    parsed = parse_player_events(raw, config.clock_offset_bound_seconds).select(
         "event.*",
         "raw",
         *KAFKA_COORDINATES,
@@ -76,7 +67,7 @@ def player_records(raw: DataFrame, config: VsaConfig) -> DataFrame:
         "detail",
         "ignored",
         *watermarked,
-        offset.alias("clock_offset"),
+        "clock_offset",
     )
     events = apply_ip_privacy(with_geo(with_user_agent(parsed)), config, skip=("raw", "detail"))
     if config.viewer_secret:
@@ -180,10 +171,9 @@ def job(spark: SparkSession, config: VsaConfig) -> DataFrame:
     if config.player_events_topic:
         bound = config.clock_offset_bound_seconds
         partitions = [
+            # Parsed before the watermark, which follows the parse's event_time: one pass.
             _watermarked(
-                records.withColumn(
-                    "event_time", event_time(F.col("raw"), F.col("kafka_timestamp"), bound)
-                ),
+                with_parse(records, bound).withColumn("event_time", F.col("parsed.event_time")),
                 ticks,
                 watermark,
             )

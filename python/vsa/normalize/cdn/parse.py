@@ -18,7 +18,6 @@ from pyspark.sql import functions as F
 from vsa.config import CDN_LOG_FORMATS, VsaConfig
 from vsa.functions import log_lines
 from vsa.normalize.cdn.formats import FORMATS, CdnFormat
-from vsa.normalize.player_events import NOT_UTF8
 
 # The jar parser's struct: the request's columns, then why the line is rejected (null if not).
 _VERDICT = ("reason", "detail")
@@ -73,12 +72,8 @@ def parse_cdn_logs(
         rows = rows.withColumn(_PARSED, spec.parse(F.col("line"), config))
         parsed = F.col(_PARSED)
         reason = parsed.getField("reason")
-        # The jar parser rejects a line that is not UTF-8 by its reason alone; the detail is
-        # the player events' one.
-        not_utf8 = F.equal_null(reason, F.lit("bad_encoding"))
-        detail = F.when(not_utf8, F.lit(NOT_UTF8)).otherwise(parsed.getField("detail"))
         # The detail names the format: a topic or a file may not say which one it was read as.
-        detail = F.concat(F.lit(f"{fmt}: "), detail)
+        detail = F.concat(F.lit(f"{fmt}: "), parsed.getField("detail"))
         request = _request(rows, spec, config)
         rows = rows.withColumns({"request": request, "reason": reason, "detail": detail})
         parts.append(rows.drop(_PARSED))

@@ -32,6 +32,18 @@ object FunctionCatalog {
       example = "> SELECT _FUNC_('81.2.69.142').city;\n       London",
       group = "misc_funcs"
     ) { case Seq(ip) => GeoIp.fromConf(ip) },
+    // Player events
+    function[ParsePlayerEvent](
+      "vsa_parse_player_event",
+      usage =
+        "_FUNC_(raw, received, bound_seconds[, now]) - A player record (a JSON event, or a CMCD v2 event report) as its typed event (event), why it is not a valid one (reason, detail: null for a valid event), whether it is a CMCD report of no use to the model (ignored), what it says of its device's clock (clock_offset, ms) and its time for the watermark (event_time). received: when its transport received it, which the record's received_at overrides; bound_seconds: the largest clock offset believed; now: the batch's time (default current_timestamp()).",
+      example =
+        "> SELECT _FUNC_('{\"event_id\": \"e1\", \"event_type\": \"heartbeat\", \"ts\": 1764000000000, \"session_id\": \"s1\"}', NULL, 600).event.session_id;\n       s1",
+      group = "string_funcs"
+    ) {
+      case Seq(raw, received, bound)      => new ParsePlayerEvent(raw, received, bound)
+      case Seq(raw, received, bound, now) => ParsePlayerEvent(raw, received, bound, now)
+    },
     // CDN logs
     function[ParseCmcd](
       "vsa_parse_cmcd",

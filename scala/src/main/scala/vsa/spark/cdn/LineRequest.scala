@@ -113,13 +113,18 @@ object LineRequest {
     true
   }
 
-  /** The row of a line that is not valid UTF-8: its reason only (the caller names the detail). */
+  /** The detail of a `bad_encoding` dead letter, CDN line and player record alike. */
+  val NotUtf8 = "not valid UTF-8 (raw shows the invalid bytes as U+FFFD)"
+
+  /** The row of a line that is not valid UTF-8: its reason and detail only. */
   def notUtf8: InternalRow = {
     val row = new GenericInternalRow(ResultType.length)
     row.update(Reason, BadEncoding)
+    row.update(Detail, NotUtf8Detail)
     row
   }
   private val BadEncoding = UTF8String.fromString("bad_encoding")
+  private val NotUtf8Detail = UTF8String.fromString(NotUtf8)
 
   /** `try_cast(text AS int)`: Spark's own conversion (whole numbers only, in a try cast). */
   def setInt(row: GenericInternalRow, index: Int, text: UTF8String): Unit =

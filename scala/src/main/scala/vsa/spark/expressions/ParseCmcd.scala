@@ -105,9 +105,21 @@ object ParseCmcd {
     )
   )
 
-  def parse(text: String): InternalRow =
-    try CmcdParser.parse(text).map(toRow).orNull
-    catch { case e: SfParseError => failed(e.getMessage) }
+  def parse(text: String): InternalRow = parseWithDictionary(text)._1
+
+  /** The row of `text` and the dictionary it was read from: `(null, null)` without CMCD, `(the row of the error, null)`
+    * for a malformed dictionary.
+    */
+  def parseWithDictionary(text: String): (InternalRow, scala.collection.Map[String, SfValue]) =
+    try
+      CmcdParser.parse(text) match {
+        case Some(dictionary) => (toRow(dictionary), dictionary)
+        case None             => (null, null)
+      }
+    catch { case e: SfParseError => (failed(e.getMessage), null) }
+
+  /** A key's value as text, as `other` keeps it: `nor` decoded, strings and tokens as text, anything else as JSON. */
+  def text(key: String, value: SfValue): String = (if (key == "nor") decodedNor(value) else value).text
 
   private def failed(message: String): InternalRow = {
     val row = new GenericInternalRow(ResultType.length)

@@ -35,7 +35,8 @@ object Sessionizer {
   import Player.{Paused, Playing, Stalled}
 
   /** The player event types the sessionizer knows, in the order it applies them at the same instant: closes first,
-    * heartbeats last (CDN requests come after every event). Validation reads this list (`PythonApi.eventTypes`).
+    * heartbeats last (CDN requests come after every event). Validation (`PlayerEvents`) and the truth oracle
+    * (`PythonApi.eventTypes`) read this list.
     */
   val EventTypes: Seq[String] = Seq(
     "view_end",
