@@ -133,6 +133,10 @@ def build_session(
         # Each micro-batch plans a dozen table writes; with Spark's default of 100 generated
         # classes cached, a batch evicts what the next one needs and compiles it again.
         "spark.sql.codegen.cache.maxEntries": "1000",
+        # The KPI tables aggregate sketches, which Spark's hash aggregation of objects holds
+        # for at most 128 groups a task (its default) before it sorts every row and aggregates
+        # again by sort: a batch of thousands of records has more (a minute times a dimension).
+        "spark.sql.objectHashAggregate.sortBased.fallbackThreshold": "1024",
     }
     if not _submitted():  # spark-submit started the JVM already, with its own logging
         defaults["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG4J_CONFIG}"
