@@ -23,8 +23,14 @@ PARSED = "parsed"
 def with_parse(
     raw: DataFrame, clock_offset_bound_seconds: int = VsaConfig.clock_offset_bound_seconds
 ) -> DataFrame:
-    """``raw`` (the columns of :mod:`vsa.sources`) with each record's parse in ``parsed``."""
-    parse = parse_player_event("raw", "kafka_timestamp", clock_offset_bound_seconds)
+    """``raw`` (the columns of :mod:`vsa.sources`; ``kafka_timestamp`` may be left out) with
+    each record's parse in ``parsed``."""
+    received = (
+        F.col("kafka_timestamp")
+        if "kafka_timestamp" in raw.columns
+        else F.lit(None).cast("timestamp")
+    )
+    parse = parse_player_event(F.col("raw"), received, clock_offset_bound_seconds)
     return raw.withColumn(PARSED, parse)
 
 
