@@ -45,8 +45,8 @@ object CmcdReports {
   /** Report keys that are fields of the model; every other key is kept in `extra` as `cmcd_<key>`. */
   val FieldKeys: Set[String] = Set("sid", "cid", "ts", "br", "pt", "ec")
 
-  /** A record that is a report: its fields (null for a report the model has no use for) and its time (what the source's
-    * watermark follows, whether the model uses the report or not).
+  /** A record that is a report: its fields (null for a report the model has no use for) and, for such a report, its
+    * time (what the source's watermark follows, whether the model uses the report or not; a used report's is its `ts`).
     */
   final class Report(val fields: PlayerEvents.Fields, val time: java.lang.Long)
 
@@ -60,10 +60,12 @@ object CmcdReports {
     val (cmcd, dictionary) = ParseCmcd.parseWithDictionary(text.toString)
     val bare = cmcd != null && cmcd.isNullAt(Error) && !cmcd.isNullAt(E)
     if (enveloped == null && !bare) return null
+    val used = fields(text, cmcd, dictionary, json)
+    // An unused report has no error (that would be a field), so its row is read.
     val time =
-      if (cmcd == null || !cmcd.isNullAt(Error) || cmcd.isNullAt(Ts)) null
+      if (used != null || cmcd.isNullAt(Ts)) null
       else PlayerEvents.timestampOf(UTF8String.fromString(java.lang.Long.toString(cmcd.getLong(Ts))))
-    new Report(fields(text, cmcd, dictionary, json), time)
+    new Report(used, time)
   }
 
   /** A report as the fields a vsa JSON event would have: `event_type` by the rules of [[eventType]], `sid` as

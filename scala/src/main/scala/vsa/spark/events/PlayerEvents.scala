@@ -119,12 +119,10 @@ object PlayerEvents {
     val result = new GenericInternalRow(ResultType.length)
     result.setBoolean(Ignored, false)
     val record = read(json, raw)
-    if (record.ignored) {
-      result.setBoolean(Ignored, true)
-      result.update(Event, new GenericInternalRow(EventType.length))
-    } else {
-      val event = typed(record.fields)
-      result.update(Event, event)
+    val event = typed(record.fields)
+    result.update(Event, event)
+    if (record.ignored) result.setBoolean(Ignored, true)
+    else {
       val rejection = validate(raw, record, event, latest)
       if (rejection != null) {
         result.update(Reason, UTF8String.fromString(rejection._1))
@@ -132,7 +130,8 @@ object PlayerEvents {
       }
     }
     val receipt = coalesce(timestampOf(record.receivedAt), received)
-    val ts = if (record.ignored) record.reportTime else record.fields.time
+    val ts: java.lang.Long =
+      if (record.ignored) record.reportTime else if (event.isNullAt(TsIndex)) null else event.getLong(TsIndex)
     val offset = clockOffset(ts, receipt, boundSeconds)
     if (!record.ignored && offset != null) result.setLong(ClockOffset, offset)
     // A clock believed gives way to the receipt time, so that a device whose clock runs fast cannot move the watermark;
@@ -170,14 +169,13 @@ object PlayerEvents {
   private def typed(fields: Fields): GenericInternalRow = {
     val event = new GenericInternalRow(EventType.length)
     if (fields.isEmpty) return event
-    var i = 0
-    for (name <- StringFields) { event.update(i, fields.get(name)); i += 1 }
-    for (name <- IntegerFields) {
-      val value = integer(fields.get(name))
+    // A field's slot is its column in the event.
+    for (i <- StringFields.indices) event.update(i, fields.at(i))
+    for (i <- StringFields.length until TsIndex) {
+      val value = integer(fields.at(i))
       if (value != null) event.setLong(i, value)
-      i += 1
     }
-    val ts = fields.time
+    val ts = timestampOf(fields.at(TsIndex))
     if (ts != null) event.setLong(TsIndex, ts)
     event.update(ExtraIndex, fields.extra)
     event
@@ -201,8 +199,8 @@ object PlayerEvents {
     else {
       val missing = RequiredFields.filter(fields.get(_) == null)
       lazy val tsText = fields.tsText
-      lazy val badTypes = IntegerFields.zipWithIndex.collect {
-        case (name, i) if fields.get(name) != null && event.isNullAt(StringFields.length + i) => name
+      lazy val badTypes = IntegerFields.indices.map(StringFields.length + _).collect {
+        case i if fields.at(i) != null && event.isNullAt(i) => EventType.fieldNames(i)
       }
       val eventType = fields.get("event_type")
       if (missing.nonEmpty) ("missing_field", "missing: " + names(missing))
@@ -223,13 +221,13 @@ object PlayerEvents {
   final class Fields private (val map: MapData, slots: Array[UTF8String]) {
     def isEmpty: Boolean = map == null
     def size: Int = if (map == null) 0 else map.numElements()
-    def get(name: String): UTF8String = if (map == null) null else slots(Slot(name))
+    def get(name: String): UTF8String = at(Slot(name))
+
+    /** The field in `slot`: the event's columns come first, in order (`KnownFields`). */
+    def at(slot: Int): UTF8String = if (map == null) null else slots(slot)
 
     /** `trim(ts)`: the text the time is read from. */
     def tsText: UTF8String = { val ts = get("ts"); if (ts == null) null else ts.trim() }
-
-    /** The event's time, microseconds; null when absent or not a time. */
-    def time: java.lang.Long = timestampOf(get("ts"))
 
     /** The fields that are not the event's own columns. */
     def extra: MapData = if (map == null) null else MapWithout.without(map, Known, Empty)
